@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs what smbgate needs to build, test and run, from Debian 12's archive.
+# Used by CI (.ci/run), the README's commands and the container image's build
+# stage, so the package list is proven by every CI run.
+#   deploy/install-deps.sh            build + test dependencies
+#   deploy/install-deps.sh --runtime  only what the smbgate binary needs
+set -eu
+
+RUNTIME="fuse3 libfuse3-3 libssl3 libyaml-cpp0.7 libspdlog1.10 ca-certificates"
+BUILD="cmake ninja-build ccache g++ pkg-config libssl-dev libboost-dev \
+  libspdlog-dev libyaml-cpp-dev libfuse3-dev libgtest-dev libgmock-dev"
+# Tests: a real Samba server and client, clang for the libFuzzer targets.
+TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3"
+
+if [ "${1:-}" = "--runtime" ]; then
+  PKGS="$RUNTIME"
+else
+  PKGS="$RUNTIME $BUILD $TEST"
+fi
+
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing packages:$missing (run as root: sudo $0)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# --no-install-recommends keeps the image small; samba's own service is not
+# started by anything here (tests start smbd themselves on a loopback port).
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,28 @@
+#!/bin/bash
+# The test command of the README and of CI: installs the Debian packages,
+# builds, runs the unit and integration suites (a real smbd is started by the
+# integration fixture on 127.0.0.1), then a short run of every fuzz target
+# under ASan+UBSan.
+#   tests/run.sh             everything above
+#   tests/run.sh --no-fuzz   skip the fuzz build and run
+#   FUZZ_SECONDS=N           seconds per fuzz target (default 15)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzz=1
+for a in "$@"; do
+  case "$a" in
+    --no-fuzz) fuzz=0 ;;
+    *) echo "tests/run.sh: unknown option $a (use --no-fuzz)" >&2; exit 2 ;;
+  esac
+done
+
+deploy/install-deps.sh
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build
+ctest --test-dir build --output-on-failure -L 'unit|integration' -j2
+
+if [ "$fuzz" = 1 ]; then
+  tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
+fi
