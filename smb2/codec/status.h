@@ -40,6 +40,35 @@ inline constexpr std::uint32_t kFileClosed = 0xC0000128;
 inline constexpr std::uint32_t kUserSessionDeleted = 0xC0000203;
 inline constexpr std::uint32_t kAccountLockedOut = 0xC0000234;
 inline constexpr std::uint32_t kNetworkSessionExpired = 0xC000035C;
+inline constexpr std::uint32_t kNotifyCleanup = 0x0000010B;
+inline constexpr std::uint32_t kStoppedOnSymlink = 0x8000002D;
+inline constexpr std::uint32_t kUnsuccessful = 0xC0000001;
+inline constexpr std::uint32_t kNotImplemented = 0xC0000002;
+inline constexpr std::uint32_t kInvalidInfoClass = 0xC0000003;
+inline constexpr std::uint32_t kInfoLengthMismatch = 0xC0000004;
+inline constexpr std::uint32_t kInvalidHandle = 0xC0000008;
+inline constexpr std::uint32_t kInvalidDeviceRequest = 0xC0000010;
+inline constexpr std::uint32_t kQuotaExceeded = 0xC0000044;
+inline constexpr std::uint32_t kFileLockConflict = 0xC0000054;
+inline constexpr std::uint32_t kLockNotGranted = 0xC0000055;
+inline constexpr std::uint32_t kNoSuchUser = 0xC0000064;
+inline constexpr std::uint32_t kWrongPassword = 0xC000006A;
+inline constexpr std::uint32_t kInvalidLogonHours = 0xC000006F;
+inline constexpr std::uint32_t kInvalidWorkstation = 0xC0000070;
+inline constexpr std::uint32_t kRangeNotLocked = 0xC000007E;
+inline constexpr std::uint32_t kDiskFull = 0xC000007F;
+inline constexpr std::uint32_t kInsufficientResources = 0xC000009A;
+inline constexpr std::uint32_t kMediaWriteProtected = 0xC00000A2;
+inline constexpr std::uint32_t kNetworkAccessDenied = 0xC00000CA;
+inline constexpr std::uint32_t kNotSameDevice = 0xC00000D4;
+inline constexpr std::uint32_t kCannotDelete = 0xC0000121;
+inline constexpr std::uint32_t kInsuffServerResources = 0xC0000205;
+inline constexpr std::uint32_t kPasswordMustChange = 0xC0000224;
+inline constexpr std::uint32_t kPathNotCovered = 0xC0000257;
+inline constexpr std::uint32_t kTooManyLinks = 0xC0000265;
+inline constexpr std::uint32_t kNotAReparsePoint = 0xC0000275;
+inline constexpr std::uint32_t kIoReparseTagNotHandled = 0xC0000279;
+inline constexpr std::uint32_t kFileTooLarge = 0xC0000904;
 }  // namespace status
 
 // "STATUS_LOGON_FAILURE", or "NTSTATUS 0x%08X" for a value not in the table.
