@@ -40,6 +40,12 @@ inline std::size_t HeaderBase(const WireWriter& w) {
   return w.pos() >= kHeaderSize ? w.pos() - kHeaderSize : 0;
 }
 
+// Pads with zeros to a multiple of `align` counted from `base` (the start of
+// the message being written, see HeaderBase).
+inline void AlignFrom(WireWriter& w, std::size_t base, std::size_t align) {
+  while ((w.pos() - base) % align) w.U8(0);
+}
+
 // Appends `s` as UTF-16LE. Precondition: `s` is valid UTF-8 (see
 // IsValidName). A violation is not silently mapped to another name: each
 // invalid sequence becomes U+0000, which no server accepts in a name, so the
