@@ -17,6 +17,7 @@ class AuthCategory final : public std::error_category {
       case errc::mic_mismatch: return "the server's SPNEGO mechListMIC does not verify (possible tampering)";
       case errc::invalid_credentials: return "invalid credentials (empty user name or text that is not UTF-8)";
       case errc::crypto_failure: return "a cryptographic operation failed";
+      case errc::invalid_state: return "authentication step called out of order";
     }
     return "unknown auth error";
   }

@@ -13,6 +13,7 @@ enum class errc {
   mic_mismatch,            // server mechListMIC does not verify
   invalid_credentials,     // empty user name, text not valid UTF-8, ...
   crypto_failure,          // an OpenSSL call failed
+  invalid_state,           // API called out of order (a bug in the caller)
 };
 
 const std::error_category& auth_category() noexcept;
