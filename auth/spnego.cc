@@ -75,11 +75,10 @@ bool DecodeMechTypeList(const der::Element& e, std::vector<Bytes>* out) {
 // MS-SPNG 2.2.1 NegHints ::= SEQUENCE { hintName [0] GeneralString
 // OPTIONAL, hintAddress [1] OCTET STRING OPTIONAL }.
 bool DecodeNegHints(ByteSpan contents, NegTokenInit* t) {
-  t->neg_hints_name.emplace();  // present, even if empty
   return ForEachTaggedField(contents, 1, [t](unsigned n, const der::Element& v) {
     if (n == 0) {
       if (v.tag != der::kGeneralString) return false;
-      t->neg_hints_name->assign(v.value.begin(), v.value.end());
+      t->neg_hints_name.emplace(v.value.begin(), v.value.end());
     } else {
       if (v.tag != der::kOctetString) return false;
       t->neg_hints_address = ToBytes(v.value);
