@@ -35,10 +35,12 @@ inline void PutLe16(Bytes* out, std::uint16_t v) {
   out->push_back(static_cast<std::uint8_t>(v >> 8));
 }
 inline void PutLe32(Bytes* out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  for (int i = 0; i < 4; ++i)
+    out->push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 inline void PutLe64(Bytes* out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  for (int i = 0; i < 8; ++i)
+    out->push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 inline void StoreLe16(std::uint8_t* p, std::uint16_t v) {
   p[0] = static_cast<std::uint8_t>(v);
@@ -47,6 +49,8 @@ inline void StoreLe16(std::uint8_t* p, std::uint16_t v) {
 inline void StoreLe32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
-inline void Append(Bytes* out, ByteSpan b) { out->insert(out->end(), b.begin(), b.end()); }
+inline void Append(Bytes* out, ByteSpan b) {
+  out->insert(out->end(), b.begin(), b.end());
+}
 
 }  // namespace smbgate::auth::detail

@@ -1,7 +1,7 @@
 #include "auth/crypto.h"
 
-#include <openssl/crypto.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
@@ -134,7 +134,8 @@ Digest16 Md5(ByteSpan data) {
 Rc4Stream::Rc4Stream(ByteSpan key) {
   const std::uint8_t zero = 0;
   const std::uint8_t* k = key.empty() ? &zero : key.data();
-  const std::size_t klen = key.empty() ? 1 : std::min<std::size_t>(key.size(), 256);
+  const std::size_t klen =
+      key.empty() ? 1 : std::min<std::size_t>(key.size(), 256);
   for (int i = 0; i < 256; ++i) s_[i] = static_cast<std::uint8_t>(i);
   std::uint8_t j = 0;
   for (int i = 0; i < 256; ++i) {
@@ -183,7 +184,8 @@ void Rc4(ByteSpan key, ByteSpan in, std::uint8_t* out) {
 Digest16 HmacMd5(ByteSpan key, ByteSpan data) {
   Digest16 out{};
   unsigned int len = 0;
-  if (!HMAC(EVP_md5(), KeyPtr(key), static_cast<int>(key.size()), data.data(),
+  if (key.size() > INT_MAX ||
+      !HMAC(EVP_md5(), KeyPtr(key), static_cast<int>(key.size()), data.data(),
             data.size(), out.data(), &len) ||
       len != out.size()) {
     out.fill(0);
@@ -314,7 +316,7 @@ bool ConstantTimeEqual(ByteSpan a, ByteSpan b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// ---- Pre-authentication integrity hash ------------------------------------
+// ---- Pre-authentication integrity hash --------------------------------------
 
 PreauthHash::PreauthHash() = default;
 
@@ -334,7 +336,7 @@ void PreauthHash::Update(ByteSpan message) {
   h_ = next;
 }
 
-// ---- Injected randomness and time -----------------------------------------
+// ---- Injected randomness and time -------------------------------------------
 
 RandomSource OsRandom() {
   return [](MutableByteSpan out) {

@@ -28,7 +28,8 @@ std::optional<Element> Reader::Next() {
   } else {
     // 0x80 is the indefinite form (BER only); 0xff is reserved.
     const std::size_t octets = first & 0x7f;
-    if (octets == 0 || octets > kMaxLengthOctets || !detail::InBounds(p, octets, n)) {
+    if (octets == 0 || octets > kMaxLengthOctets ||
+        !detail::InBounds(p, octets, n)) {
       ok_ = false;
       return std::nullopt;
     }
@@ -39,7 +40,8 @@ std::optional<Element> Reader::Next() {
     return std::nullopt;
   }
   pos_ = p + len;
-  return Element{tag, data_.subspan(p, len), data_.subspan(start, pos_ - start)};
+  return Element{tag, data_.subspan(p, len),
+                 data_.subspan(start, pos_ - start)};
 }
 
 std::optional<Element> Reader::Expect(std::uint8_t tag, bool optional) {

@@ -20,7 +20,8 @@ inline constexpr std::uint8_t kOid = 0x06;
 inline constexpr std::uint8_t kEnumerated = 0x0a;
 inline constexpr std::uint8_t kGeneralString = 0x1b;
 inline constexpr std::uint8_t kSequence = 0x30;
-inline constexpr std::uint8_t kApplication0 = 0x60;  // [APPLICATION 0], constructed
+inline constexpr std::uint8_t kApplication0 =
+    0x60;  // [APPLICATION 0], constructed
 
 // [n] EXPLICIT, context-specific and constructed (n < 31).
 constexpr std::uint8_t Context(unsigned n) {

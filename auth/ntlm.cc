@@ -64,14 +64,15 @@ Rc4Stream SealHandle(ByteSpan exported_session_key, std::uint32_t flags,
 
 }  // namespace
 
-// ---- NTLMv2 (MS-NLMP 3.3.2) --------------------------------------------------
+// ---- NTLMv2 (MS-NLMP 3.3.2) -------------------------------------------------
 
 char16_t NtlmUpcase(char16_t c) {
   if (c >= u'a' && c <= u'z') return static_cast<char16_t>(c - 0x20);
   if (c < 0x80) return c;
   // Latin-1 Supplement: U+00E0..U+00FE map down by 0x20 except U+00F7 (the
   // division sign); U+00FF maps to U+0178.
-  if (c >= 0xe0 && c <= 0xfe && c != 0xf7) return static_cast<char16_t>(c - 0x20);
+  if (c >= 0xe0 && c <= 0xfe && c != 0xf7)
+    return static_cast<char16_t>(c - 0x20);
   if (c == 0xff) return 0x178;
   if (c >= 0x100 && c <= 0x17f) {
     // Latin Extended-A: upper/lower pairs, upper case first, except in
@@ -111,7 +112,8 @@ std::array<std::uint8_t, 16> NtowfV2(std::string_view password,
     user16[i + 1] = static_cast<std::uint8_t>(up >> 8);
   }
   SecretBytes user_dom(user16.size() + dom16.size());
-  if (!user16.empty()) std::memcpy(user_dom.data(), user16.data(), user16.size());
+  if (!user16.empty())
+    std::memcpy(user_dom.data(), user16.data(), user16.size());
   if (!dom16.empty()) {
     std::memcpy(user_dom.data() + user16.size(), dom16.data(), dom16.size());
   }
@@ -166,7 +168,7 @@ Digest16 ComputeMic(ByteSpan exported_session_key, ByteSpan negotiate,
   return HmacMd5(exported_session_key, data);
 }
 
-// ---- Message integrity (MS-NLMP 3.4) -----------------------------------------
+// ---- Message integrity (MS-NLMP 3.4) ----------------------------------------
 
 Digest16 NtlmSignKey(ByteSpan exported_session_key, NtlmDirection direction) {
   return Md5KeyMagic(exported_session_key,
@@ -247,7 +249,7 @@ bool NtlmDirectionKeys::Verify(ByteSpan message, ByteSpan signature) {
   return ConstantTimeEqual(expected, signature);
 }
 
-// ---- NtlmClient (MS-NLMP 3.1.5) ----------------------------------------------
+// ---- NtlmClient (MS-NLMP 3.1.5) ---------------------------------------------
 
 NtlmClient::NtlmClient(NtlmCredentials credentials, RandomSource random,
                        FiletimeClock clock)
@@ -281,8 +283,7 @@ Result<Bytes> NtlmClient::Authenticate(ByteSpan challenge) {
   // text must be UTF-8.
   Bytes user16, domain16, workstation16, spn16;
   SecretBytes password16;
-  if (credentials_.user.empty() ||
-      !Utf8ToUtf16le(credentials_.user, &user16) ||
+  if (credentials_.user.empty() || !Utf8ToUtf16le(credentials_.user, &user16) ||
       !Utf8ToUtf16le(credentials_.domain, &domain16) ||
       !Utf8ToUtf16le(credentials_.workstation, &workstation16) ||
       !Utf8ToUtf16le(target_spn_, &spn16) ||
@@ -295,9 +296,10 @@ Result<Bytes> NtlmClient::Authenticate(ByteSpan challenge) {
   // NTLMv2 needs the server's AV pairs (they are what NTProofStr binds);
   // extended session security gives the signing/sealing keys of 3.4.5; and
   // every string here is Unicode. A server offering less gets nothing.
-  constexpr std::uint32_t kRequired = ntlmssp::kNegotiateUnicode |
-                                      ntlmssp::kNegotiateExtendedSessionSecurity;
-  if ((ch->negotiate_flags & kRequired) != kRequired || ch->target_info.empty()) {
+  constexpr std::uint32_t kRequired =
+      ntlmssp::kNegotiateUnicode | ntlmssp::kNegotiateExtendedSessionSecurity;
+  if ((ch->negotiate_flags & kRequired) != kRequired ||
+      ch->target_info.empty()) {
     return errc::ntlmv2_unavailable;
   }
   // What both sides agreed on; TARGET_INFO is the server's to set.
@@ -313,7 +315,8 @@ Result<Bytes> NtlmClient::Authenticate(ByteSpan challenge) {
   bool have_flags = false;
   for (AvPair& p : pairs) {
     if (p.av_id == ntlmssp::kMsvAvFlags) {
-      const std::uint32_t f = detail::Le32(p.value.data()) | ntlmssp::kAvFlagMicPresent;
+      const std::uint32_t f =
+          detail::Le32(p.value.data()) | ntlmssp::kAvFlagMicPresent;
       detail::StoreLe32(p.value.data(), f);
       have_flags = true;
     }
@@ -346,9 +349,9 @@ Result<Bytes> NtlmClient::Authenticate(ByteSpan challenge) {
   am.negotiate_flags = flags;
   // 3.1.5.1.2: with MsvAvTimestamp the LM response SHOULD be Z(24).
   am.lm_challenge_response =
-      server_time ? Bytes(24, 0)
-                  : LmV2Response(response_key, ch->server_challenge,
-                                 client_challenge);
+      server_time
+          ? Bytes(24, 0)
+          : LmV2Response(response_key, ch->server_challenge, client_challenge);
   am.nt_challenge_response.assign(proof.begin(), proof.end());
   Append(&am.nt_challenge_response, temp);
   am.domain_name = std::move(domain16);
@@ -366,7 +369,8 @@ Result<Bytes> NtlmClient::Authenticate(ByteSpan challenge) {
   if (flags & ntlmssp::kNegotiateKeyExch) {
     random_(exported.mutable_span());
     am.encrypted_random_session_key.resize(16);
-    Rc4(key_exchange_key, exported.span(), am.encrypted_random_session_key.data());
+    Rc4(key_exchange_key, exported.span(),
+        am.encrypted_random_session_key.data());
   } else {
     std::memcpy(exported.data(), key_exchange_key.data(), 16);
   }
@@ -374,11 +378,14 @@ Result<Bytes> NtlmClient::Authenticate(ByteSpan challenge) {
 
   Bytes out = EncodeAuthenticate(am);
   const Digest16 mic = ComputeMic(exported.span(), negotiate_, challenge, out);
-  std::memcpy(out.data() + ntlmssp::kAuthenticateMicOffset, mic.data(), mic.size());
+  std::memcpy(out.data() + ntlmssp::kAuthenticateMicOffset, mic.data(),
+              mic.size());
 
   flags_ = flags;
-  client_to_server_.emplace(exported.span(), flags, NtlmDirection::kClientToServer);
-  server_to_client_.emplace(exported.span(), flags, NtlmDirection::kServerToClient);
+  client_to_server_.emplace(exported.span(), flags,
+                            NtlmDirection::kClientToServer);
+  server_to_client_.emplace(exported.span(), flags,
+                            NtlmDirection::kServerToClient);
   session_key_ = std::move(exported);
   state_ = State::kAuthenticated;
   return out;

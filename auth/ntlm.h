@@ -27,32 +27,34 @@
 
 namespace smbgate::auth {
 
-// ---- Constants ---------------------------------------------------------------
+// ---- Constants --------------------------------------------------------------
 
 // NegotiateFlags bits (MS-NLMP 2.2.2.5).
 namespace ntlmssp {
-inline constexpr std::uint32_t kNegotiateUnicode = 0x00000001;                 // A
-inline constexpr std::uint32_t kNegotiateOem = 0x00000002;                     // B
-inline constexpr std::uint32_t kRequestTarget = 0x00000004;                    // C
-inline constexpr std::uint32_t kNegotiateSign = 0x00000010;                    // D
-inline constexpr std::uint32_t kNegotiateSeal = 0x00000020;                    // E
-inline constexpr std::uint32_t kNegotiateDatagram = 0x00000040;                // F
-inline constexpr std::uint32_t kNegotiateLmKey = 0x00000080;                   // G
-inline constexpr std::uint32_t kNegotiateNtlm = 0x00000200;                    // H
-inline constexpr std::uint32_t kAnonymous = 0x00000800;                        // J
-inline constexpr std::uint32_t kNegotiateOemDomainSupplied = 0x00001000;       // K
-inline constexpr std::uint32_t kNegotiateOemWorkstationSupplied = 0x00002000;  // L
-inline constexpr std::uint32_t kNegotiateAlwaysSign = 0x00008000;              // M
-inline constexpr std::uint32_t kTargetTypeDomain = 0x00010000;                 // N
-inline constexpr std::uint32_t kTargetTypeServer = 0x00020000;                 // O
-inline constexpr std::uint32_t kNegotiateExtendedSessionSecurity = 0x00080000; // P
-inline constexpr std::uint32_t kNegotiateIdentify = 0x00100000;                // Q
-inline constexpr std::uint32_t kRequestNonNtSessionKey = 0x00400000;           // R
-inline constexpr std::uint32_t kNegotiateTargetInfo = 0x00800000;              // S
-inline constexpr std::uint32_t kNegotiateVersion = 0x02000000;                 // T
-inline constexpr std::uint32_t kNegotiate128 = 0x20000000;                     // U
-inline constexpr std::uint32_t kNegotiateKeyExch = 0x40000000;                 // V
-inline constexpr std::uint32_t kNegotiate56 = 0x80000000;                      // W
+// clang-format off
+inline constexpr std::uint32_t kNegotiateUnicode                 = 0x00000001;  // A
+inline constexpr std::uint32_t kNegotiateOem                     = 0x00000002;  // B
+inline constexpr std::uint32_t kRequestTarget                    = 0x00000004;  // C
+inline constexpr std::uint32_t kNegotiateSign                    = 0x00000010;  // D
+inline constexpr std::uint32_t kNegotiateSeal                    = 0x00000020;  // E
+inline constexpr std::uint32_t kNegotiateDatagram                = 0x00000040;  // F
+inline constexpr std::uint32_t kNegotiateLmKey                   = 0x00000080;  // G
+inline constexpr std::uint32_t kNegotiateNtlm                    = 0x00000200;  // H
+inline constexpr std::uint32_t kAnonymous                        = 0x00000800;  // J
+inline constexpr std::uint32_t kNegotiateOemDomainSupplied       = 0x00001000;  // K
+inline constexpr std::uint32_t kNegotiateOemWorkstationSupplied  = 0x00002000;  // L
+inline constexpr std::uint32_t kNegotiateAlwaysSign              = 0x00008000;  // M
+inline constexpr std::uint32_t kTargetTypeDomain                 = 0x00010000;  // N
+inline constexpr std::uint32_t kTargetTypeServer                 = 0x00020000;  // O
+inline constexpr std::uint32_t kNegotiateExtendedSessionSecurity = 0x00080000;  // P
+inline constexpr std::uint32_t kNegotiateIdentify                = 0x00100000;  // Q
+inline constexpr std::uint32_t kRequestNonNtSessionKey           = 0x00400000;  // R
+inline constexpr std::uint32_t kNegotiateTargetInfo              = 0x00800000;  // S
+inline constexpr std::uint32_t kNegotiateVersion                 = 0x02000000;  // T
+inline constexpr std::uint32_t kNegotiate128                     = 0x20000000;  // U
+inline constexpr std::uint32_t kNegotiateKeyExch                 = 0x40000000;  // V
+inline constexpr std::uint32_t kNegotiate56                      = 0x80000000;  // W
+// clang-format on
 
 // AV_PAIR ids (MS-NLMP 2.2.2.1).
 inline constexpr std::uint16_t kMsvAvEol = 0;
@@ -89,7 +91,7 @@ inline constexpr std::size_t kMaxMessageSize = 64 * 1024;
 inline constexpr std::size_t kMaxAvPairs = 128;
 }  // namespace ntlmssp
 
-// ---- Messages ------------------------------------------------------------------
+// ---- Messages ---------------------------------------------------------------
 
 // VERSION (MS-NLMP 2.2.2.10). Informational only.
 struct NtlmVersion {
@@ -134,7 +136,7 @@ Result<NegotiateMessage> DecodeNegotiate(ByteSpan m);
 struct ChallengeMessage {
   std::uint32_t negotiate_flags = 0;
   std::array<std::uint8_t, 8> server_challenge{};
-  Bytes target_name;               // as on the wire (UTF-16LE with UNICODE)
+  Bytes target_name;                // as on the wire (UTF-16LE with UNICODE)
   std::vector<AvPair> target_info;  // empty when TargetInfoFields is empty
   std::optional<NtlmVersion> version;
   bool operator==(const ChallengeMessage&) const = default;
@@ -174,7 +176,7 @@ Bytes EncodeAuthenticate(const AuthenticateMessage& m);
 // signature, size), unexpected_message (MessageType is not 3).
 Result<AuthenticateMessage> DecodeAuthenticate(ByteSpan m);
 
-// ---- NTLMv2 computations (MS-NLMP 3.3.2) ---------------------------------------
+// ---- NTLMv2 computations (MS-NLMP 3.3.2) ------------------------------------
 
 // The upper-case mapping NTOWFv2 applies to the user name, for one UTF-16
 // code unit. Windows uses its own full table; this one covers Basic Latin,
@@ -218,7 +220,7 @@ Digest16 SessionBaseKeyV2(ByteSpan response_key_nt, ByteSpan nt_proof_str);
 Digest16 ComputeMic(ByteSpan exported_session_key, ByteSpan negotiate,
                     ByteSpan challenge, ByteSpan authenticate);
 
-// ---- Message integrity (MS-NLMP 3.4) -------------------------------------------
+// ---- Message integrity (MS-NLMP 3.4) ----------------------------------------
 
 enum class NtlmDirection { kClientToServer, kServerToClient };
 
@@ -260,7 +262,7 @@ class NtlmDirectionKeys {
   bool key_exch_ = false;
 };
 
-// ---- The client ----------------------------------------------------------------
+// ---- The client -------------------------------------------------------------
 
 // What the client authenticates as. Strings are UTF-8. `domain` may be empty
 // (a local account); `workstation` is sent as-is (may be empty).

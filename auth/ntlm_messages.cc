@@ -127,13 +127,14 @@ void AppendPayload(Bytes* out, std::span<const PayloadItem> items) {
     // Lengths are 16-bit on the wire; our own messages never come close.
     const std::size_t len = std::min<std::size_t>(it.data.size(), 0xffff);
     StoreField(out, it.field_at, out->size(), len);
-    out->insert(out->end(), it.data.begin(), it.data.begin() + static_cast<std::ptrdiff_t>(len));
+    out->insert(out->end(), it.data.begin(),
+                it.data.begin() + static_cast<std::ptrdiff_t>(len));
   }
 }
 
 }  // namespace
 
-// ---- AV pairs (MS-NLMP 2.2.2.1) -------------------------------------------
+// ---- AV pairs (MS-NLMP 2.2.2.1) ---------------------------------------------
 
 Result<std::vector<AvPair>> DecodeAvPairs(ByteSpan data) {
   std::vector<AvPair> pairs;
@@ -163,14 +164,16 @@ Bytes EncodeAvPairs(const std::vector<AvPair>& pairs) {
     const std::size_t len = std::min<std::size_t>(p.value.size(), 0xffff);
     PutLe16(&out, p.av_id);
     PutLe16(&out, static_cast<std::uint16_t>(len));
-    out.insert(out.end(), p.value.begin(), p.value.begin() + static_cast<std::ptrdiff_t>(len));
+    out.insert(out.end(), p.value.begin(),
+               p.value.begin() + static_cast<std::ptrdiff_t>(len));
   }
   PutLe16(&out, ntlmssp::kMsvAvEol);
   PutLe16(&out, 0);
   return out;
 }
 
-const AvPair* FindAvPair(const std::vector<AvPair>& pairs, std::uint16_t av_id) {
+const AvPair* FindAvPair(const std::vector<AvPair>& pairs,
+                         std::uint16_t av_id) {
   for (const AvPair& p : pairs) {
     if (p.av_id == av_id) return &p;
   }
@@ -183,7 +186,7 @@ std::optional<std::uint64_t> FindAvTimestamp(const std::vector<AvPair>& pairs) {
   return Le64(p->value.data());
 }
 
-// ---- NEGOTIATE_MESSAGE (2.2.1.1) ---------------------------------------------
+// ---- NEGOTIATE_MESSAGE (2.2.1.1) --------------------------------------------
 
 Bytes EncodeNegotiate(const NegotiateMessage& m) {
   Bytes out;
@@ -214,7 +217,7 @@ Result<NegotiateMessage> DecodeNegotiate(ByteSpan m) {
   return out;
 }
 
-// ---- CHALLENGE_MESSAGE (2.2.1.2) ---------------------------------------------
+// ---- CHALLENGE_MESSAGE (2.2.1.2) --------------------------------------------
 
 Bytes EncodeChallenge(const ChallengeMessage& m) {
   Bytes out;
@@ -224,7 +227,8 @@ Bytes EncodeChallenge(const ChallengeMessage& m) {
   out.insert(out.end(), m.server_challenge.begin(), m.server_challenge.end());
   out.resize(kChallengeFixed);  // Reserved, TargetInfoFields
   if (m.version) PutVersion(&out, *m.version);
-  const Bytes info = m.target_info.empty() ? Bytes{} : EncodeAvPairs(m.target_info);
+  const Bytes info =
+      m.target_info.empty() ? Bytes{} : EncodeAvPairs(m.target_info);
   const PayloadItem items[] = {{12, m.target_name}, {40, info}};
   AppendPayload(&out, items);
   return out;
@@ -255,7 +259,7 @@ Result<ChallengeMessage> DecodeChallenge(ByteSpan m) {
   return out;
 }
 
-// ---- AUTHENTICATE_MESSAGE (2.2.1.3) ------------------------------------------
+// ---- AUTHENTICATE_MESSAGE (2.2.1.3) -----------------------------------------
 
 Bytes EncodeAuthenticate(const AuthenticateMessage& m) {
   Bytes out;

@@ -36,8 +36,8 @@ SmbSessionKeys DeriveSmbKeys(std::uint16_t dialect, ByteSpan session_key,
   // MS-SMB2 3.2.1.3: Session.SessionKey is the first 16 bytes of the GSS
   // key, right-padded with zeros.
   SecretBytes key16(16);
-  std::copy_n(session_key.begin(), std::min<std::size_t>(16, session_key.size()),
-              key16.data());
+  std::copy_n(session_key.begin(),
+              std::min<std::size_t>(16, session_key.size()), key16.data());
 
   SmbSessionKeys k;
   switch (dialect) {
@@ -48,8 +48,8 @@ SmbSessionKeys DeriveSmbKeys(std::uint16_t dialect, ByteSpan session_key,
       return k;
     case kSmbDialect300:
     case kSmbDialect302:
-      k.signing_key = Sp800108Kdf(key16.span(), WithNul("SMB2AESCMAC"),
-                                  WithNul("SmbSign"));
+      k.signing_key =
+          Sp800108Kdf(key16.span(), WithNul("SMB2AESCMAC"), WithNul("SmbSign"));
       k.application_key =
           Sp800108Kdf(key16.span(), WithNul("SMB2APP"), WithNul("SmbRpc"));
       // Note the space: "ServerIn " is as long as "ServerOut".
@@ -63,8 +63,8 @@ SmbSessionKeys DeriveSmbKeys(std::uint16_t dialect, ByteSpan session_key,
           Sp800108Kdf(key16.span(), WithNul("SMBSigningKey"), preauth_hash);
       k.application_key =
           Sp800108Kdf(key16.span(), WithNul("SMBAppKey"), preauth_hash);
-      const bool aes256 = cipher_id == kSmbCipherAes256Ccm ||
-                          cipher_id == kSmbCipherAes256Gcm;
+      const bool aes256 =
+          cipher_id == kSmbCipherAes256Ccm || cipher_id == kSmbCipherAes256Gcm;
       // MS-SMB2 3.2.5.3.1: the AES-256 ciphers key the KDF with
       // Session.FullSessionKey and ask for 256 bits.
       const ByteSpan cipher_key = aes256 ? session_key : key16.span();

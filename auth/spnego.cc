@@ -66,7 +66,8 @@ bool DecodeMechTypeList(const der::Element& e, std::vector<Bytes>* out) {
   der::Reader r(e.value);
   while (!r.empty()) {
     auto oid = r.Expect(der::kOid);
-    if (!oid || oid->value.empty() || out->size() == kMaxMechTypes) return false;
+    if (!oid || oid->value.empty() || out->size() == kMaxMechTypes)
+      return false;
     out->push_back(ToBytes(oid->value));
   }
   return r.ok() && !out->empty();
@@ -75,16 +76,17 @@ bool DecodeMechTypeList(const der::Element& e, std::vector<Bytes>* out) {
 // MS-SPNG 2.2.1 NegHints ::= SEQUENCE { hintName [0] GeneralString
 // OPTIONAL, hintAddress [1] OCTET STRING OPTIONAL }.
 bool DecodeNegHints(ByteSpan contents, NegTokenInit* t) {
-  return ForEachTaggedField(contents, 1, [t](unsigned n, const der::Element& v) {
-    if (n == 0) {
-      if (v.tag != der::kGeneralString) return false;
-      t->neg_hints_name.emplace(v.value.begin(), v.value.end());
-    } else {
-      if (v.tag != der::kOctetString) return false;
-      t->neg_hints_address = ToBytes(v.value);
-    }
-    return true;
-  });
+  return ForEachTaggedField(
+      contents, 1, [t](unsigned n, const der::Element& v) {
+        if (n == 0) {
+          if (v.tag != der::kGeneralString) return false;
+          t->neg_hints_name.emplace(v.value.begin(), v.value.end());
+        } else {
+          if (v.tag != der::kOctetString) return false;
+          t->neg_hints_address = ToBytes(v.value);
+        }
+        return true;
+      });
 }
 
 }  // namespace
@@ -96,8 +98,8 @@ std::string OidToString(ByteSpan oid) {
   bool first = true;
   for (std::size_t i = 0; i < oid.size(); ++i) {
     const std::uint8_t b = oid[i];
-    if (v == 0 && b == 0x80) return "?";         // non-minimal
-    if (v > (UINT64_MAX >> 7)) return "?";       // overflow
+    if (v == 0 && b == 0x80) return "?";    // non-minimal
+    if (v > (UINT64_MAX >> 7)) return "?";  // overflow
     v = (v << 7) | (b & 0x7f);
     if (b & 0x80) continue;
     if (first) {
@@ -123,10 +125,12 @@ Bytes EncodeNegTokenInit(const NegTokenInit& t) {
   Bytes fields;
   der::Append(&fields, Context(0), EncodeMechTypeList(t.mech_types));
   if (t.req_flags) {
-    der::Append(&fields, Context(1), der::Encode(der::kBitString, *t.req_flags));
+    der::Append(&fields, Context(1),
+                der::Encode(der::kBitString, *t.req_flags));
   }
   if (t.mech_token) {
-    der::Append(&fields, Context(2), der::Encode(der::kOctetString, *t.mech_token));
+    der::Append(&fields, Context(2),
+                der::Encode(der::kOctetString, *t.mech_token));
   }
   const bool hints = t.neg_hints_name || t.neg_hints_address;
   if (hints) {
@@ -136,7 +140,8 @@ Bytes EncodeNegTokenInit(const NegTokenInit& t) {
                   der::Encode(der::kGeneralString, AsBytes(*t.neg_hints_name)));
     }
     if (t.neg_hints_address) {
-      der::Append(&h, Context(1), der::Encode(der::kOctetString, *t.neg_hints_address));
+      der::Append(&h, Context(1),
+                  der::Encode(der::kOctetString, *t.neg_hints_address));
     }
     der::Append(&fields, Context(3), der::Encode(der::kSequence, h));
   }
@@ -154,16 +159,19 @@ Bytes EncodeNegTokenResp(const NegTokenResp& t) {
   Bytes fields;
   if (t.neg_state) {
     const std::uint8_t s = static_cast<std::uint8_t>(*t.neg_state);
-    der::Append(&fields, Context(0), der::Encode(der::kEnumerated, ByteSpan(&s, 1)));
+    der::Append(&fields, Context(0),
+                der::Encode(der::kEnumerated, ByteSpan(&s, 1)));
   }
   if (t.supported_mech) {
     der::Append(&fields, Context(1), der::Encode(der::kOid, *t.supported_mech));
   }
   if (t.response_token) {
-    der::Append(&fields, Context(2), der::Encode(der::kOctetString, *t.response_token));
+    der::Append(&fields, Context(2),
+                der::Encode(der::kOctetString, *t.response_token));
   }
   if (t.mech_list_mic) {
-    der::Append(&fields, Context(3), der::Encode(der::kOctetString, *t.mech_list_mic));
+    der::Append(&fields, Context(3),
+                der::Encode(der::kOctetString, *t.mech_list_mic));
   }
   return der::Encode(Context(1), der::Encode(der::kSequence, fields));
 }
@@ -236,7 +244,8 @@ Result<NegTokenResp> DecodeNegTokenResp(ByteSpan token) {
       ForEachTaggedField(*contents, 3, [&t](unsigned n, const der::Element& v) {
         switch (n) {
           case 0:
-            if (v.tag != der::kEnumerated || v.value.size() != 1 || v.value[0] > 3) {
+            if (v.tag != der::kEnumerated || v.value.size() != 1 ||
+                v.value[0] > 3) {
               return false;
             }
             t.neg_state = static_cast<NegState>(v.value[0]);
@@ -288,7 +297,8 @@ Result<Bytes> SpnegoNtlmClient::Continue(ByteSpan server_token) {
   if (!resp) return resp.error();
   if (resp->neg_state == NegState::kReject) return errc::mechanism_rejected;
   // NTLM needs a second round trip, so the server cannot be done yet.
-  if (resp->neg_state == NegState::kAcceptCompleted) return errc::unexpected_message;
+  if (resp->neg_state == NegState::kAcceptCompleted)
+    return errc::unexpected_message;
   if (resp->supported_mech && !IsOid(*resp->supported_mech, oid::kNtlmssp)) {
     return errc::mechanism_rejected;
   }
@@ -315,7 +325,8 @@ Result<void> SpnegoNtlmClient::Finish(ByteSpan server_token) {
   auto resp = DecodeNegTokenResp(server_token);
   if (!resp) return resp.error();
   if (resp->neg_state == NegState::kReject) return errc::mechanism_rejected;
-  if (resp->neg_state != NegState::kAcceptCompleted) return errc::unexpected_message;
+  if (resp->neg_state != NegState::kAcceptCompleted)
+    return errc::unexpected_message;
   if (resp->supported_mech && !IsOid(*resp->supported_mech, oid::kNtlmssp)) {
     return errc::mechanism_rejected;
   }

@@ -47,11 +47,11 @@ inline constexpr std::size_t kMaxMechTypes = 32;
 // (the form of the SMB2 NEGOTIATE response, where [3] is negHints and the
 // mechListMIC moves to [4]).
 struct NegTokenInit {
-  std::vector<Bytes> mech_types;  // OID contents, in preference order
+  std::vector<Bytes> mech_types;   // OID contents, in preference order
   std::optional<Bytes> req_flags;  // ContextFlags BIT STRING contents
   std::optional<Bytes> mech_token;
-  std::optional<std::string> neg_hints_name;     // NegTokenInit2 hintName
-  std::optional<Bytes> neg_hints_address;        // NegTokenInit2 hintAddress
+  std::optional<std::string> neg_hints_name;  // NegTokenInit2 hintName
+  std::optional<Bytes> neg_hints_address;     // NegTokenInit2 hintAddress
   std::optional<Bytes> mech_list_mic;
   bool operator==(const NegTokenInit&) const = default;
 };

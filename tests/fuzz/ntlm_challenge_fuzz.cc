@@ -24,7 +24,8 @@ void Check(bool ok) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   const ByteSpan in(data, size);
 
   auto challenge = auth::DecodeChallenge(in);

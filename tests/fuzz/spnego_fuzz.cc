@@ -31,7 +31,8 @@ auth::SpnegoNtlmClient MakeClient() {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
   const ByteSpan in(data, size);
 
   auto init = auth::DecodeNegTokenInit(in);

@@ -57,7 +57,8 @@ TEST(Md4Vectors, PaddingBoundaries) {
 // NT hash of "Password", MS-NLMP 4.2.2.1.2 (NTOWFv1 = MD4(UNICODE(Passwd))).
 TEST(Md4Vectors, NtHashOfPassword) {
   const Bytes pw = Hex("50 00 61 00 73 00 73 00 77 00 6f 00 72 00 64 00");
-  EXPECT_EQ(ToHexOf(Md4(pw)), NormHex("a4 f4 9c 40 65 10 bd ca b6 82 4e e7 c3 0f d8 52"));
+  EXPECT_EQ(ToHexOf(Md4(pw)),
+            NormHex("a4 f4 9c 40 65 10 bd ca b6 82 4e e7 c3 0f d8 52"));
 }
 
 TEST(Md5Vectors, Rfc1321) {
@@ -70,7 +71,8 @@ TEST(Rc4Vectors, Rfc6229Key40Offset0) {
   const Bytes key = Hex("0102030405");
   Bytes zeros(16, 0), out(16);
   Rc4(key, zeros, out.data());
-  EXPECT_EQ(ToHex(out), NormHex("b2 39 63 05 f0 3d c0 27 cc c3 52 4a 0a 11 18 a8"));
+  EXPECT_EQ(ToHex(out),
+            NormHex("b2 39 63 05 f0 3d c0 27 cc c3 52 4a 0a 11 18 a8"));
 }
 
 // The classic ARCFOUR examples (Key/Plaintext, Wiki/pedia, Secret/Attack at
@@ -101,7 +103,8 @@ TEST(Rc4Vectors, StreamContinues) {
   Rc4Stream rc4(key);
   rc4.Apply(ByteSpan(zeros).first(7), out.data());
   rc4.Apply(ByteSpan(zeros).subspan(7), out.data() + 7);
-  EXPECT_EQ(ToHex(out), NormHex("b2 39 63 05 f0 3d c0 27 cc c3 52 4a 0a 11 18 a8"));
+  EXPECT_EQ(ToHex(out),
+            NormHex("b2 39 63 05 f0 3d c0 27 cc c3 52 4a 0a 11 18 a8"));
 
   // In place.
   Bytes buf(16, 0);
@@ -138,11 +141,11 @@ TEST(HmacSha256Vectors, Rfc4231) {
 // RFC 4493 section 4, examples 1-4.
 TEST(AesCmacVectors, Rfc4493) {
   const Bytes key = Hex("2b7e1516 28aed2a6 abf71588 09cf4f3c");
-  const Bytes m = Hex(
-      "6bc1bee2 2e409f96 e93d7e11 7393172a"
-      "ae2d8a57 1e03ac9c 9eb76fac 45af8e51"
-      "30c81c46 a35ce411 e5fbc119 1a0a52ef"
-      "f69f2445 df4f9b17 ad2b417b e66c3710");
+  const Bytes m =
+      Hex("6bc1bee2 2e409f96 e93d7e11 7393172a"
+          "ae2d8a57 1e03ac9c 9eb76fac 45af8e51"
+          "30c81c46 a35ce411 e5fbc119 1a0a52ef"
+          "f69f2445 df4f9b17 ad2b417b e66c3710");
   struct Case {
     std::size_t len;
     const char* mac;
@@ -202,7 +205,8 @@ TEST(ConstantTimeEqualTest, Basics) {
 
 TEST(KdfVectors, RejectsOddLengths) {
   EXPECT_TRUE(Sp800108Kdf(Bytes(16, 1), AsBytes("a"), AsBytes("b"), 0).empty());
-  EXPECT_TRUE(Sp800108Kdf(Bytes(16, 1), AsBytes("a"), AsBytes("b"), 12).empty());
+  EXPECT_TRUE(
+      Sp800108Kdf(Bytes(16, 1), AsBytes("a"), AsBytes("b"), 12).empty());
   EXPECT_EQ(Sp800108Kdf(Bytes(16, 1), AsBytes("a"), AsBytes("b"), 256).size(),
             32u);
   // More than one PRF block: the first 32 bytes differ from the L=256 output

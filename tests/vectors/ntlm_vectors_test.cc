@@ -107,35 +107,40 @@ TEST(NtlmV2Vectors, DecodeSpecChallenge) {
 TEST(NtlmV2Vectors, ResponsesAndKeys) {
   const auto key = NtowfV2("Password", "User", "Domain");
   const Bytes sc = Hex(kServerChallenge);
-  const Bytes av = EncodeAvPairs({{ntlmssp::kMsvAvNbDomainName, Utf16("Domain")},
-                                  {ntlmssp::kMsvAvNbComputerName, Utf16("Server")}});
+  const Bytes av =
+      EncodeAvPairs({{ntlmssp::kMsvAvNbDomainName, Utf16("Domain")},
+                     {ntlmssp::kMsvAvNbComputerName, Utf16("Server")}});
   const Bytes temp = NtlmV2Temp(0, kClientChallenge, av);
   EXPECT_EQ(ToHex(temp), NormHex(kSpecTemp));
 
   const Digest16 proof = NtProofStr(key, sc, temp);
-  EXPECT_EQ(ToHexOf(proof), NormHex("68 cd 0a b8 51 e5 1c 96 aa bc 92 7b eb ef 6a 1c"));
+  EXPECT_EQ(ToHexOf(proof),
+            NormHex("68 cd 0a b8 51 e5 1c 96 aa bc 92 7b eb ef 6a 1c"));
 
   EXPECT_EQ(ToHex(LmV2Response(key, sc, kClientChallenge)),
             NormHex("86 c3 50 97 ac 9c ec 10 25 54 76 4a 57 cc cc 19"
                     "aa aa aa aa aa aa aa aa"));
 
   const Digest16 base = SessionBaseKeyV2(key, proof);
-  EXPECT_EQ(ToHexOf(base), NormHex("8d e4 0c ca db c1 4a 82 f1 5c b0 ad 0d e9 5c a3"));
+  EXPECT_EQ(ToHexOf(base),
+            NormHex("8d e4 0c ca db c1 4a 82 f1 5c b0 ad 0d e9 5c a3"));
 
   // KeyExchangeKey = SessionBaseKey; EncryptedRandomSessionKey =
   // RC4K(KeyExchangeKey, RandomSessionKey).
   const Bytes random_key = Hex(kRandomSessionKey);
   Bytes encrypted(16);
   Rc4(base, random_key, encrypted.data());
-  EXPECT_EQ(ToHex(encrypted), NormHex("c5 da d2 54 4f c9 79 90 94 ce 1c e9 0b c9 d0 3e"));
+  EXPECT_EQ(ToHex(encrypted),
+            NormHex("c5 da d2 54 4f c9 79 90 94 ce 1c e9 0b c9 d0 3e"));
 }
 
 // 4.2.4.3: the whole AUTHENTICATE_MESSAGE, rebuilt from the pieces.
 TEST(NtlmV2Vectors, AuthenticateMessageByteForByte) {
   const auto key = NtowfV2("Password", "User", "Domain");
   const Bytes sc = Hex(kServerChallenge);
-  const Bytes av = EncodeAvPairs({{ntlmssp::kMsvAvNbDomainName, Utf16("Domain")},
-                                  {ntlmssp::kMsvAvNbComputerName, Utf16("Server")}});
+  const Bytes av =
+      EncodeAvPairs({{ntlmssp::kMsvAvNbDomainName, Utf16("Domain")},
+                     {ntlmssp::kMsvAvNbComputerName, Utf16("Server")}});
   const Bytes temp = NtlmV2Temp(0, kClientChallenge, av);
   const Digest16 proof = NtProofStr(key, sc, temp);
   const Digest16 base = SessionBaseKeyV2(key, proof);
@@ -164,16 +169,19 @@ TEST(NtlmV2Vectors, AuthenticateMessageByteForByte) {
 TEST(NtlmV2Vectors, GssWrapEx) {
   const Bytes exported = Hex(kRandomSessionKey);
   const std::uint32_t flags = 0xe2888235;
-  EXPECT_EQ(ToHexOf(NtlmSealKey(exported, flags, NtlmDirection::kClientToServer)),
-            NormHex("59 f6 00 97 3c c4 96 0a 25 48 0a 7c 19 6e 4c 58"));
+  EXPECT_EQ(
+      ToHexOf(NtlmSealKey(exported, flags, NtlmDirection::kClientToServer)),
+      NormHex("59 f6 00 97 3c c4 96 0a 25 48 0a 7c 19 6e 4c 58"));
   EXPECT_EQ(ToHexOf(NtlmSignKey(exported, NtlmDirection::kClientToServer)),
             NormHex("47 88 dc 86 1b 47 82 f3 5d 43 fd 98 fe 1a 2d 39"));
 
   NtlmDirectionKeys keys(exported, flags, NtlmDirection::kClientToServer);
   Bytes msg = Utf16("Plaintext");
   const auto sig = keys.Seal(msg);
-  EXPECT_EQ(ToHex(msg), NormHex("54 e5 01 65 bf 19 36 dc 99 60 20 c1 81 1b 0f 06 fb 5f"));
-  EXPECT_EQ(ToHexOf(sig), NormHex("01 00 00 00 7f b3 8e c5 c5 5d 49 76 00 00 00 00"));
+  EXPECT_EQ(ToHex(msg),
+            NormHex("54 e5 01 65 bf 19 36 dc 99 60 20 c1 81 1b 0f 06 fb 5f"));
+  EXPECT_EQ(ToHexOf(sig),
+            NormHex("01 00 00 00 7f b3 8e c5 c5 5d 49 76 00 00 00 00"));
   EXPECT_EQ(keys.sequence_number(), 1u);
 }
 
@@ -229,33 +237,35 @@ TEST(NtlmV2Vectors, ClientAgainstSpecChallenge) {
 
   // The MIC verifies over the three messages.
   ASSERT_TRUE(am->mic);
-  const Digest16 mic =
-      ComputeMic(client.session_key().span(), negotiate, Hex(kSpecChallenge), *auth);
+  const Digest16 mic = ComputeMic(client.session_key().span(), negotiate,
+                                  Hex(kSpecChallenge), *auth);
   EXPECT_EQ(ToHexOf(*am->mic), ToHexOf(mic));
 }
 
 // ---- A real Windows exchange (SMB 3.1.1 example of the anatomy blog) --------
 
 const char kWinNegotiate[] =
-    "4E544C4D5353500001000000978208E200000000000000000000000000000000060380250000000F";
+    "4E544C4D5353500001000000978208E20000000000000000000000000000000006038025"
+    "0000000F";
 const char kWinChallenge[] =
-    "4E544C4D53535000020000000C000C003800000015828AE20D1D8BA31179D008000000000000"
-    "000050005000440000000A0092270000000F53005500540033003100310002000C0053005500"
-    "540033003100310001000C0053005500540033003100310004000C0053005500540033003100"
-    "310003000C0053005500540033003100310007000800A1A1F5ADCBAED00100000000";
+    "4E544C4D53535000020000000C000C003800000015828AE20D1D8BA31179D00800000000"
+    "0000000050005000440000000A0092270000000F53005500540033003100310002000C00"
+    "53005500540033003100310001000C0053005500540033003100310004000C0053005500"
+    "540033003100310003000C0053005500540033003100310007000800A1A1F5ADCBAED001"
+    "00000000";
 const char kWinAuthenticate[] =
-    "4E544C4D53535000030000001800180090000000EE00EE00A80000000C000C00580000001A00"
-    "1A0064000000120012007E0000001000100096010000158288E2060380250000000FECAC77A5"
-    "F385A8BF9C38C706EEEDDCD3530055005400330031003100610064006D0069006E0069007300"
-    "74007200610074006F0072004400520049005600450052003300310031000000000000000000"
-    "0000000000000000000000000000000063078EB639FE03E20A231C3AE3BF2308010100000000"
-    "0000A1A1F5ADCBAED001BC4AD05F223CC90F0000000002000C00530055005400330031003100"
-    "01000C0053005500540033003100310004000C0053005500540033003100310003000C005300"
-    "5500540033003100310007000800A1A1F5ADCBAED00106000400020000000800300030000000"
-    "000000000000000000300000B61FEFCAA857EA57BF1EDCEBF8974B8E0EBA5A6DFD9D07A31D11"
-    "B548F8C9D0CC0A001000000000000000000000000000000000000900160063006900660073002F"
-    "005300550054003300310031000000000000000000000000003B9BDFF38F5EE8F9663F11A0F4"
-    "C03A78";
+    "4E544C4D53535000030000001800180090000000EE00EE00A80000000C000C0058000000"
+    "1A001A0064000000120012007E0000001000100096010000158288E2060380250000000F"
+    "ECAC77A5F385A8BF9C38C706EEEDDCD3530055005400330031003100610064006D006900"
+    "6E006900730074007200610074006F007200440052004900560045005200330031003100"
+    "00000000000000000000000000000000000000000000000063078EB639FE03E20A231C3A"
+    "E3BF23080101000000000000A1A1F5ADCBAED001BC4AD05F223CC90F0000000002000C00"
+    "53005500540033003100310001000C0053005500540033003100310004000C0053005500"
+    "540033003100310003000C0053005500540033003100310007000800A1A1F5ADCBAED001"
+    "06000400020000000800300030000000000000000000000000300000B61FEFCAA857EA57"
+    "BF1EDCEBF8974B8E0EBA5A6DFD9D07A31D11B548F8C9D0CC0A0010000000000000000000"
+    "00000000000000000900160063006900660073002F005300550054003300310031000000"
+    "000000000000000000003B9BDFF38F5EE8F9663F11A0F4C03A78";
 const char kWinExportedSessionKey[] = "270E1BA896585EEB7AF3472D3B4C75A7";
 // DER of the client's MechTypeList ({NTLMSSP}), the mechListMIC input.
 const char kWinMechTypes[] = "300C060A2B06010401823702020A";
@@ -298,8 +308,9 @@ TEST(WindowsExchangeVectors, DecodeAuthenticate) {
 
 // Windows' MIC over NEGOTIATE || CHALLENGE || AUTHENTICATE.
 TEST(WindowsExchangeVectors, Mic) {
-  const Digest16 mic = ComputeMic(Hex(kWinExportedSessionKey), Hex(kWinNegotiate),
-                                  Hex(kWinChallenge), Hex(kWinAuthenticate));
+  const Digest16 mic =
+      ComputeMic(Hex(kWinExportedSessionKey), Hex(kWinNegotiate),
+                 Hex(kWinChallenge), Hex(kWinAuthenticate));
   EXPECT_EQ(ToHexOf(mic), NormHex("ECAC77A5F385A8BF9C38C706EEEDDCD3"));
 }
 
@@ -312,8 +323,8 @@ TEST(WindowsExchangeVectors, MechListMics) {
             NormHex("0100000063775A9A5FD97F0600000000"));
   NtlmDirectionKeys s2c(Hex(kWinExportedSessionKey), flags,
                         NtlmDirection::kServerToClient);
-  EXPECT_TRUE(s2c.Verify(Hex(kWinMechTypes),
-                         Hex("010000003B453CDC3524164200000000")));
+  EXPECT_TRUE(
+      s2c.Verify(Hex(kWinMechTypes), Hex("010000003B453CDC3524164200000000")));
 }
 
 }  // namespace

@@ -94,7 +94,9 @@ class FakeNtlmServer {
   // MS-NLMP 3.2.5.1.2: check the AUTHENTICATE.
   ::testing::AssertionResult Accept(ByteSpan message) {
     auto am = DecodeAuthenticate(message);
-    if (!am) return ::testing::AssertionFailure() << "decode: " << am.error().message();
+    if (!am)
+      return ::testing::AssertionFailure()
+             << "decode: " << am.error().message();
     authenticate = *am;
     if (am->user_name != Utf16le(user)) {
       return ::testing::AssertionFailure() << "unexpected user";
@@ -106,25 +108,30 @@ class FakeNtlmServer {
     // NTProofStr (16) + the fixed part of the blob (28) + at least MsvAvEOL
     // + Z(4).
     if (nt.size() < 16 + 28 + 4 + 4) {
-      return ::testing::AssertionFailure() << "NT response too short for NTLMv2";
+      return ::testing::AssertionFailure()
+             << "NT response too short for NTLMv2";
     }
     if (nt[16] != 1 || nt[17] != 1) {
       return ::testing::AssertionFailure() << "bad blob version";
     }
     client_time = 0;
     for (int i = 0; i < 8; ++i) {
-      client_time |= static_cast<std::uint64_t>(nt[24 + static_cast<std::size_t>(i)]) << (8 * i);
+      client_time |=
+          static_cast<std::uint64_t>(nt[24 + static_cast<std::size_t>(i)])
+          << (8 * i);
     }
     auto pairs = DecodeAvPairs(ByteSpan(nt).subspan(16 + 28));
-    if (!pairs) return ::testing::AssertionFailure() << "blob AV pairs malformed";
+    if (!pairs)
+      return ::testing::AssertionFailure() << "blob AV pairs malformed";
     client_pairs = *pairs;
 
     // The server's own pairs must come back unchanged, in order.
     const std::vector<AvPair> info = TargetInfo();
     for (std::size_t i = 0; i < info.size(); ++i) {
-      if (i >= client_pairs.size() ||
-          (client_pairs[i] != info[i] && info[i].av_id != ntlmssp::kMsvAvFlags)) {
-        return ::testing::AssertionFailure() << "server AV pair " << i << " altered";
+      if (i >= client_pairs.size() || (client_pairs[i] != info[i] &&
+                                       info[i].av_id != ntlmssp::kMsvAvFlags)) {
+        return ::testing::AssertionFailure()
+               << "server AV pair " << i << " altered";
       }
     }
     if (timestamp && client_time != *timestamp) {
@@ -137,16 +144,19 @@ class FakeNtlmServer {
     const Digest16 proof =
         NtProofStr(key, server_challenge, ByteSpan(nt).subspan(16));
     if (std::memcmp(proof.data(), nt.data(), 16) != 0) {
-      return ::testing::AssertionFailure() << "NTProofStr mismatch (wrong password?)";
+      return ::testing::AssertionFailure()
+             << "NTProofStr mismatch (wrong password?)";
     }
     if (timestamp) {
       if (am->lm_challenge_response != Bytes(24, 0)) {
-        return ::testing::AssertionFailure() << "LM response must be Z(24) with a timestamp";
+        return ::testing::AssertionFailure()
+               << "LM response must be Z(24) with a timestamp";
       }
     } else {
       std::array<std::uint8_t, 8> cc;
       std::memcpy(cc.data(), nt.data() + 32, 8);
-      if (am->lm_challenge_response != LmV2Response(key, server_challenge, cc)) {
+      if (am->lm_challenge_response !=
+          LmV2Response(key, server_challenge, cc)) {
         return ::testing::AssertionFailure() << "LMv2 response mismatch";
       }
     }
@@ -188,7 +198,9 @@ class FakeNtlmServer {
     return Bytes(sig.begin(), sig.end());
   }
   // Checks the client's mechListMIC.
-  bool VerifyMic(ByteSpan data, ByteSpan sig) { return c2s_->Verify(data, sig); }
+  bool VerifyMic(ByteSpan data, ByteSpan sig) {
+    return c2s_->Verify(data, sig);
+  }
 
  private:
   std::optional<NtlmDirectionKeys> c2s_;

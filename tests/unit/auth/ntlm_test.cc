@@ -10,19 +10,21 @@
 namespace smbgate::auth {
 namespace {
 
+using smbgate::testing::Hex;
+using smbgate::testing::ToHex;
 using testing::CountingRandom;
 using testing::FakeNtlmServer;
 using testing::FixedClock;
 using testing::Utf16le;
-using smbgate::testing::Hex;
-using smbgate::testing::ToHex;
 
 void Put16(Bytes& b, std::size_t at, std::uint16_t v) {
   b[at] = static_cast<std::uint8_t>(v);
   b[at + 1] = static_cast<std::uint8_t>(v >> 8);
 }
 void Put32(Bytes& b, std::size_t at, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  for (int i = 0; i < 4; ++i)
+    b[at + static_cast<std::size_t>(i)] =
+        static_cast<std::uint8_t>(v >> (8 * i));
 }
 // Rewrites the Len/MaxLen/Offset triple at `at`.
 void SetField(Bytes& b, std::size_t at, std::uint16_t len, std::uint32_t off) {
@@ -74,8 +76,9 @@ TEST(NtlmNegotiate, RoundTripWithStrings) {
 // ---- AV pairs ---------------------------------------------------------------
 
 TEST(NtlmAvPairs, RoundTripAndTrailingBytes) {
-  const std::vector<AvPair> pairs = {{ntlmssp::kMsvAvNbComputerName, Utf16le("X")},
-                                     {ntlmssp::kMsvAvDnsTreeName, {}}};
+  const std::vector<AvPair> pairs = {
+      {ntlmssp::kMsvAvNbComputerName, Utf16le("X")},
+      {ntlmssp::kMsvAvDnsTreeName, {}}};
   Bytes b = EncodeAvPairs(pairs);
   auto d = DecodeAvPairs(b);
   ASSERT_TRUE(d);
@@ -86,15 +89,20 @@ TEST(NtlmAvPairs, RoundTripAndTrailingBytes) {
 
 TEST(NtlmAvPairs, Rejections) {
   EXPECT_EQ(DecodeAvPairs({}).error(), errc::malformed_token);
-  EXPECT_EQ(DecodeAvPairs(Hex("0000")).error(), errc::malformed_token);      // short EOL
-  EXPECT_EQ(DecodeAvPairs(Hex("01000400aabb")).error(), errc::malformed_token);  // value past end
-  EXPECT_EQ(DecodeAvPairs(Hex("01000200aabb")).error(), errc::malformed_token);  // no EOL
-  EXPECT_EQ(DecodeAvPairs(Hex("0100ffff00000000")).error(), errc::malformed_token);
+  EXPECT_EQ(DecodeAvPairs(Hex("0000")).error(),
+            errc::malformed_token);  // short EOL
+  EXPECT_EQ(DecodeAvPairs(Hex("01000400aabb")).error(),
+            errc::malformed_token);  // value past end
+  EXPECT_EQ(DecodeAvPairs(Hex("01000200aabb")).error(),
+            errc::malformed_token);  // no EOL
+  EXPECT_EQ(DecodeAvPairs(Hex("0100ffff00000000")).error(),
+            errc::malformed_token);
   EXPECT_EQ(DecodeAvPairs(Hex("07000400010203040000 0000")).error(),
             errc::malformed_token);  // 4-byte timestamp
   EXPECT_EQ(DecodeAvPairs(Hex("0600020001000000 0000")).error(),
             errc::malformed_token);  // 2-byte MsvAvFlags
-  std::vector<AvPair> many(ntlmssp::kMaxAvPairs + 1, AvPair{ntlmssp::kMsvAvDnsTreeName, {}});
+  std::vector<AvPair> many(ntlmssp::kMaxAvPairs + 1,
+                           AvPair{ntlmssp::kMsvAvDnsTreeName, {}});
   EXPECT_EQ(DecodeAvPairs(EncodeAvPairs(many)).error(), errc::malformed_token);
   many.pop_back();
   EXPECT_TRUE(DecodeAvPairs(EncodeAvPairs(many)));
@@ -151,9 +159,11 @@ TEST(NtlmChallenge, FieldRejections) {
   const Bytes b = ServerChallengeBytes(server);
   auto ch = DecodeChallenge(b);
   ASSERT_TRUE(ch);
-  const std::uint16_t name_len = static_cast<std::uint16_t>(ch->target_name.size());
+  const std::uint16_t name_len =
+      static_cast<std::uint16_t>(ch->target_name.size());
   const std::size_t info_off = b[44] | (b[45] << 8);
-  const std::uint16_t info_len = static_cast<std::uint16_t>(b[40] | (b[41] << 8));
+  const std::uint16_t info_len =
+      static_cast<std::uint16_t>(b[40] | (b[41] << 8));
 
   struct Case {
     const char* what;
@@ -162,12 +172,15 @@ TEST(NtlmChallenge, FieldRejections) {
     std::uint32_t off;
   };
   const Case cases[] = {
-      {"target info past the end", 40, info_len, static_cast<std::uint32_t>(b.size() - 4)},
+      {"target info past the end", 40, info_len,
+       static_cast<std::uint32_t>(b.size() - 4)},
       {"target info offset far past the end", 40, 4, 0xfffffff0u},
-      {"target info length past the end", 40, static_cast<std::uint16_t>(info_len + 1),
+      {"target info length past the end", 40,
+       static_cast<std::uint16_t>(info_len + 1),
        static_cast<std::uint32_t>(info_off)},
       {"target info inside the fixed header", 40, 8, 16},
-      {"target name overlapping target info", 12, static_cast<std::uint16_t>(name_len + 4),
+      {"target name overlapping target info", 12,
+       static_cast<std::uint16_t>(name_len + 4),
        static_cast<std::uint32_t>(info_off - name_len)},
       {"target name offset wraps 32 bits", 12, 0xffff, 0xffffffffu},
   };
@@ -199,7 +212,8 @@ AuthenticateMessage SampleAuthenticate() {
   m.workstation = Utf16le("WS01");
   m.encrypted_random_session_key = Bytes(16, 0x22);
   m.version = NtlmVersion{10, 0, 1, 15};
-  m.mic = std::array<std::uint8_t, 16>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  m.mic = std::array<std::uint8_t, 16>{1, 2,  3,  4,  5,  6,  7,  8,
+                                       9, 10, 11, 12, 13, 14, 15, 16};
   return m;
 }
 
@@ -238,8 +252,8 @@ TEST(NtlmAuthenticate, FieldRejections) {
   const auto field = [&b](std::size_t at) {
     return std::pair<std::uint16_t, std::uint32_t>(
         static_cast<std::uint16_t>(b[at] | (b[at + 1] << 8)),
-        static_cast<std::uint32_t>(b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) |
-                                   (b[at + 7] << 24)));
+        static_cast<std::uint32_t>(b[at + 4] | (b[at + 5] << 8) |
+                                   (b[at + 6] << 16) | (b[at + 7] << 24)));
   };
   const auto [lm_len, lm_off] = field(12);
   const auto [nt_len, nt_off] = field(20);
@@ -252,7 +266,8 @@ TEST(NtlmAuthenticate, FieldRejections) {
   SetField(bad, 36, 10, 60);  // user name over the flags
   EXPECT_EQ(DecodeAuthenticate(bad).error(), errc::malformed_token);
   bad = b;
-  SetField(bad, 52, 16, static_cast<std::uint32_t>(b.size() - 8));  // key past end
+  SetField(bad, 52, 16,
+           static_cast<std::uint32_t>(b.size() - 8));  // key past end
   EXPECT_EQ(DecodeAuthenticate(bad).error(), errc::malformed_token);
   bad = b;
   SetField(bad, 12, lm_len, 0xffffffffu);  // offset wraps
@@ -265,7 +280,7 @@ TEST(NtlmAuthenticate, FieldRejections) {
   EXPECT_EQ(DecodeAuthenticate(bad).error(), errc::unexpected_message);
 }
 
-// ---- NTOWFv2 and the upper-case table ----------------------------------------
+// ---- NTOWFv2 and the upper-case table ---------------------------------------
 
 TEST(NtlmUpcaseTest, Ranges) {
   EXPECT_EQ(NtlmUpcase(u'a'), u'A');
@@ -313,13 +328,15 @@ TEST(NtlmClientTest, FullExchangeWithTimestamp) {
   // MsvAvTimestamp from the server, not the clock; LM response Z(24).
   EXPECT_EQ(server.client_time, *server.timestamp);
   EXPECT_EQ(server.authenticate.lm_challenge_response, Bytes(24, 0));
-  EXPECT_EQ(ToHex(client.session_key().span()), ToHex(server.exported_session_key.span()));
+  EXPECT_EQ(ToHex(client.session_key().span()),
+            ToHex(server.exported_session_key.span()));
   EXPECT_EQ(client.session_key().size(), 16u);
   // The client's additions: MsvAvFlags (MIC present) and channel bindings.
   const AvPair* flags = FindAvPair(server.client_pairs, ntlmssp::kMsvAvFlags);
   ASSERT_TRUE(flags);
   EXPECT_EQ(ToHex(flags->value), "02000000");
-  const AvPair* cb = FindAvPair(server.client_pairs, ntlmssp::kMsvAvChannelBindings);
+  const AvPair* cb =
+      FindAvPair(server.client_pairs, ntlmssp::kMsvAvChannelBindings);
   ASSERT_TRUE(cb);
   EXPECT_EQ(cb->value, Bytes(16, 0));
   EXPECT_FALSE(FindAvPair(server.client_pairs, ntlmssp::kMsvAvTargetName));
@@ -332,7 +349,8 @@ TEST(NtlmClientTest, FullExchangeWithTimestamp) {
 TEST(NtlmClientTest, ClockUsedWithoutServerTimestamp) {
   FakeNtlmServer server;
   server.timestamp.reset();
-  NtlmClient client(Alice(), CountingRandom(), FixedClock(0x01d9000000000000ull));
+  NtlmClient client(Alice(), CountingRandom(),
+                    FixedClock(0x01d9000000000000ull));
   auto auth = client.Authenticate(server.Challenge(client.Negotiate()));
   ASSERT_TRUE(auth);
   ASSERT_TRUE(server.Accept(*auth));  // also checks the LMv2 response
@@ -386,9 +404,11 @@ TEST(NtlmClientTest, ServerMsvAvFlagsAreKeptAndExtended) {
   ASSERT_TRUE(auth);
   ASSERT_TRUE(server.Accept(*auth));
   std::size_t count = 0;
-  for (const AvPair& p : server.client_pairs) count += p.av_id == ntlmssp::kMsvAvFlags;
+  for (const AvPair& p : server.client_pairs)
+    count += p.av_id == ntlmssp::kMsvAvFlags;
   EXPECT_EQ(count, 1u);
-  EXPECT_EQ(ToHex(FindAvPair(server.client_pairs, ntlmssp::kMsvAvFlags)->value), "03000000");
+  EXPECT_EQ(ToHex(FindAvPair(server.client_pairs, ntlmssp::kMsvAvFlags)->value),
+            "03000000");
 }
 
 TEST(NtlmClientTest, TargetSpn) {
@@ -398,7 +418,8 @@ TEST(NtlmClientTest, TargetSpn) {
   auto auth = client.Authenticate(server.Challenge(client.Negotiate()));
   ASSERT_TRUE(auth);
   ASSERT_TRUE(server.Accept(*auth));
-  const AvPair* spn = FindAvPair(server.client_pairs, ntlmssp::kMsvAvTargetName);
+  const AvPair* spn =
+      FindAvPair(server.client_pairs, ntlmssp::kMsvAvTargetName);
   ASSERT_TRUE(spn);
   EXPECT_EQ(spn->value, Utf16le("cifs/filer.example.test"));
 }
@@ -412,7 +433,8 @@ TEST(NtlmClientTest, WithoutKeyExchange) {
   ASSERT_TRUE(server.Accept(*auth));
   EXPECT_TRUE(server.authenticate.encrypted_random_session_key.empty());
   EXPECT_EQ(client.negotiated_flags() & ntlmssp::kNegotiateKeyExch, 0u);
-  EXPECT_EQ(ToHex(client.session_key().span()), ToHex(server.exported_session_key.span()));
+  EXPECT_EQ(ToHex(client.session_key().span()),
+            ToHex(server.exported_session_key.span()));
   // Signatures still agree (checksum not RC4-encrypted).
   const Bytes data = Hex("300c060a2b06010401823702020a");
   EXPECT_TRUE(server.VerifyMic(data, client.SignMic(data)));
@@ -428,9 +450,9 @@ TEST(NtlmClientTest, WrongPasswordIsRejectedByTheServer) {
 }
 
 TEST(NtlmClientTest, PasswordsWithSpecialCharacters) {
-  for (const char* pw : {"a,b;c", "back\\slash", "$dollar=sign", "quote\"d",
-                         "with spaces ", " lead", ", ; \\ $ = \" all",
-                         "p\u00e4ssw\u00f6rd\u20ac", ""}) {
+  for (const char* pw :
+       {"a,b;c", "back\\slash", "$dollar=sign", "quote\"d", "with spaces ",
+        " lead", ", ; \\ $ = \" all", "p\u00e4ssw\u00f6rd\u20ac", ""}) {
     FakeNtlmServer server;
     server.password = pw;
     NtlmClient client(Alice(pw), CountingRandom(), FixedClock(1));
@@ -453,11 +475,13 @@ TEST(NtlmClientTest, UserNameCaseDoesNotMatter) {
 
 TEST(NtlmClientTest, RefusesChallengeWithoutTargetInfo) {
   ChallengeMessage ch;
-  ch.negotiate_flags = ntlmssp::kNegotiateUnicode | ntlmssp::kNegotiateExtendedSessionSecurity |
+  ch.negotiate_flags = ntlmssp::kNegotiateUnicode |
+                       ntlmssp::kNegotiateExtendedSessionSecurity |
                        ntlmssp::kNegotiateNtlm | ntlmssp::kNegotiateSign;
   NtlmClient client(Alice(), CountingRandom(), FixedClock(1));
   client.Negotiate();
-  EXPECT_EQ(client.Authenticate(EncodeChallenge(ch)).error(), errc::ntlmv2_unavailable);
+  EXPECT_EQ(client.Authenticate(EncodeChallenge(ch)).error(),
+            errc::ntlmv2_unavailable);
   EXPECT_TRUE(client.session_key().empty());
   EXPECT_TRUE(client.SignMic(Hex("00")).empty());
 }
@@ -495,25 +519,32 @@ TEST(NtlmClientTest, StateAndCredentialErrors) {
   {
     NtlmClient client(Alice(), CountingRandom(), FixedClock(1));
     EXPECT_EQ(client.Authenticate(challenge).error(), errc::invalid_state);
-    EXPECT_EQ(client.VerifyMic(Hex("00"), Bytes(16)).error(), errc::invalid_state);
+    EXPECT_EQ(client.VerifyMic(Hex("00"), Bytes(16)).error(),
+              errc::invalid_state);
     client.Negotiate();
     ASSERT_TRUE(client.Authenticate(challenge));
     EXPECT_EQ(client.Authenticate(challenge).error(), errc::invalid_state);
   }
   {
-    NtlmClient client({"", "D", SecretString("p"), ""}, CountingRandom(), FixedClock(1));
+    NtlmClient client({"", "D", SecretString("p"), ""}, CountingRandom(),
+                      FixedClock(1));
     client.Negotiate();
-    EXPECT_EQ(client.Authenticate(challenge).error(), errc::invalid_credentials);
+    EXPECT_EQ(client.Authenticate(challenge).error(),
+              errc::invalid_credentials);
   }
   {
-    NtlmClient client({"u", "D", SecretString("bad\xc3"), ""}, CountingRandom(), FixedClock(1));
+    NtlmClient client({"u", "D", SecretString("bad\xc3"), ""}, CountingRandom(),
+                      FixedClock(1));
     client.Negotiate();
-    EXPECT_EQ(client.Authenticate(challenge).error(), errc::invalid_credentials);
+    EXPECT_EQ(client.Authenticate(challenge).error(),
+              errc::invalid_credentials);
   }
   {
-    NtlmClient client({"u\xff", "D", SecretString("p"), ""}, CountingRandom(), FixedClock(1));
+    NtlmClient client({"u\xff", "D", SecretString("p"), ""}, CountingRandom(),
+                      FixedClock(1));
     client.Negotiate();
-    EXPECT_EQ(client.Authenticate(challenge).error(), errc::invalid_credentials);
+    EXPECT_EQ(client.Authenticate(challenge).error(),
+              errc::invalid_credentials);
   }
   {
     NtlmClient client(Alice(), CountingRandom(), FixedClock(1));

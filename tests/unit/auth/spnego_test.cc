@@ -9,16 +9,22 @@
 namespace smbgate::auth {
 namespace {
 
-using testing::CountingRandom;
-using testing::FakeNtlmServer;
-using testing::FixedClock;
 using smbgate::testing::Hex;
 using smbgate::testing::NormHex;
 using smbgate::testing::ToHex;
+using testing::CountingRandom;
+using testing::FakeNtlmServer;
+using testing::FixedClock;
 
-Bytes Ntlmssp() { return Bytes(std::begin(oid::kNtlmssp), std::end(oid::kNtlmssp)); }
-Bytes Krb5() { return Bytes(std::begin(oid::kKerberos5), std::end(oid::kKerberos5)); }
-Bytes MsKrb5() { return Bytes(std::begin(oid::kMsKerberos5), std::end(oid::kMsKerberos5)); }
+Bytes Ntlmssp() {
+  return Bytes(std::begin(oid::kNtlmssp), std::end(oid::kNtlmssp));
+}
+Bytes Krb5() {
+  return Bytes(std::begin(oid::kKerberos5), std::end(oid::kKerberos5));
+}
+Bytes MsKrb5() {
+  return Bytes(std::begin(oid::kMsKerberos5), std::end(oid::kMsKerberos5));
+}
 
 // ---- Real tokens from a Windows 10 client and server (the SMB 3.1.1 example
 // of Microsoft's "anatomy of signing and cryptographic keys" blog) ----------
@@ -26,30 +32,33 @@ Bytes MsKrb5() { return Bytes(std::begin(oid::kMsKerberos5), std::end(oid::kMsKe
 // NEGOTIATE response security buffer: NegTokenInit2 listing NEGOEX and
 // NTLMSSP, with a NEGOEX mechToken.
 const char kWinNegprot[] =
-    "6082013C06062B0601050502A08201303082012CA01A3018060A2B06010401823702021E06"
-    "0A2B06010401823702020AA282010C048201084E45474F4558545301000000000000006000"
-    "0000700000007C7CC0FD06D6362D02DDE1CF343BFE292900F49750B4AA97934D9C4296B26E"
-    "51FD370471B235E15A50DAE15BD5489C870000000000000000600000000100000000000000"
-    "000000005C33530DEAF90D4DB2EC4AE3786EC3084E45474F45585453030000000100000040"
-    "000000980000007C7CC0FD06D6362D02DDE1CF343BFE295C33530DEAF90D4DB2EC4AE3786E"
-    "C30840000000580000003056A05430523027802530233121301F0603550403131854"
-    "6F6B656E205369676E696E67205075626C6963204B65793027802530233121301F06035504"
-    "031318546F6B656E205369676E696E67205075626C6963204B6579";
+    "6082013C06062B0601050502A08201303082012CA01A3018060A2B06010401823702021E"
+    "060A2B06010401823702020AA282010C048201084E45474F455854530100000000000000"
+    "60000000700000007C7CC0FD06D6362D02DDE1CF343BFE292900F49750B4AA97934D9C42"
+    "96B26E51FD370471B235E15A50DAE15BD5489C8700000000000000006000000001000000"
+    "00000000000000005C33530DEAF90D4DB2EC4AE3786EC3084E45474F4558545303000000"
+    "0100000040000000980000007C7CC0FD06D6362D02DDE1CF343BFE295C33530DEAF90D4D"
+    "B2EC4AE3786EC30840000000580000003056A05430523027802530233121301F06035504"
+    "031318546F6B656E205369676E696E67205075626C6963204B6579302780253023312130"
+    "1F06035504031318546F6B656E205369676E696E67205075626C6963204B6579";
 // First SESSION_SETUP request: NegTokenInit{[NTLMSSP], NEGOTIATE}.
 const char kWinInit[] =
-    "604806062B0601050502A03E303CA00E300C060A2B06010401823702020AA22A04284E544C"
-    "4D5353500001000000978208E200000000000000000000000000000000060380250000000F";
+    "604806062B0601050502A03E303CA00E300C060A2B06010401823702020AA22A04284E54"
+    "4C4D5353500001000000978208E200000000000000000000000000000000060380250000"
+    "000F";
 const char kWinNtlmNegotiate[] =
-    "4E544C4D5353500001000000978208E200000000000000000000000000000000060380250000000F";
+    "4E544C4D5353500001000000978208E20000000000000000000000000000000006038025"
+    "0000000F";
 // First SESSION_SETUP response: accept-incomplete, NTLMSSP, CHALLENGE.
 const char kWinResp1[] =
-    "A181B03081ADA0030A0101A10C060A2B06010401823702020AA281970481944E544C4D5353"
-    "5000020000000C000C003800000015828AE20D1D8BA31179D0080000000000000000500050"
-    "00440000000A0092270000000F53005500540033003100310002000C005300550054003300"
-    "3100310001000C0053005500540033003100310004000C0053005500540033003100310003"
-    "000C0053005500540033003100310007000800A1A1F5ADCBAED00100000000";
+    "A181B03081ADA0030A0101A10C060A2B06010401823702020AA281970481944E544C4D53"
+    "535000020000000C000C003800000015828AE20D1D8BA31179D008000000000000000050"
+    "005000440000000A0092270000000F53005500540033003100310002000C005300550054"
+    "0033003100310001000C0053005500540033003100310004000C00530055005400330031"
+    "00310003000C0053005500540033003100310007000800A1A1F5ADCBAED00100000000";
 // Final SESSION_SETUP response: accept-completed with the mechListMIC.
-const char kWinResp2[] = "A11B3019A0030A0100A3120410010000003B453CDC3524164200000000";
+const char kWinResp2[] =
+    "A11B3019A0030A0100A3120410010000003B453CDC3524164200000000";
 
 TEST(SpnegoWindowsTokens, NegotiateHint) {
   auto t = DecodeNegTokenInit(Hex(kWinNegprot));
@@ -71,7 +80,8 @@ TEST(SpnegoWindowsTokens, InitialTokenMatchesOurEncodingByteForByte) {
   auto t = DecodeNegTokenInit(Hex(kWinInit));
   ASSERT_TRUE(t);
   EXPECT_EQ(*t, ours);
-  EXPECT_EQ(ToHex(EncodeMechTypeList(t->mech_types)), NormHex("300C060A2B06010401823702020A"));
+  EXPECT_EQ(ToHex(EncodeMechTypeList(t->mech_types)),
+            NormHex("300C060A2B06010401823702020A"));
 }
 
 TEST(SpnegoWindowsTokens, Responses) {
@@ -230,7 +240,8 @@ TEST(SpnegoCodec, BadLengths) {
     ASSERT_FALSE(r) << c.what;
     EXPECT_EQ(r.error(), errc::malformed_token) << c.what;
   }
-  EXPECT_EQ(DecodeNegTokenResp(Hex("a002 3000")).error(), errc::unexpected_message);
+  EXPECT_EQ(DecodeNegTokenResp(Hex("a002 3000")).error(),
+            errc::unexpected_message);
   EXPECT_EQ(DecodeNegTokenResp({}).error(), errc::malformed_token);
 }
 
@@ -248,11 +259,13 @@ TEST(SpnegoCodec, NegTokenInitRejections) {
       {"mechToken wrong type", "a010 300e a0083006060405050202 a2020300",
        errc::malformed_token},
       {"two mechListMICs ([3] and [4])",
-       "a014 3012 a0083006060405050202 a3020400 a4020400", errc::malformed_token},
+       "a014 3012 a0083006060405050202 a3020400 a4020400",
+       errc::malformed_token},
       {"unknown field [5]", "a010 300e a0083006060405050202 a5020400",
        errc::malformed_token},
       {"negHints wrong inner type",
-       "a014 3012 a0083006060405050202 a3063004a0020400", errc::malformed_token},
+       "a014 3012 a0083006060405050202 a3063004a0020400",
+       errc::malformed_token},
       {"wrapper with another mechanism's OID",
        "600f 06092a864886f712010202 a0023000", errc::unexpected_message},
       {"wrapper without OID", "6004 a0023000", errc::malformed_token},
@@ -269,7 +282,8 @@ TEST(SpnegoCodec, NegTokenInitRejections) {
   // Too many mechanisms.
   NegTokenInit t;
   t.mech_types.assign(kMaxMechTypes + 1, Ntlmssp());
-  EXPECT_EQ(DecodeNegTokenInit(EncodeNegTokenInit(t)).error(), errc::malformed_token);
+  EXPECT_EQ(DecodeNegTokenInit(EncodeNegTokenInit(t)).error(),
+            errc::malformed_token);
   t.mech_types.pop_back();
   EXPECT_TRUE(DecodeNegTokenInit(EncodeNegTokenInit(t)));
 }
@@ -296,7 +310,7 @@ TEST(OidToStringTest, Cases) {
   EXPECT_EQ(OidToString(Hex("2b8001")), "?");  // non-minimal
 }
 
-// ---- SpnegoNtlmClient against an in-test server -------------------------------
+// ---- SpnegoNtlmClient against an in-test server -----------------------------
 
 // The acceptor half of RFC 4178 3.2 with NTLMSSP, over FakeNtlmServer.
 class FakeSpnegoServer {
@@ -315,11 +329,14 @@ class FakeSpnegoServer {
 
   ::testing::AssertionResult Round1(ByteSpan token, Bytes* reply) {
     auto init = DecodeNegTokenInit(token);
-    if (!init) return ::testing::AssertionFailure() << "init: " << init.error().message();
+    if (!init)
+      return ::testing::AssertionFailure()
+             << "init: " << init.error().message();
     if (init->mech_types.empty() || init->mech_types[0] != Ntlmssp()) {
       return ::testing::AssertionFailure() << "NTLMSSP not first";
     }
-    if (!init->mech_token) return ::testing::AssertionFailure() << "no mechToken";
+    if (!init->mech_token)
+      return ::testing::AssertionFailure() << "no mechToken";
     mech_types_der_ = EncodeMechTypeList(init->mech_types);
     NegTokenResp r;
     r.neg_state = NegState::kAcceptIncomplete;
@@ -331,13 +348,18 @@ class FakeSpnegoServer {
 
   ::testing::AssertionResult Round2(ByteSpan token, Bytes* reply) {
     auto resp = DecodeNegTokenResp(token);
-    if (!resp) return ::testing::AssertionFailure() << "resp: " << resp.error().message();
-    if (!resp->response_token) return ::testing::AssertionFailure() << "no AUTHENTICATE";
+    if (!resp)
+      return ::testing::AssertionFailure()
+             << "resp: " << resp.error().message();
+    if (!resp->response_token)
+      return ::testing::AssertionFailure() << "no AUTHENTICATE";
     auto accepted = ntlm.Accept(*resp->response_token);
     if (!accepted) return accepted;
-    if (!resp->mech_list_mic) return ::testing::AssertionFailure() << "no mechListMIC";
+    if (!resp->mech_list_mic)
+      return ::testing::AssertionFailure() << "no mechListMIC";
     if (!ntlm.VerifyMic(mech_types_der_, *resp->mech_list_mic)) {
-      return ::testing::AssertionFailure() << "client mechListMIC does not verify";
+      return ::testing::AssertionFailure()
+             << "client mechListMIC does not verify";
     }
     NegTokenResp r;
     r.neg_state = NegState::kAcceptCompleted;
@@ -354,8 +376,9 @@ class FakeSpnegoServer {
 };
 
 SpnegoNtlmClient MakeClient(std::string password = "secret") {
-  return SpnegoNtlmClient(NtlmClient({"alice", "EXAMPLE", SecretString(password), "WS01"},
-                                     CountingRandom(), FixedClock(7)));
+  return SpnegoNtlmClient(
+      NtlmClient({"alice", "EXAMPLE", SecretString(password), "WS01"},
+                 CountingRandom(), FixedClock(7)));
 }
 
 TEST(SpnegoNtlmClientTest, FullExchange) {
@@ -373,12 +396,14 @@ TEST(SpnegoNtlmClientTest, FullExchange) {
   auto done = client.Finish(r2);
   ASSERT_TRUE(done) << done.error().message();
   EXPECT_TRUE(client.complete());
-  EXPECT_EQ(ToHex(client.session_key().span()), ToHex(server.ntlm.exported_session_key.span()));
+  EXPECT_EQ(ToHex(client.session_key().span()),
+            ToHex(server.ntlm.exported_session_key.span()));
 }
 
 TEST(SpnegoNtlmClientTest, PasswordsWithSpecialCharacters) {
-  for (const char* pw : {", ; \\ $ = \"", "two words", " padded ", "a=b;c=d",
-                         "C:\\path\\$x", "\"quoted, with comma\"", "tab\there"}) {
+  for (const char* pw :
+       {", ; \\ $ = \"", "two words", " padded ", "a=b;c=d", "C:\\path\\$x",
+        "\"quoted, with comma\"", "tab\there"}) {
     FakeSpnegoServer server;
     server.ntlm.password = pw;
     SpnegoNtlmClient client = MakeClient(pw);
@@ -439,7 +464,8 @@ TEST(SpnegoNtlmClientTest, WrongPasswordFailsAtTheServer) {
 TEST(SpnegoNtlmClientTest, HintWithoutNtlmssp) {
   FakeSpnegoServer server;
   SpnegoNtlmClient client = MakeClient();
-  EXPECT_EQ(client.Start(server.Hint({MsKrb5(), Krb5()})).error(), errc::mechanism_rejected);
+  EXPECT_EQ(client.Start(server.Hint({MsKrb5(), Krb5()})).error(),
+            errc::mechanism_rejected);
   SpnegoNtlmClient c2 = MakeClient();
   EXPECT_EQ(c2.Start(Hex("0102")).error(), errc::malformed_token);
 }
@@ -451,7 +477,8 @@ TEST(SpnegoNtlmClientTest, ServerRejectsOrPicksAnotherMech) {
     ASSERT_TRUE(client.Start(server.Hint()));
     NegTokenResp r;
     r.neg_state = NegState::kReject;
-    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(), errc::mechanism_rejected);
+    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(),
+              errc::mechanism_rejected);
   }
   {
     SpnegoNtlmClient client = MakeClient();
@@ -460,32 +487,37 @@ TEST(SpnegoNtlmClientTest, ServerRejectsOrPicksAnotherMech) {
     r.neg_state = NegState::kAcceptIncomplete;
     r.supported_mech = Krb5();
     r.response_token = Hex("00");
-    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(), errc::mechanism_rejected);
+    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(),
+              errc::mechanism_rejected);
   }
   {
     SpnegoNtlmClient client = MakeClient();
     ASSERT_TRUE(client.Start(server.Hint()));
     NegTokenResp r;
     r.neg_state = NegState::kAcceptCompleted;
-    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(), errc::unexpected_message);
+    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(),
+              errc::unexpected_message);
   }
   {
     SpnegoNtlmClient client = MakeClient();
     ASSERT_TRUE(client.Start(server.Hint()));
     NegTokenResp r;
     r.neg_state = NegState::kAcceptIncomplete;
-    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(), errc::unexpected_message);
+    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(),
+              errc::unexpected_message);
   }
   {
     // A challenge without TargetInfo inside a good NegTokenResp.
     SpnegoNtlmClient client = MakeClient();
     ASSERT_TRUE(client.Start(server.Hint()));
     ChallengeMessage ch;
-    ch.negotiate_flags = ntlmssp::kNegotiateUnicode | ntlmssp::kNegotiateExtendedSessionSecurity;
+    ch.negotiate_flags =
+        ntlmssp::kNegotiateUnicode | ntlmssp::kNegotiateExtendedSessionSecurity;
     NegTokenResp r;
     r.neg_state = NegState::kAcceptIncomplete;
     r.response_token = EncodeChallenge(ch);
-    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(), errc::ntlmv2_unavailable);
+    EXPECT_EQ(client.Continue(EncodeNegTokenResp(r)).error(),
+              errc::ntlmv2_unavailable);
   }
 }
 
@@ -514,10 +546,12 @@ TEST(SpnegoNtlmClientTest, FinalStateErrors) {
   ASSERT_TRUE(server.Round2(*client.Continue(r1), &r2));
   NegTokenResp incomplete;
   incomplete.neg_state = NegState::kAcceptIncomplete;
-  EXPECT_EQ(client.Finish(EncodeNegTokenResp(incomplete)).error(), errc::unexpected_message);
+  EXPECT_EQ(client.Finish(EncodeNegTokenResp(incomplete)).error(),
+            errc::unexpected_message);
   NegTokenResp reject;
   reject.neg_state = NegState::kReject;
-  EXPECT_EQ(client.Finish(EncodeNegTokenResp(reject)).error(), errc::mechanism_rejected);
+  EXPECT_EQ(client.Finish(EncodeNegTokenResp(reject)).error(),
+            errc::mechanism_rejected);
   EXPECT_EQ(client.Finish(Hex("a1")).error(), errc::malformed_token);
   ASSERT_TRUE(client.Finish(r2));
   EXPECT_EQ(client.Finish(r2).error(), errc::invalid_state);
