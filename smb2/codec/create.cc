@@ -89,7 +89,8 @@ Result<std::vector<CreateContextView>> ParseCreateContexts(ByteSpan chain) {
       return errc::malformed_response;
     }
     const ByteSpan ctx = chain.subspan(pos, next ? next : n - pos);
-    if (name_len == 0 || name_off < kContextFixed ||
+    if (name_len == 0 || name_len > kMaxCreateContextName ||
+        name_off < kContextFixed ||
         !InBounds(name_off, name_len, ctx.size())) {
       return errc::malformed_response;
     }

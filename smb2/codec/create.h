@@ -134,6 +134,9 @@ inline constexpr const char* kCreateDurableHandleReconnectV2 = "DH2C";
 
 // Cap on the number of create contexts decoded from one message.
 inline constexpr std::size_t kMaxCreateContexts = 64;
+// Cap on a create context's name: the names MS-SMB2 defines are 4-byte tags
+// or 16-byte GUIDs; a longer one is treated as malformed.
+inline constexpr std::size_t kMaxCreateContextName = 255;
 
 // MS-SMB2 2.2.13.2 SMB2_CREATE_CONTEXT (request side, owning).
 struct CreateContext {
