@@ -1,13 +1,35 @@
 #include <cstdio>
 #include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
 
+#include "src/check.h"
 #include "src/version.h"
 
+namespace {
+
+constexpr const char* kUsage =
+    "usage: smbgate COMMAND ...\n"
+    "  smbgate check //HOST[:PORT]/SHARE --credentials PATH [--vers V] [--timeout S]\n"
+    "  smbgate --version\n";
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
     std::printf("smbgate %s\n", smbgate::Version());
     return 0;
   }
-  std::fprintf(stderr, "usage: smbgate check //HOST[:PORT]/SHARE --credentials PATH\n");
+  if (args[0] == "check") {
+    args.erase(args.begin());
+    return smbgate::RunCheck(args, std::cout, std::cerr);
+  }
+  std::fprintf(stderr, "smbgate: unknown command %s\n%s", args[0].c_str(), kUsage);
   return 2;
 }

@@ -1,0 +1,162 @@
+// Connection: one TCP connection to an SMB2/3 server. Owns the framing
+// (MS-SMB2 2.1 Direct TCP transport), message ids and credits (3.2.4.1.3/5),
+// the table of pending requests, signing of requests and verification of
+// responses (3.1.4.1, 3.1.5.1, 3.2.5.1.3), and NEGOTIATE (3.2.4.2).
+//
+// Asio stays inside connection.cc: this header is included widely.
+//
+// Threading: every public member is thread-safe. Work runs on one internal
+// I/O thread (the connection's strand); response handlers run on that thread
+// and must not block (hand longer work elsewhere). Blocking helpers such as
+// Call() must never be used from a handler.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "auth/common/bytes.h"
+#include "auth/common/result.h"
+#include "auth/crypto.h"
+#include "auth/smb_keys.h"
+#include "smb2/codec/header.h"
+
+namespace smbgate::smb2 {
+
+struct ConnectionOptions {
+  std::string host;
+  std::uint16_t port = 445;
+  // Dialect range offered in NEGOTIATE (kDialect202 .. kDialect311).
+  std::uint16_t min_dialect = 0x0202;
+  std::uint16_t max_dialect = 0x0311;
+  std::chrono::milliseconds connect_timeout{10'000};
+  // Deadline of each request; an interim STATUS_PENDING restarts it.
+  std::chrono::milliseconds request_timeout{60'000};
+  // Upper bound for one READ or WRITE (the server's limits also apply).
+  std::uint32_t max_io_size = 8 * 1024 * 1024;
+  // Credits smbgate tries to keep in hand: how many requests can be in
+  // flight at once (MS-SMB2 3.2.4.1.2).
+  std::uint16_t credits_target = 512;
+};
+
+// What NEGOTIATE settled, kept so a reconnect can check it is talking to the
+// same server with the same parameters.
+struct NegotiatedState {
+  std::uint16_t dialect = 0;
+  std::array<std::uint8_t, 16> server_guid{};
+  std::array<std::uint8_t, 16> client_guid{};
+  std::uint32_t server_capabilities = 0;
+  std::uint32_t client_capabilities = 0;
+  std::uint16_t server_security_mode = 0;
+  std::uint16_t client_security_mode = 0;
+  std::vector<std::uint16_t> offered_dialects;
+  std::uint32_t max_read_size = 0;   // min(server, options)
+  std::uint32_t max_write_size = 0;  // min(server, options)
+  std::uint32_t max_transact_size = 0;
+  auth::SigningAlgorithm signing_algorithm = auth::SigningAlgorithm::kHmacSha256;
+  Bytes server_security_buffer;  // the SPNEGO hint of the NEGOTIATE response
+  Bytes preauth_hash;            // 3.1.1: after NEGOTIATE request+response
+  auth::PreauthHash preauth;     // the same, to continue into SESSION_SETUP
+  bool large_mtu = false;        // multi-credit requests allowed
+};
+
+// One request handed to Send(). `message` holds a 64-byte header region
+// followed by the encoded body; the connection fills the header (message id,
+// credits, session and tree ids, flags) and signs it.
+struct Request {
+  Command command = Command::kEcho;
+  Bytes message;
+  std::uint64_t session_id = 0;
+  std::uint32_t tree_id = 0;
+  // Bytes that the request sends or expects back, whichever is larger; sets
+  // the CreditCharge of READ, WRITE, IOCTL, QUERY_* (MS-SMB2 3.2.4.1.5).
+  std::uint32_t payload_size = 0;
+  // Sign with the session's key (ignored before the session has one).
+  bool sign = true;
+  // Keep a copy of the request as sent (session setup's preauth hash).
+  bool keep_sent = false;
+  std::chrono::milliseconds timeout{0};  // 0: the connection's default
+};
+
+// One response. `message` is a view into `frame` (kept alive by the
+// shared_ptr), from the SMB2 header to the end of this message.
+struct Response {
+  std::shared_ptr<const Bytes> frame;
+  ByteSpan message;
+  Header header;
+  Bytes sent;  // the request as sent, when Request::keep_sent
+  std::uint32_t status() const noexcept { return header.status; }
+};
+
+using ResponseHandler = std::function<void(Result<Response>)>;
+
+// Counters for metrics and tests; read with relaxed atomics.
+struct ConnectionStats {
+  std::uint64_t requests_sent = 0;
+  std::uint64_t responses_received = 0;
+  std::uint64_t unsigned_responses = 0;
+  std::uint64_t bad_signatures = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+};
+
+class Connection {
+ public:
+  // Connects and negotiates (blocking the caller). Errors: errc::*,
+  // connection errors as system error codes, NTSTATUS of NEGOTIATE. On
+  // failure `failed_step` (if given) is set to "connect" or "negotiate".
+  static Result<std::shared_ptr<Connection>> Open(const ConnectionOptions& opts,
+                                                  const char** failed_step = nullptr);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Queues a request; `done` runs exactly once, on the I/O thread, with the
+  // final response (any status), or an error (timeout, connection_lost,
+  // unsigned_response, signature_mismatch, malformed_response).
+  void Send(Request req, ResponseHandler done);
+
+  // Send() and wait. Never call from a response handler.
+  Result<Response> Call(Request req);
+
+  // Turns signing on for `session_id`: its requests are signed and its
+  // responses must verify (MS-SMB2 3.2.4.1.1, 3.2.5.1.3).
+  void SetSigningKey(std::uint64_t session_id, SecretBytes key);
+  void ForgetSession(std::uint64_t session_id);
+
+  // Verifies a message's signature with an explicit key (the final
+  // SESSION_SETUP response, checked by Session before it installs the key).
+  bool VerifySignature(ByteSpan message, ByteSpan key) const;
+
+  const NegotiatedState& negotiated() const noexcept;
+  const ConnectionOptions& options() const noexcept;
+  ConnectionStats stats() const noexcept;
+  // False once the connection failed or was closed.
+  bool is_open() const noexcept;
+  // Remote endpoint as "host:port" for messages.
+  std::string peer() const;
+
+  // Fails every pending request with errc::connection_lost and closes.
+  void Close();
+
+  struct Impl;
+
+ private:
+  explicit Connection(std::unique_ptr<Impl> impl);
+  Result<void> Negotiate();
+  std::unique_ptr<Impl> impl_;
+};
+
+// Signature of `message` (signature field taken as zero) per MS-SMB2 3.1.4.1.
+// The AES-GMAC nonce (MessageId, role and CANCEL bits) is read from the
+// message's own header.
+Result<std::array<std::uint8_t, 16>> ComputeSignature(
+    std::uint16_t dialect, auth::SigningAlgorithm alg, ByteSpan key,
+    ByteSpan message);
+
+}  // namespace smbgate::smb2

@@ -1,0 +1,122 @@
+// RemoteFs: the file operations the FUSE layer needs, as one interface so
+// fuse/ can be tested against a fake. Paths are '/'-separated and relative
+// to the share root ("" is the root itself).
+//
+// Every operation is asynchronous: the callback runs exactly once, possibly
+// on another thread (the connection's I/O thread), and must not block. Errors
+// are std::error_code: the server's NTSTATUS (smb2::ntstatus_category) or an
+// smb2::errc. Thread-safety: implementations accept calls from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/common/bytes.h"
+#include "auth/common/result.h"
+
+namespace smbgate::smb2 {
+
+// Times are Windows FILETIMEs (100 ns since 1601-01-01 UTC); 0 means
+// "unknown" on input to SetInfo ("leave unchanged").
+struct FileAttributes {
+  std::uint64_t creation_time = 0;
+  std::uint64_t last_access_time = 0;
+  std::uint64_t last_write_time = 0;
+  std::uint64_t change_time = 0;
+  std::uint64_t end_of_file = 0;
+  std::uint64_t allocation_size = 0;
+  std::uint32_t file_attributes = 0;  // FILE_ATTRIBUTE_* (MS-FSCC 2.6)
+  std::uint64_t file_id = 0;          // the server's index number, 0 if none
+  std::uint32_t nlink = 1;
+  bool is_directory() const noexcept { return file_attributes & 0x10; }
+};
+
+struct DirectoryEntry {
+  std::string name;
+  FileAttributes attrs;
+};
+
+struct FsStats {
+  std::uint64_t total_bytes = 0;
+  std::uint64_t free_bytes = 0;      // free for this user
+  std::uint32_t block_size = 4096;   // sectors * bytes per sector
+  std::uint32_t max_name_length = 255;
+};
+
+// An open handle on the server. Opaque to callers; cheap to copy.
+struct Handle {
+  std::uint64_t persistent = 0;
+  std::uint64_t volatile_ = 0;
+  friend bool operator==(const Handle&, const Handle&) = default;
+};
+
+enum class OpenDisposition { kOpen, kCreate, kOpenIf, kOverwrite, kOverwriteIf };
+
+struct OpenParams {
+  bool read = true;
+  bool write = false;
+  bool directory = false;      // the path must be a directory
+  bool non_directory = false;  // the path must not be a directory
+  bool delete_access = false;  // allow rename/delete through the handle
+  OpenDisposition disposition = OpenDisposition::kOpen;
+  std::uint32_t file_attributes = 0;  // for a created file
+};
+
+struct OpenResult {
+  Handle handle;
+  FileAttributes attrs;
+  bool created = false;
+};
+
+// Data returned by Read: a view into a received frame kept alive by `owner`.
+struct ReadResult {
+  std::shared_ptr<const void> owner;
+  ByteSpan data;  // shorter than asked at end of file; empty at/after EOF
+};
+
+// Fields to change with SetInfo; unset ones stay as they are.
+struct SetAttributes {
+  std::uint64_t creation_time = 0;
+  std::uint64_t last_access_time = 0;
+  std::uint64_t last_write_time = 0;
+  std::uint64_t change_time = 0;
+  // FILE_ATTRIBUTE_* to set, or 0 to leave them.
+  std::uint32_t file_attributes = 0;
+};
+
+template <class T>
+using Callback = std::function<void(Result<T>)>;
+
+class RemoteFs {
+ public:
+  virtual ~RemoteFs() = default;
+
+  virtual void Open(std::string path, OpenParams params, Callback<OpenResult> cb) = 0;
+  virtual void Close(Handle h, Callback<void> cb) = 0;
+  // Reads up to `length` bytes (at most max_io_size()).
+  virtual void Read(Handle h, std::uint64_t offset, std::uint32_t length, Callback<ReadResult> cb) = 0;
+  // Writes all of `data` (at most max_io_size()); yields the count written.
+  virtual void Write(Handle h, std::uint64_t offset, std::shared_ptr<const Bytes> data, Callback<std::uint32_t> cb) = 0;
+  virtual void Flush(Handle h, Callback<void> cb) = 0;
+  virtual void GetAttributes(Handle h, Callback<FileAttributes> cb) = 0;
+  virtual void Stat(std::string path, Callback<FileAttributes> cb) = 0;
+  // Lists a directory completely (every QUERY_DIRECTORY round), without
+  // "." and "..".
+  virtual void ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) = 0;
+  virtual void MakeDirectory(std::string path, Callback<FileAttributes> cb) = 0;
+  virtual void RemoveDirectory(std::string path, Callback<void> cb) = 0;
+  virtual void Unlink(std::string path, Callback<void> cb) = 0;
+  virtual void Rename(std::string from, std::string to, bool replace, Callback<void> cb) = 0;
+  virtual void Truncate(Handle h, std::uint64_t size, Callback<void> cb) = 0;
+  virtual void SetInfo(Handle h, SetAttributes attrs, Callback<void> cb) = 0;
+  virtual void HardLink(std::string existing, std::string new_path, Callback<void> cb) = 0;
+  virtual void StatFs(Callback<FsStats> cb) = 0;
+
+  // Largest Read/Write the server accepts in one request.
+  virtual std::uint32_t max_io_size() const = 0;
+};
+
+}  // namespace smbgate::smb2

@@ -1,0 +1,175 @@
+#include "smb2/client/session.h"
+
+#include <algorithm>
+
+#include "auth/crypto.h"
+#include "auth/smb_keys.h"
+#include "auth/spnego.h"
+#include "smb2/codec/ioctl.h"
+#include "smb2/codec/negotiate.h"
+#include "smb2/codec/session_setup.h"
+#include "smb2/codec/status.h"
+#include "smb2/codec/tree.h"
+
+namespace smbgate::smb2 {
+
+Result<std::shared_ptr<Session>> Session::Setup(std::shared_ptr<Connection> conn,
+                                                auth::NtlmCredentials creds) {
+  const auto started = std::chrono::steady_clock::now();
+  const NegotiatedState& neg = conn->negotiated();
+  auth::SpnegoNtlmClient spnego{auth::NtlmClient(std::move(creds))};
+
+  // MS-SMB2 3.2.5.3.1: Session.PreauthIntegrityHashValue starts from the
+  // connection's value after NEGOTIATE and takes in every SESSION_SETUP
+  // request and response except the final successful response.
+  const bool preauth = neg.dialect == kDialect311;
+  auth::PreauthHash hash = neg.preauth;
+
+  auto token = spnego.Start(neg.server_security_buffer);
+  if (!token) return token.error();
+
+  std::uint64_t session_id = 0;
+  Bytes token_storage = std::move(*token);
+  for (int round = 0;; ++round) {
+    // NTLM takes exactly two round trips; a server asking for more is not
+    // running the protocol smbgate speaks.
+    if (round == 2) return errc::malformed_response;
+    SessionSetupRequest ss;
+    ss.security_mode = kSessionSecurityModeSigningRequired;
+    ss.security_buffer = token_storage;
+    Request req = MakeRequest(Command::kSessionSetup, ss, session_id, 0);
+    req.sign = false;
+    req.keep_sent = true;
+    auto resp = conn->Call(std::move(req));
+    if (!resp) return resp.error();
+    const std::uint32_t st = resp->status();
+    if (st != status::kSuccess && st != status::kMoreProcessingRequired) return MakeNtStatusError(st);
+    auto body = DecodeSessionSetupResponse(resp->message);
+    if (!body) return body.error();
+    if (preauth) hash.Update(resp->sent);
+
+    if (st == status::kMoreProcessingRequired) {
+      if (round != 0) return errc::malformed_response;
+      session_id = resp->header.session_id;
+      if (session_id == 0) return errc::malformed_response;
+      if (preauth) hash.Update(resp->message);
+      auto next = spnego.Continue(body->security_buffer);
+      if (!next) return next.error();
+      token_storage = std::move(*next);
+      continue;
+    }
+
+    // STATUS_SUCCESS: the final response.
+    if (session_id == 0) session_id = resp->header.session_id;
+    if (resp->header.session_id != session_id) return errc::unknown_session;
+    // A guest or anonymous session cannot sign, and would mean the server
+    // ignored the credentials: refuse it (MS-SMB2 3.2.5.3.1, PEERS.md).
+    if (body->session_flags & (kSessionFlagIsGuest | kSessionFlagIsNull)) {
+      return errc::guest_session_refused;
+    }
+    if (body->session_flags & kSessionFlagEncryptData) {
+      // Encryption is not implemented yet; a server that demands it would
+      // refuse every later request.
+      return errc::too_large;
+    }
+    if (auto fin = spnego.Finish(body->security_buffer); !fin) return fin.error();
+
+    auth::SmbSessionKeys keys =
+        auth::DeriveSmbKeys(neg.dialect, spnego.session_key().span(), preauth ? hash.value() : ByteSpan{});
+    // MS-SMB2 3.2.5.3.1: the final response is signed with the new signing
+    // key. smbgate always requires signing, so an unsigned one is refused:
+    // verifying it is what binds the negotiation (and, in 3.1.1, the whole
+    // preauth transcript) to the password.
+    if (!resp->header.is_signed()) return errc::unsigned_response;
+    if (!conn->VerifySignature(resp->message, keys.signing_key.span())) return errc::signature_mismatch;
+
+    conn->SetSigningKey(session_id, std::move(keys.signing_key));
+    std::shared_ptr<Session> s(new Session(conn, session_id));
+    s->setup_duration_ = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    return s;
+  }
+}
+
+Session::~Session() {
+  if (!logged_off_ && conn_->is_open()) (void)Logoff();
+  conn_->ForgetSession(id_);
+}
+
+Result<void> Session::Logoff() {
+  if (logged_off_) return {};
+  logged_off_ = true;
+  auto resp = conn_->Call(MakeRequest(Command::kLogoff, LogoffRequest{}, id_, 0));
+  if (!resp) return resp.error();
+  if (auto e = StatusError(*resp)) return e;
+  return {};
+}
+
+Result<std::shared_ptr<Tree>> Tree::Connect(std::shared_ptr<Session> session, const std::string& unc) {
+  TreeConnectRequest tc;
+  tc.path = unc;
+  Connection& conn = session->connection();
+  auto resp = conn.Call(MakeRequest(Command::kTreeConnect, tc, session->id(), 0));
+  if (!resp) return resp.error();
+  if (auto e = StatusError(*resp)) return e;
+  auto body = DecodeTreeConnectResponse(resp->message);
+  if (!body) return body.error();
+  std::shared_ptr<Tree> t(new Tree(std::move(session), resp->header.tree_id, unc));
+  t->share_type_ = body->share_type;
+  t->share_flags_ = body->share_flags;
+  t->maximal_access_ = body->maximal_access;
+  if (body->share_flags & kShareFlagEncryptData) return errc::too_large;
+  const std::uint16_t d = conn.negotiated().dialect;
+  if (d == kDialect300 || d == kDialect302) {
+    if (auto v = t->ValidateNegotiate(); !v) {
+      // 3.2.5.14.12: on a failed validation the client MUST terminate the
+      // connection: someone rewrote the negotiation.
+      conn.Close();
+      return v.error();
+    }
+  }
+  return t;
+}
+
+Result<void> Tree::ValidateNegotiate() {
+  const NegotiatedState& neg = connection().negotiated();
+  ValidateNegotiateInfoRequest v;
+  v.capabilities = neg.client_capabilities;
+  v.guid = neg.client_guid;
+  v.security_mode = neg.client_security_mode;
+  v.dialects = neg.offered_dialects;
+  const Bytes payload = EncodeValidateNegotiateInfoRequest(v);
+  IoctlRequest io;
+  io.ctl_code = kFsctlValidateNegotiateInfo;
+  io.file_id = kAllOnesFileId;
+  io.input = payload;
+  io.max_output_response = 24;
+  io.flags = kIoctlIsFsctl;
+  auto resp = connection().Call(MakeRequest(Command::kIoctl, io, session_->id(), id_));
+  if (!resp) return resp.error();
+  if (auto e = StatusError(*resp)) return errc::validate_negotiate_failed;
+  auto body = DecodeIoctlResponse(resp->message);
+  if (!body) return body.error();
+  auto info = DecodeValidateNegotiateInfoResponse(body->output);
+  if (!info) return info.error();
+  if (info->capabilities != neg.server_capabilities || info->guid != neg.server_guid ||
+      info->security_mode != neg.server_security_mode || info->dialect != neg.dialect) {
+    return errc::validate_negotiate_failed;
+  }
+  return {};
+}
+
+Tree::~Tree() {
+  if (!disconnected_ && connection().is_open()) (void)Disconnect();
+}
+
+Result<void> Tree::Disconnect() {
+  if (disconnected_) return {};
+  disconnected_ = true;
+  auto resp = connection().Call(MakeRequest(Command::kTreeDisconnect, TreeDisconnectRequest{}, session_->id(), id_));
+  if (!resp) return resp.error();
+  if (auto e = StatusError(*resp)) return e;
+  return {};
+}
+
+}  // namespace smbgate::smb2

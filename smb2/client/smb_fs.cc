@@ -1,0 +1,517 @@
+#include "smb2/client/smb_fs.h"
+
+#include <algorithm>
+
+#include "smb2/codec/close.h"
+#include "smb2/codec/create.h"
+#include "smb2/codec/fscc.h"
+#include "smb2/codec/query_directory.h"
+#include "smb2/codec/query_info.h"
+#include "smb2/codec/read.h"
+#include "smb2/codec/set_info.h"
+#include "smb2/codec/status.h"
+#include "smb2/codec/write.h"
+
+namespace smbgate::smb2 {
+namespace {
+
+FileId ToFileId(Handle h) { return {h.persistent, h.volatile_}; }
+Handle ToHandle(FileId f) { return {f.persistent, f.volatile_}; }
+
+// QUERY_DIRECTORY output buffer: large enough for hundreds of entries per
+// round trip, small enough for one credit (MS-SMB2 3.2.4.1.5).
+constexpr std::uint32_t kDirBuffer = 64 * 1024;
+constexpr std::uint32_t kInfoBuffer = 4096;
+
+std::uint32_t DispositionOf(OpenDisposition d) {
+  switch (d) {
+    case OpenDisposition::kOpen: return kFileOpen;
+    case OpenDisposition::kCreate: return kFileCreate;
+    case OpenDisposition::kOpenIf: return kFileOpenIf;
+    case OpenDisposition::kOverwrite: return kFileOverwrite;
+    case OpenDisposition::kOverwriteIf: return kFileOverwriteIf;
+  }
+  return kFileOpen;
+}
+
+FileAttributes FromCreate(const CreateResponse& c) {
+  FileAttributes a;
+  a.creation_time = c.creation_time;
+  a.last_access_time = c.last_access_time;
+  a.last_write_time = c.last_write_time;
+  a.change_time = c.change_time;
+  a.end_of_file = c.end_of_file;
+  a.allocation_size = c.allocation_size;
+  a.file_attributes = c.file_attributes;
+  if (const CreateContextView* q = FindCreateContext(c.contexts, kCreateQueryOnDiskId)) {
+    if (auto id = ParseQueryOnDiskIdResponse(q->data)) a.file_id = id->disk_file_id;
+  }
+  return a;
+}
+
+FileAttributes FromAll(const FileAllInformation& i) {
+  FileAttributes a;
+  a.creation_time = i.basic.creation_time;
+  a.last_access_time = i.basic.last_access_time;
+  a.last_write_time = i.basic.last_write_time;
+  a.change_time = i.basic.change_time;
+  a.file_attributes = i.basic.file_attributes;
+  a.end_of_file = i.standard.end_of_file;
+  a.allocation_size = i.standard.allocation_size;
+  a.nlink = std::max<std::uint32_t>(1, i.standard.number_of_links);
+  a.file_id = i.internal.index_number;
+  return a;
+}
+
+// Passes `r`'s error to `cb` and returns true, or returns false on success.
+template <class T, class U>
+bool Forward(const Result<U>& r, const Callback<T>& cb) {
+  if (r) return false;
+  cb(r.error());
+  return true;
+}
+
+}  // namespace
+
+SmbFs::SmbFs(std::shared_ptr<Tree> tree, std::string subdir) : tree_(std::move(tree)) {
+  // Normalise "a//b/" to "a/b".
+  std::string cur;
+  for (char c : subdir + "/") {
+    if (c == '/' || c == '\\') {
+      if (!cur.empty()) subdir_ += (subdir_.empty() ? "" : "/") + cur;
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+}
+
+std::uint32_t SmbFs::max_io_size() const {
+  const NegotiatedState& n = tree_->connection().negotiated();
+  return std::min(n.max_read_size, n.max_write_size);
+}
+
+Result<std::string> SmbFs::ToSmbName(const std::string& path) const {
+  std::string out;
+  std::string cur;
+  auto add = [&](const std::string& comp) -> bool {
+    if (comp.empty()) return true;
+    if (comp == "." || comp == ".." || comp.find_first_of("\\:") != std::string::npos) return false;
+    if (!out.empty()) out += '\\';
+    out += comp;
+    return true;
+  };
+  for (const std::string* s : {&subdir_, &path}) {
+    for (char c : *s + "/") {
+      if (c == '/') {
+        if (!add(cur)) return errc::name_invalid;
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Sends a request on the tree and hands back the response when its status
+// is in `ok` (success by default), else the status as an error.
+void Send(const std::shared_ptr<Tree>& tree, Request req, Callback<Response> cb,
+          std::uint32_t also_ok = status::kSuccess) {
+  tree->connection().Send(std::move(req), [cb = std::move(cb), also_ok](Result<Response> r) {
+    if (!r) return cb(r.error());
+    if (r->status() != status::kSuccess && r->status() != also_ok) return cb(MakeNtStatusError(r->status()));
+    cb(std::move(r));
+  });
+}
+
+template <class Body>
+Request TreeRequest(const Tree& t, Command cmd, const Body& body) {
+  return MakeRequest(cmd, body, t.session().id(), t.id());
+}
+
+void CloseQuietly(const std::shared_ptr<Tree>& tree, FileId id) {
+  CloseRequest c;
+  c.file_id = id;
+  // A failed close of a handle used for one metadata operation changes
+  // nothing the caller could act on; the server drops it with the session.
+  tree->connection().Send(TreeRequest(*tree, Command::kClose, c), [](Result<Response>) {});
+}
+
+// CREATE `name`, run `body` with the handle, then CLOSE, and report the
+// body's result after the close completed (so a following operation sees
+// the effect, e.g. a deletion).
+template <class T>
+void WithOpen(const std::shared_ptr<Tree>& tree, CreateRequest create,
+              std::function<void(FileId, const CreateResponse&, Callback<T>)> body, Callback<T> cb) {
+  Send(tree, TreeRequest(*tree, Command::kCreate, create), [tree, body = std::move(body), cb = std::move(cb)](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    auto c = DecodeCreateResponse(r->message);
+    if (Forward(c, cb)) return;
+    const FileId id = c->file_id;
+    body(id, *c, [tree, id, cb](Result<T> result) {
+      CloseRequest close;
+      close.file_id = id;
+      tree->connection().Send(TreeRequest(*tree, Command::kClose, close),
+                              [cb, result = std::move(result)](Result<Response> cr) mutable {
+                                // The body's error wins; else a failed close is the error
+                                // (for a deletion the close is what deletes).
+                                if (result && (!cr || cr->status() != status::kSuccess)) {
+                                  if (!cr) return cb(cr.error());
+                                  return cb(MakeNtStatusError(cr->status()));
+                                }
+                                cb(std::move(result));
+                              });
+    });
+  });
+}
+
+CreateRequest MetaOpen(std::string name, std::uint32_t access, std::uint32_t options = 0) {
+  CreateRequest c;
+  c.name = std::move(name);
+  c.desired_access = access | kFileReadAttributes | kSynchronize;
+  // POSIX lets a file be renamed or unlinked while open: share everything.
+  c.share_access = kFileShareRead | kFileShareWrite | kFileShareDelete;
+  c.create_disposition = kFileOpen;
+  c.create_options = options;
+  return c;
+}
+
+void SetInfoOn(const std::shared_ptr<Tree>& tree, FileId id, std::uint8_t info_type, std::uint8_t cls,
+               Bytes buffer, Callback<void> cb) {
+  SetInfoRequest s;
+  s.info_type = info_type;
+  s.file_info_class = cls;
+  s.buffer = buffer;
+  s.file_id = id;
+  Send(tree, TreeRequest(*tree, Command::kSetInfo, s), [cb = std::move(cb)](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    cb({});
+  });
+}
+
+void QueryInfoOn(const std::shared_ptr<Tree>& tree, FileId id, std::uint8_t info_type, std::uint8_t cls,
+                 Callback<Response> cb) {
+  QueryInfoRequest q;
+  q.info_type = info_type;
+  q.file_info_class = cls;
+  q.output_buffer_length = kInfoBuffer;
+  q.file_id = id;
+  Request req = TreeRequest(*tree, Command::kQueryInfo, q);
+  req.payload_size = kInfoBuffer;
+  Send(tree, std::move(req), std::move(cb));
+}
+
+}  // namespace
+
+void SmbFs::Open(std::string path, OpenParams p, Callback<OpenResult> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  CreateRequest c;
+  c.name = std::move(*name);
+  c.desired_access = kFileReadAttributes | kSynchronize;
+  if (p.read) c.desired_access |= p.directory ? kFileListDirectory : kFileReadData | kFileReadEa;
+  if (p.write) c.desired_access |= kFileWriteData | kFileAppendData | kFileWriteAttributes | kFileWriteEa;
+  if (p.delete_access) c.desired_access |= kDelete;
+  c.share_access = kFileShareRead | kFileShareWrite | kFileShareDelete;
+  c.create_disposition = DispositionOf(p.disposition);
+  if (p.directory) c.create_options |= kFileDirectoryFile;
+  if (p.non_directory) c.create_options |= kFileNonDirectoryFile;
+  c.file_attributes = p.file_attributes;
+  c.contexts.push_back({kCreateQueryOnDiskId, {}});
+  auto tree = tree_;
+  Send(tree, TreeRequest(*tree, Command::kCreate, c), [cb = std::move(cb)](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    auto c2 = DecodeCreateResponse(r->message);
+    if (Forward(c2, cb)) return;
+    OpenResult o;
+    o.handle = ToHandle(c2->file_id);
+    o.attrs = FromCreate(*c2);
+    o.created = c2->create_action == kFileCreated;
+    cb(std::move(o));
+  });
+}
+
+void SmbFs::Close(Handle h, Callback<void> cb) {
+  CloseRequest c;
+  c.file_id = ToFileId(h);
+  Send(tree_, TreeRequest(*tree_, Command::kClose, c), [cb = std::move(cb)](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    cb({});
+  });
+}
+
+void SmbFs::Read(Handle h, std::uint64_t offset, std::uint32_t length, Callback<ReadResult> cb) {
+  length = std::min(length, max_io_size());
+  ReadRequest rr;
+  rr.length = length;
+  rr.offset = offset;
+  rr.file_id = ToFileId(h);
+  Request req = TreeRequest(*tree_, Command::kRead, rr);
+  req.payload_size = length;
+  Send(
+      tree_, std::move(req),
+      [cb = std::move(cb), length](Result<Response> r) {
+        if (Forward(r, cb)) return;
+        if (r->status() == status::kEndOfFile) return cb(ReadResult{});
+        auto body = DecodeReadResponse(r->message);
+        if (Forward(body, cb)) return;
+        // An untrusted server must not hand back more than was asked for.
+        if (body->data.size() > length) return cb(errc::malformed_response);
+        cb(ReadResult{r->frame, body->data});
+      },
+      status::kEndOfFile);
+}
+
+void SmbFs::Write(Handle h, std::uint64_t offset, std::shared_ptr<const Bytes> data, Callback<std::uint32_t> cb) {
+  if (data->size() > max_io_size()) return cb(errc::too_large);
+  WriteRequest w;
+  w.offset = offset;
+  w.file_id = ToFileId(h);
+  w.data = *data;
+  Request req = TreeRequest(*tree_, Command::kWrite, w);
+  req.payload_size = static_cast<std::uint32_t>(data->size());
+  const std::size_t want = data->size();
+  Send(tree_, std::move(req), [cb = std::move(cb), want](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    auto body = DecodeWriteResponse(r->message);
+    if (Forward(body, cb)) return;
+    if (body->count > want) return cb(errc::malformed_response);
+    cb(body->count);
+  });
+}
+
+void SmbFs::Flush(Handle h, Callback<void> cb) {
+  FlushRequest f;
+  f.file_id = ToFileId(h);
+  Send(tree_, TreeRequest(*tree_, Command::kFlush, f), [cb = std::move(cb)](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    cb({});
+  });
+}
+
+void SmbFs::GetAttributes(Handle h, Callback<FileAttributes> cb) {
+  QueryInfoOn(tree_, ToFileId(h), kInfoFile, kFileAllInformation, [cb = std::move(cb)](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    auto q = DecodeQueryInfoResponse(r->message);
+    if (Forward(q, cb)) return;
+    auto all = ParseFileAllInformation(q->buffer);
+    if (Forward(all, cb)) return;
+    cb(FromAll(*all));
+  });
+}
+
+void SmbFs::Stat(std::string path, Callback<FileAttributes> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  auto tree = tree_;
+  Send(tree, TreeRequest(*tree, Command::kCreate, MetaOpen(std::move(*name), 0)),
+       [tree, cb = std::move(cb)](Result<Response> r) {
+         if (Forward(r, cb)) return;
+         auto c = DecodeCreateResponse(r->message);
+         if (Forward(c, cb)) return;
+         const FileId id = c->file_id;
+         QueryInfoOn(tree, id, kInfoFile, kFileAllInformation, [tree, id, cb](Result<Response> q) {
+           // Close without waiting: the answer does not depend on it.
+           CloseQuietly(tree, id);
+           if (Forward(q, cb)) return;
+           auto body = DecodeQueryInfoResponse(q->message);
+           if (Forward(body, cb)) return;
+           auto all = ParseFileAllInformation(body->buffer);
+           if (Forward(all, cb)) return;
+           cb(FromAll(*all));
+         });
+       });
+}
+
+namespace {
+
+struct DirListing {
+  std::shared_ptr<Tree> tree;
+  FileId id;
+  std::vector<DirectoryEntry> entries;
+  Callback<std::vector<DirectoryEntry>> done;
+};
+
+void NextDirRound(std::shared_ptr<DirListing> l) {
+  QueryDirectoryRequest q;
+  q.file_information_class = kFileIdBothDirectoryInformation;
+  q.file_id = l->id;
+  q.output_buffer_length = kDirBuffer;
+  Request req = TreeRequest(*l->tree, Command::kQueryDirectory, q);
+  req.payload_size = kDirBuffer;
+  l->tree->connection().Send(std::move(req), [l](Result<Response> r) {
+    if (!r) {
+      CloseQuietly(l->tree, l->id);
+      return l->done(r.error());
+    }
+    if (r->status() == status::kNoMoreFiles) {
+      CloseQuietly(l->tree, l->id);
+      return l->done(std::move(l->entries));
+    }
+    if (r->status() != status::kSuccess) {
+      CloseQuietly(l->tree, l->id);
+      return l->done(MakeNtStatusError(r->status()));
+    }
+    auto body = DecodeQueryDirectoryResponse(r->message);
+    auto parsed = body ? ParseFileIdBothDirectoryInformation(body->buffer)
+                       : Result<std::vector<DirEntry>>(body.error());
+    if (!parsed || parsed->empty() || l->entries.size() + parsed->size() > (std::size_t{1} << 22)) {
+      CloseQuietly(l->tree, l->id);
+      return l->done(parsed ? make_error_code(errc::malformed_response) : parsed.error());
+    }
+    for (DirEntry& e : *parsed) {
+      if (e.name == "." || e.name == "..") continue;
+      DirectoryEntry d;
+      d.attrs.creation_time = e.creation_time;
+      d.attrs.last_access_time = e.last_access_time;
+      d.attrs.last_write_time = e.last_write_time;
+      d.attrs.change_time = e.change_time;
+      d.attrs.end_of_file = e.end_of_file;
+      d.attrs.allocation_size = e.allocation_size;
+      d.attrs.file_attributes = e.file_attributes;
+      d.attrs.file_id = e.file_id;
+      d.name = std::move(e.name);
+      l->entries.push_back(std::move(d));
+    }
+    NextDirRound(l);
+  });
+}
+
+}  // namespace
+
+void SmbFs::ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  auto tree = tree_;
+  Send(tree, TreeRequest(*tree, Command::kCreate, MetaOpen(std::move(*name), kFileListDirectory, kFileDirectoryFile)),
+       [tree, cb = std::move(cb)](Result<Response> r) {
+         if (Forward(r, cb)) return;
+         auto c = DecodeCreateResponse(r->message);
+         if (Forward(c, cb)) return;
+         auto l = std::make_shared<DirListing>();
+         l->tree = tree;
+         l->id = c->file_id;
+         l->done = cb;
+         NextDirRound(std::move(l));
+       });
+}
+
+void SmbFs::MakeDirectory(std::string path, Callback<FileAttributes> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  CreateRequest c = MetaOpen(std::move(*name), 0, kFileDirectoryFile);
+  c.create_disposition = kFileCreate;
+  c.contexts.push_back({kCreateQueryOnDiskId, {}});
+  WithOpen<FileAttributes>(
+      tree_, std::move(c),
+      [](FileId, const CreateResponse& cr, Callback<FileAttributes> done) { done(FromCreate(cr)); }, std::move(cb));
+}
+
+namespace {
+
+void DeletePath(const std::shared_ptr<Tree>& tree, std::string name, bool directory, Callback<void> cb) {
+  CreateRequest c = MetaOpen(std::move(name), kDelete, directory ? kFileDirectoryFile : kFileNonDirectoryFile);
+  // MS-FSCC 2.4.11: set the delete disposition, so a non-empty directory is
+  // refused here (STATUS_DIRECTORY_NOT_EMPTY) rather than silently at close.
+  WithOpen<void>(
+      tree, std::move(c),
+      [tree](FileId id, const CreateResponse&, Callback<void> done) {
+        SetInfoOn(tree, id, kInfoFile, kFileDispositionInformation, Encode(FileDispositionInformation{true}),
+                  std::move(done));
+      },
+      std::move(cb));
+}
+
+}  // namespace
+
+void SmbFs::RemoveDirectory(std::string path, Callback<void> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  DeletePath(tree_, std::move(*name), true, std::move(cb));
+}
+
+void SmbFs::Unlink(std::string path, Callback<void> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  DeletePath(tree_, std::move(*name), false, std::move(cb));
+}
+
+void SmbFs::Rename(std::string from, std::string to, bool replace, Callback<void> cb) {
+  auto src = ToSmbName(from);
+  if (Forward(src, cb)) return;
+  auto dst = ToSmbName(to);
+  if (Forward(dst, cb)) return;
+  FileRenameInformation info;
+  info.replace_if_exists = replace;
+  info.file_name = std::move(*dst);  // MS-FSCC 2.4.37.2: full path from the share root
+  auto tree = tree_;
+  WithOpen<void>(
+      tree, MetaOpen(std::move(*src), kDelete),
+      [tree, buf = Encode(info)](FileId id, const CreateResponse&, Callback<void> done) {
+        SetInfoOn(tree, id, kInfoFile, kFileRenameInformation, buf, std::move(done));
+      },
+      std::move(cb));
+}
+
+void SmbFs::Truncate(Handle h, std::uint64_t size, Callback<void> cb) {
+  SetInfoOn(tree_, ToFileId(h), kInfoFile, kFileEndOfFileInformation, Encode(FileEndOfFileInformation{size}),
+            std::move(cb));
+}
+
+void SmbFs::SetInfo(Handle h, SetAttributes a, Callback<void> cb) {
+  // MS-FSCC 2.4.7: zero in a time or in FileAttributes leaves it unchanged.
+  FileBasicInformation b;
+  b.creation_time = a.creation_time;
+  b.last_access_time = a.last_access_time;
+  b.last_write_time = a.last_write_time;
+  b.change_time = a.change_time;
+  b.file_attributes = a.file_attributes;
+  SetInfoOn(tree_, ToFileId(h), kInfoFile, kFileBasicInformation, Encode(b), std::move(cb));
+}
+
+void SmbFs::HardLink(std::string existing, std::string new_path, Callback<void> cb) {
+  auto src = ToSmbName(existing);
+  if (Forward(src, cb)) return;
+  auto dst = ToSmbName(new_path);
+  if (Forward(dst, cb)) return;
+  FileLinkInformation info;
+  info.replace_if_exists = false;
+  info.file_name = std::move(*dst);
+  auto tree = tree_;
+  WithOpen<void>(
+      tree, MetaOpen(std::move(*src), kFileWriteAttributes),
+      [tree, buf = Encode(info)](FileId id, const CreateResponse&, Callback<void> done) {
+        SetInfoOn(tree, id, kInfoFile, kFileLinkInformation, buf, std::move(done));
+      },
+      std::move(cb));
+}
+
+void SmbFs::StatFs(Callback<FsStats> cb) {
+  auto name = ToSmbName("");
+  if (Forward(name, cb)) return;
+  auto tree = tree_;
+  WithOpen<FsStats>(
+      tree, MetaOpen(std::move(*name), 0, kFileDirectoryFile),
+      [tree](FileId id, const CreateResponse&, Callback<FsStats> done) {
+        QueryInfoOn(tree, id, kInfoFilesystem, kFileFsFullSizeInformation, [done](Result<Response> r) {
+          if (Forward(r, done)) return;
+          auto q = DecodeQueryInfoResponse(r->message);
+          if (Forward(q, done)) return;
+          auto fs = ParseFileFsFullSizeInformation(q->buffer);
+          if (Forward(fs, done)) return;
+          FsStats s;
+          const std::uint64_t unit =
+              std::uint64_t{fs->sectors_per_allocation_unit} * fs->bytes_per_sector;
+          s.block_size = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(unit, 512, 1 << 20));
+          s.total_bytes = fs->total_allocation_units * unit;
+          s.free_bytes = fs->caller_available_allocation_units * unit;
+          done(s);
+        });
+      },
+      std::move(cb));
+}
+
+}  // namespace smbgate::smb2

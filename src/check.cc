@@ -1,0 +1,148 @@
+#include "src/check.h"
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "smb2/client/connection.h"
+#include "smb2/client/names.h"
+#include "smb2/client/session.h"
+#include "smb2/codec/negotiate.h"
+#include "src/credentials.h"
+#include "src/target.h"
+
+namespace smbgate {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: smbgate check //HOST[:PORT]/SHARE --credentials PATH [--vers 2.0|2.1|3.0|3.02|3.1.1] "
+    "[--timeout SECONDS]";
+
+struct CheckArgs {
+  std::string target;
+  std::string credentials;
+  std::optional<std::uint16_t> vers;
+  int timeout_s = 30;
+};
+
+// Accepts `--name VALUE` and `--name=VALUE`.
+bool TakeValue(const std::vector<std::string>& a, std::size_t& i, const std::string& name, std::string* v) {
+  if (a[i] == name) {
+    if (i + 1 >= a.size()) return false;
+    *v = a[++i];
+    return true;
+  }
+  if (a[i].rfind(name + "=", 0) == 0) {
+    *v = a[i].substr(name.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+std::optional<CheckArgs> Parse(const std::vector<std::string>& a, std::ostream& err) {
+  CheckArgs c;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    std::string v;
+    if (TakeValue(a, i, "--credentials", &v)) {
+      c.credentials = v;
+    } else if (TakeValue(a, i, "--vers", &v)) {
+      c.vers = smb2::ParseDialect(v);
+      if (!c.vers) {
+        err << "check: --vers " << v << " is not a dialect (use 2.0, 2.1, 3.0, 3.02 or 3.1.1)\n";
+        return std::nullopt;
+      }
+    } else if (TakeValue(a, i, "--timeout", &v)) {
+      char* end = nullptr;
+      const long t = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end || t < 1 || t > 3600) {
+        err << "check: --timeout " << v << " is not a number of seconds from 1 to 3600\n";
+        return std::nullopt;
+      }
+      c.timeout_s = static_cast<int>(t);
+    } else if (a[i].rfind("-", 0) == 0) {
+      err << "check: unknown option " << a[i] << "\n" << kUsage << "\n";
+      return std::nullopt;
+    } else if (c.target.empty()) {
+      c.target = a[i];
+    } else {
+      err << "check: unexpected argument " << a[i] << " (one share at a time)\n" << kUsage << "\n";
+      return std::nullopt;
+    }
+  }
+  if (c.target.empty() || c.credentials.empty()) {
+    err << "check: " << (c.target.empty() ? "the share" : "--credentials PATH") << " is missing\n"
+        << kUsage << "\n";
+    return std::nullopt;
+  }
+  return c;
+}
+
+}  // namespace
+
+int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto parsed = Parse(args, err);
+  if (!parsed) return 2;
+  std::string msg;
+  auto target = ParseTarget(parsed->target, &msg);
+  if (!target) {
+    err << msg << "\n";
+    return 2;
+  }
+  std::vector<std::string> warnings;
+  auto creds = LoadCredentials(parsed->credentials, &warnings, &msg);
+  for (const auto& w : warnings) err << "warning: " << w << "\n";
+  if (!creds) {
+    err << msg << "\n";
+    return 2;
+  }
+  const std::string who = creds->domain.empty() ? creds->user : creds->domain + "\\" + creds->user;
+  const std::string where = target->HostForDisplay() + ":" + std::to_string(target->port);
+
+  smb2::ConnectionOptions opts;
+  opts.host = target->host;
+  opts.port = target->port;
+  opts.connect_timeout = std::chrono::seconds(parsed->timeout_s);
+  opts.request_timeout = std::chrono::seconds(parsed->timeout_s);
+  if (parsed->vers) opts.min_dialect = opts.max_dialect = *parsed->vers;
+
+  const char* step = nullptr;
+  auto conn = smb2::Connection::Open(opts, &step);
+  if (!conn) {
+    err << step << " failed for " << where << ": " << conn.error().message() << "\n";
+    return 1;
+  }
+  auth::NtlmCredentials nc;
+  nc.user = creds->user;
+  nc.domain = creds->domain;
+  nc.password = creds->password.Clone();
+  auto session = smb2::Session::Setup(*conn, std::move(nc));
+  if (!session) {
+    err << "authentication failed for " << who << " at " << where << ": " << session.error().message() << "\n";
+    return 1;
+  }
+  auto tree = smb2::Tree::Connect(*session, target->UncPath());
+  if (!tree) {
+    err << "tree connect failed for " << target->UncPath() << " at " << where << ": " << tree.error().message()
+        << "\n";
+    return 1;
+  }
+  const smb2::NegotiatedState& n = (*conn)->negotiated();
+  char auth_ms[32];
+  std::snprintf(auth_ms, sizeof auth_ms, "%.1f", (*session)->setup_duration().count() / 1000.0);
+  out << "server: " << where << "\n"
+      << "share: " << target->UncPath() << "\n"
+      << "user: " << who << "\n"
+      << "dialect: " << smb2::DialectName(n.dialect) << "\n"
+      << "signing: " << smb2::SigningAlgorithmName(n.signing_algorithm) << "\n"
+      << "encryption: none\n"
+      << "auth_ms: " << auth_ms << "\n"
+      << "share_type: " << smb2::ShareTypeName((*tree)->share_type()) << "\n"
+      << "max_read: " << n.max_read_size << "\n"
+      << "max_write: " << n.max_write_size << "\n";
+  // Leave politely: TREE_DISCONNECT and LOGOFF, both signed.
+  (void)(*tree)->Disconnect();
+  (void)(*session)->Logoff();
+  return 0;
+}
+
+}  // namespace smbgate

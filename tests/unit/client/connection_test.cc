@@ -1,0 +1,364 @@
+// Unit tests of smb2::Connection against a scripted server on loopback:
+// negotiation checks, signing and verification, interim responses, credits,
+// timeouts and connection loss.
+#include "smb2/client/connection.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <future>
+
+#include "fake_server.h"
+#include "smb2/client/session.h"
+#include "smb2/codec/negotiate.h"
+#include "smb2/codec/session_setup.h"
+#include "smb2/codec/status.h"
+#include "smb2/codec/tree.h"
+
+namespace smbgate::smb2 {
+namespace {
+
+using test::FakeServer;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kSession = 0x1122334455667788ull;
+const std::uint8_t kKeyBytes[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+NegotiateResponse Neg(std::uint16_t dialect) {
+  NegotiateResponse n;
+  n.security_mode = kSecurityModeSigningEnabled | kSecurityModeSigningRequired;
+  n.dialect_revision = dialect;
+  n.capabilities = kCapLargeMtu;
+  n.max_read_size = n.max_write_size = n.max_transact_size = 1 << 20;
+  if (dialect == kDialect311) {
+    n.preauth_hash_algorithm = kHashAlgorithmSha512;
+    static const std::uint8_t salt[32] = {};
+    n.preauth_salt = salt;
+  }
+  return n;
+}
+
+// Signs a response message in place the way a server does (MS-SMB2 3.1.4.1).
+void SignAsServer(Bytes& msg, std::uint16_t dialect, auth::SigningAlgorithm alg) {
+  std::uint32_t flags;
+  std::memcpy(&flags, msg.data() + 16, 4);
+  flags |= kFlagSigned;
+  std::memcpy(msg.data() + 16, &flags, 4);
+  std::memset(msg.data() + kSignatureOffset, 0, kSignatureSize);
+  auto sig = ComputeSignature(dialect, alg, ByteSpan(kKeyBytes, 16), msg);
+  ASSERT_TRUE(sig);
+  std::memcpy(msg.data() + kSignatureOffset, sig->data(), kSignatureSize);
+}
+
+ConnectionOptions Opts(const FakeServer& s) {
+  ConnectionOptions o;
+  o.host = "127.0.0.1";
+  o.port = s.port();
+  o.request_timeout = 5s;
+  o.max_dialect = kDialect210;
+  return o;
+}
+
+Request TreeConnectReq() {
+  TreeConnectRequest tc;
+  tc.path = "\\\\127.0.0.1\\share";
+  return MakeRequest(Command::kTreeConnect, tc, kSession, 0);
+}
+
+TreeConnectResponse TcResp() {
+  TreeConnectResponse r;
+  r.share_type = kShareTypeDisk;
+  return r;
+}
+
+enum class Mode { kGood, kUnsigned, kBadSignature, kInterimThenGood, kWrongCommand, kSilent, kClose };
+
+FakeServer::Script ScriptFor(Mode mode, std::uint16_t dialect = kDialect210) {
+  return [mode, dialect](const Bytes&, const Header& h) {
+    FakeServer::Reply r;
+    if (h.command == Command::kNegotiate) {
+      r.frames.push_back(FakeServer::Response(h, status::kSuccess, Neg(dialect), 1));
+      return r;
+    }
+    const auto alg = dialect >= kDialect300 ? auth::SigningAlgorithm::kAesCmac : auth::SigningAlgorithm::kHmacSha256;
+    switch (mode) {
+      case Mode::kGood: {
+        Bytes m = FakeServer::Response(h, status::kSuccess, TcResp());
+        SignAsServer(m, dialect, alg);
+        r.frames.push_back(std::move(m));
+        break;
+      }
+      case Mode::kUnsigned:
+        r.frames.push_back(FakeServer::Response(h, status::kSuccess, TcResp()));
+        break;
+      case Mode::kBadSignature: {
+        Bytes m = FakeServer::Response(h, status::kSuccess, TcResp());
+        SignAsServer(m, dialect, alg);
+        m[kSignatureOffset + 3] ^= 0x01;
+        r.frames.push_back(std::move(m));
+        break;
+      }
+      case Mode::kInterimThenGood: {
+        // MS-SMB2 3.3.4.2: the interim response is async and unsigned.
+        Header ih = h;
+        ih.flags = kFlagServerToRedir | kFlagAsyncCommand;
+        ih.async_id = 7;
+        ih.status = status::kPending;
+        ih.credits = 1;
+        WireWriter w;
+        Encode(ih, w);
+        w.U16(9);  // MS-SMB2 2.2.2 ERROR response body
+        w.U16(0);
+        w.U32(0);
+        w.U8(0);
+        r.frames.push_back(w.Take());
+        Header fh = ih;
+        fh.status = status::kSuccess;
+        Bytes m = FakeServer::Response(fh, status::kSuccess, TcResp());
+        // keep the async form in the final response as servers do
+        std::uint32_t flags = kFlagServerToRedir | kFlagAsyncCommand;
+        std::memcpy(m.data() + 16, &flags, 4);
+        SignAsServer(m, dialect, alg);
+        r.frames.push_back(std::move(m));
+        break;
+      }
+      case Mode::kWrongCommand: {
+        Header wh = h;
+        wh.command = Command::kEcho;
+        WireWriter w;
+        wh.flags = kFlagServerToRedir;
+        Encode(wh, w);
+        w.U16(4);
+        w.U16(0);
+        r.frames.push_back(w.Take());
+        break;
+      }
+      case Mode::kSilent:
+        break;
+      case Mode::kClose:
+        r.close_after = true;
+        break;
+    }
+    return r;
+  };
+}
+
+std::shared_ptr<Connection> OpenSigned(FakeServer&, ConnectionOptions o) {
+  auto c = Connection::Open(o);
+  EXPECT_TRUE(c) << c.error().message();
+  if (!c) return nullptr;
+  (*c)->SetSigningKey(kSession, SecretBytes(ByteSpan(kKeyBytes, 16)));
+  return *c;
+}
+
+TEST(ConnectionTest, NegotiatesAndSignsRequests) {
+  FakeServer s(ScriptFor(Mode::kGood));
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->negotiated().dialect, kDialect210);
+  EXPECT_EQ(c->negotiated().signing_algorithm, auth::SigningAlgorithm::kHmacSha256);
+  EXPECT_TRUE(c->negotiated().large_mtu);
+  auto r = c->Call(TreeConnectReq());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status(), status::kSuccess);
+
+  // The request on the wire is signed and its signature verifies.
+  auto reqs = s.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  auto h = DecodeHeader(reqs[1]);
+  ASSERT_TRUE(h);
+  EXPECT_TRUE(h->is_signed());
+  Bytes copy = reqs[1];
+  std::memset(copy.data() + kSignatureOffset, 0, kSignatureSize);
+  auto want = ComputeSignature(kDialect210, auth::SigningAlgorithm::kHmacSha256, ByteSpan(kKeyBytes, 16), copy);
+  ASSERT_TRUE(want);
+  EXPECT_EQ(0, std::memcmp(want->data(), reqs[1].data() + kSignatureOffset, 16));
+  // The negotiate request demanded signing.
+  auto nr = DecodeNegotiateRequest(reqs[0]);
+  ASSERT_TRUE(nr);
+  EXPECT_EQ(nr->security_mode & kSecurityModeSigningRequired, kSecurityModeSigningRequired);
+}
+
+TEST(ConnectionTest, RefusesUnsignedResponse) {
+  FakeServer s(ScriptFor(Mode::kUnsigned));
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  auto r = c->Call(TreeConnectReq());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::unsigned_response));
+  EXPECT_EQ(c->stats().unsigned_responses, 1u);
+}
+
+TEST(ConnectionTest, RefusesBadSignature) {
+  FakeServer s(ScriptFor(Mode::kBadSignature));
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  auto r = c->Call(TreeConnectReq());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::signature_mismatch));
+  EXPECT_EQ(c->stats().bad_signatures, 1u);
+}
+
+TEST(ConnectionTest, InterimPendingIsNotVerifiedAndFinalIs) {
+  FakeServer s(ScriptFor(Mode::kInterimThenGood));
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  auto r = c->Call(TreeConnectReq());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status(), status::kSuccess);
+}
+
+TEST(ConnectionTest, Smb3UsesCmac) {
+  FakeServer s(ScriptFor(Mode::kGood, kDialect302));
+  auto o = Opts(s);
+  o.max_dialect = kDialect302;
+  auto c = OpenSigned(s, o);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->negotiated().signing_algorithm, auth::SigningAlgorithm::kAesCmac);
+  auto r = c->Call(TreeConnectReq());
+  ASSERT_TRUE(r) << r.error().message();
+}
+
+TEST(ConnectionTest, WrongCommandFailsTheConnection) {
+  FakeServer s(ScriptFor(Mode::kWrongCommand));
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  auto r = c->Call(TreeConnectReq());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::unexpected_command));
+}
+
+TEST(ConnectionTest, TimeoutFailsTheWaiter) {
+  FakeServer s(ScriptFor(Mode::kSilent));
+  auto o = Opts(s);
+  auto c = OpenSigned(s, o);
+  ASSERT_TRUE(c);
+  Request req = TreeConnectReq();
+  req.timeout = 300ms;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = c->Call(std::move(req));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::timeout));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_EQ(c->stats().timeouts, 1u);
+}
+
+TEST(ConnectionTest, LostConnectionFailsEveryWaiterAtOnce) {
+  FakeServer s(ScriptFor(Mode::kSilent));
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  std::vector<std::future<Result<Response>>> fs;
+  for (int i = 0; i < 5; ++i) {
+    auto p = std::make_shared<std::promise<Result<Response>>>();
+    fs.push_back(p->get_future());
+    c->Send(TreeConnectReq(), [p](Result<Response> r) { p->set_value(std::move(r)); });
+  }
+  // Let the requests reach the server, then drop the connection.
+  for (int i = 0; i < 100 && s.requests().size() < 6; ++i) std::this_thread::sleep_for(10ms);
+  s.CloseClient();
+  for (auto& f : fs) {
+    ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), make_error_code(errc::connection_lost));
+  }
+  EXPECT_FALSE(c->is_open());
+  // Later requests fail at once too.
+  auto r = c->Call(TreeConnectReq());
+  EXPECT_EQ(r.error(), make_error_code(errc::connection_lost));
+}
+
+TEST(ConnectionTest, MultiCreditRequestChargesAndAdvancesMessageIds) {
+  FakeServer s(ScriptFor(Mode::kGood));
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  // The negotiate response granted 1 credit; the first request asks for
+  // more, so a second, 16-credit request can go once it is answered.
+  ASSERT_TRUE(c->Call(TreeConnectReq()));
+  Request big = TreeConnectReq();
+  big.payload_size = 1 << 20;  // 1 MiB: 16 credits of 64 KiB
+  auto r = c->Call(std::move(big));
+  ASSERT_TRUE(r) << r.error().message();
+  auto reqs = s.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  auto h1 = DecodeHeader(reqs[1]);
+  auto h2 = DecodeHeader(reqs[2]);
+  ASSERT_TRUE(h1 && h2);
+  EXPECT_EQ(h2->credit_charge, 16);
+  EXPECT_EQ(h2->message_id, h1->message_id + 1);
+  EXPECT_GE(h2->credits, 16);
+}
+
+TEST(ConnectionTest, StarvedOfCreditsFailsInsteadOfHanging) {
+  FakeServer s([](const Bytes&, const Header& h) {
+    FakeServer::Reply r;
+    r.frames.push_back(FakeServer::Response(h, status::kSuccess, Neg(kDialect210), 0));
+    return r;
+  });
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  auto r = c->Call(TreeConnectReq());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::credits_exhausted));
+}
+
+TEST(ConnectionTest, RefusesADialectItDidNotOffer) {
+  FakeServer s([](const Bytes&, const Header& h) {
+    FakeServer::Reply r;
+    r.frames.push_back(FakeServer::Response(h, status::kSuccess, Neg(kDialect311), 1));
+    return r;
+  });
+  auto o = Opts(s);
+  o.max_dialect = kDialect302;
+  const char* step = nullptr;
+  auto c = Connection::Open(o, &step);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error(), make_error_code(errc::no_common_dialect));
+  EXPECT_STREQ(step, "negotiate");
+}
+
+TEST(ConnectionTest, RefusesAServerThatCannotSign) {
+  FakeServer s([](const Bytes&, const Header& h) {
+    FakeServer::Reply r;
+    NegotiateResponse n = Neg(kDialect210);
+    n.security_mode = 0;
+    r.frames.push_back(FakeServer::Response(h, status::kSuccess, n, 1));
+    return r;
+  });
+  auto c = Connection::Open(Opts(s));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error(), make_error_code(errc::signing_not_supported));
+}
+
+TEST(ConnectionTest, OversizedFrameFailsTheConnection) {
+  FakeServer s(ScriptFor(Mode::kSilent));
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  auto p = std::make_shared<std::promise<Result<Response>>>();
+  auto f = p->get_future();
+  c->Send(TreeConnectReq(), [p](Result<Response> r) { p->set_value(std::move(r)); });
+  for (int i = 0; i < 100 && s.requests().size() < 2; ++i) std::this_thread::sleep_for(10ms);
+  s.SendRaw(Bytes{0, 0xff, 0xff, 0xff});  // 16 MiB: above max_read + headers
+  ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(f.get().error(), make_error_code(errc::malformed_response));
+}
+
+TEST(ConnectionTest, ConnectRefusedIsAConnectError) {
+  // A port nobody listens on: bind one, close it.
+  std::uint16_t port;
+  {
+    FakeServer s(ScriptFor(Mode::kSilent));
+    port = s.port();
+  }
+  ConnectionOptions o;
+  o.host = "127.0.0.1";
+  o.port = port;
+  const char* step = nullptr;
+  auto c = Connection::Open(o, &step);
+  ASSERT_FALSE(c);
+  EXPECT_STREQ(step, "connect");
+}
+
+}  // namespace
+}  // namespace smbgate::smb2
