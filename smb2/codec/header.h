@@ -78,4 +78,14 @@ void Encode(const Header& h, WireWriter& w);
 // errc::bad_structure_size.
 Result<Header> DecodeHeader(ByteSpan msg);
 
+// One whole message: the header, then the body of `pdu` (any request or
+// response struct of smb2/codec with an `Encode(const T&, WireWriter&)`).
+template <class T>
+Bytes EncodeMessage(const Header& h, const T& pdu) {
+  WireWriter w;
+  Encode(h, w);
+  Encode(pdu, w);
+  return w.Take();
+}
+
 }  // namespace smbgate::smb2

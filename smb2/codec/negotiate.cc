@@ -11,7 +11,6 @@ constexpr std::uint16_t kRequestStructureSize = 36;
 constexpr std::uint16_t kResponseStructureSize = 65;
 constexpr std::size_t kRequestFixedEnd = kHeaderSize + 36;
 constexpr std::size_t kResponseFixedEnd = kHeaderSize + 64;
-constexpr std::size_t kContextHeaderSize = 8;
 
 bool Offers311(const std::vector<std::uint16_t>& dialects) {
   return std::find(dialects.begin(), dialects.end(), kDialect311) !=

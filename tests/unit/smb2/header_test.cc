@@ -200,3 +200,19 @@ TEST(Transform, CompressedIsRecognisedAndRejected) {
 
 }  // namespace
 }  // namespace smbgate::smb2
+
+namespace smbgate::smb2 {
+namespace {
+
+TEST(Header, EncodeMessage) {
+  Header h;
+  h.command = Command::kEcho;
+  h.message_id = 5;
+  const Bytes m = EncodeMessage(h, EchoRequest{});
+  ASSERT_EQ(m.size(), 68u);
+  EXPECT_TRUE(DecodeEchoRequest(m));
+  EXPECT_EQ(DecodeHeader(m)->message_id, 5u);
+}
+
+}  // namespace
+}  // namespace smbgate::smb2
