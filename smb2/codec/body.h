@@ -60,9 +60,11 @@ bool IsValidName(std::string_view s);
 [[nodiscard]] bool DecodeUtf16(ByteSpan in, std::string* out);
 
 // Buffers of odd-StructureSize requests carry at least one byte (MS-SMB2
-// 2.2.x: "the client MUST set it to this value regardless of how long
-// Buffer[] actually is"; Windows and Samba expect the byte present). Writes a
-// zero byte when nothing was written since `body_start`+fixed.
+// 2.2.x: StructureSize counts it "regardless of how long Buffer[] actually
+// is"; smbclient sends it, e.g. the 121-byte CREATE of the share root). Writes
+// a zero byte when nothing was written since `buffer_start`. Response
+// encoders do not pad (Samba 4.17's server sends 80-byte WRITE and 152-byte
+// CREATE responses), except the ERROR Response, whose byte 2.2.2 requires.
 inline void PadEmptyBuffer(WireWriter& w, std::size_t buffer_start) {
   if (w.pos() == buffer_start) w.U8(0);
 }

@@ -209,7 +209,6 @@ void Encode(const CreateResponse& p, WireWriter& w) {
   const std::size_t contexts_fields = w.pos();
   w.U32(0);
   w.U32(0);
-  const std::size_t buffer_start = w.pos();
   if (!p.contexts.empty()) {
     AlignFrom(w, base, 8);
     const std::size_t start = w.pos();
@@ -217,7 +216,6 @@ void Encode(const CreateResponse& p, WireWriter& w) {
     w.PutU32At(contexts_fields, static_cast<std::uint32_t>(start - base));
     w.PutU32At(contexts_fields + 4, static_cast<std::uint32_t>(w.pos() - start));
   }
-  PadEmptyBuffer(w, buffer_start);
 }
 
 Result<CreateResponse> DecodeCreateResponse(ByteSpan msg) {

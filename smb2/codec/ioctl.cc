@@ -80,7 +80,6 @@ void Encode(const IoctlResponse& p, WireWriter& w) {
   w.U32(static_cast<std::uint32_t>(p.output.size()));
   w.U32(p.flags);
   w.U32(0);
-  const std::size_t buffer_start = w.pos();
   if (!p.input.empty()) {
     w.PutU32At(fields, static_cast<std::uint32_t>(w.pos() - base));
     w.Bytes(p.input);
@@ -90,7 +89,6 @@ void Encode(const IoctlResponse& p, WireWriter& w) {
     w.PutU32At(fields + 8, static_cast<std::uint32_t>(w.pos() - base));
     w.Bytes(p.output);
   }
-  PadEmptyBuffer(w, buffer_start);
 }
 
 Result<IoctlResponse> DecodeIoctlResponse(ByteSpan msg) {

@@ -221,7 +221,6 @@ void Encode(const NegotiateResponse& p, WireWriter& w) {
   w.U16(static_cast<std::uint16_t>(p.security_buffer.size()));
   const std::size_t offset_field = w.pos();
   w.U32(0);
-  const std::size_t buffer_start = w.pos();
   w.Bytes(p.security_buffer);
   if (p.dialect_revision == kDialect311) {
     AlignFrom(w, base, 8);
@@ -241,7 +240,6 @@ void Encode(const NegotiateResponse& p, WireWriter& w) {
     w.PutU16At(count_field, cw.count);
     w.PutU32At(offset_field, static_cast<std::uint32_t>(off));
   }
-  PadEmptyBuffer(w, buffer_start);
 }
 
 Result<NegotiateResponse> DecodeNegotiateResponse(ByteSpan msg) {

@@ -54,9 +54,7 @@ void Encode(const QueryInfoResponse& p, WireWriter& w) {
   w.U16(9);
   w.U16(static_cast<std::uint16_t>(kResponseFixedEnd));
   w.U32(static_cast<std::uint32_t>(p.buffer.size()));
-  const std::size_t buffer_start = w.pos();
   w.Bytes(p.buffer);
-  PadEmptyBuffer(w, buffer_start);
 }
 
 Result<QueryInfoResponse> DecodeQueryInfoResponse(ByteSpan msg) {

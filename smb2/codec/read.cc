@@ -60,10 +60,8 @@ void Encode(const ReadResponse& p, WireWriter& w) {
   w.U32(static_cast<std::uint32_t>(p.data.size()));
   w.U32(p.data_remaining);
   w.U32(p.flags);
-  const std::size_t buffer_start = w.pos();
   w.Zeros(offset - (w.pos() - base));
   w.Bytes(p.data);
-  PadEmptyBuffer(w, buffer_start);
 }
 
 Result<ReadResponse> DecodeReadResponse(ByteSpan msg) {

@@ -63,9 +63,7 @@ void Encode(const SessionSetupResponse& p, WireWriter& w) {
   w.U16(p.session_flags);
   w.U16(static_cast<std::uint16_t>(kResponseFixedEnd));
   w.U16(static_cast<std::uint16_t>(p.security_buffer.size()));
-  const std::size_t buffer_start = w.pos();
   w.Bytes(p.security_buffer);
-  PadEmptyBuffer(w, buffer_start);
 }
 
 Result<SessionSetupResponse> DecodeSessionSetupResponse(ByteSpan msg) {

@@ -57,7 +57,6 @@ void Encode(const WriteResponse& p, WireWriter& w) {
   w.U32(p.remaining);
   w.U16(0);
   w.U16(0);
-  w.U8(0);  // the Buffer byte StructureSize 17 counts
 }
 
 Result<WriteResponse> DecodeWriteResponse(ByteSpan msg) {

@@ -47,14 +47,20 @@ TEST(SessionSetup, ResponseRoundTrip) {
   EXPECT_EQ(d->security_buffer.data(), m.data() + 72);
 }
 
-TEST(SessionSetup, EmptyBufferHasOneByte) {
+TEST(SessionSetup, EmptyBuffer) {
+  // A request's empty Buffer is one byte; a response has none.
+  const Bytes q = test::Req(Command::kSessionSetup, SessionSetupRequest{});
+  EXPECT_EQ(q.size(), 64u + 25u);
+  EXPECT_TRUE(DecodeSessionSetupRequest(q));
   const Bytes m = test::Rsp(Command::kSessionSetup, SessionSetupResponse{});
-  EXPECT_EQ(m.size(), 64u + 9u);
+  EXPECT_EQ(m.size(), 64u + 8u);
   auto d = DecodeSessionSetupResponse(m);
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->security_buffer.empty());
-  // Servers that omit the byte are accepted too.
-  EXPECT_TRUE(DecodeSessionSetupResponse(ByteSpan(m).first(72)));
+  // With the byte (as some servers send it) too.
+  Bytes padded = m;
+  padded.push_back(0);
+  EXPECT_TRUE(DecodeSessionSetupResponse(padded));
 }
 
 TEST(SessionSetup, Rejects) {
