@@ -19,6 +19,11 @@
 
 namespace smbgate::smb2 {
 
+// FILE_ATTRIBUTE_* values (MS-FSCC 2.6) the layers above need.
+inline constexpr std::uint32_t kAttributeReadonly = 0x00000001;
+inline constexpr std::uint32_t kAttributeDirectory = 0x00000010;
+inline constexpr std::uint32_t kAttributeNormal = 0x00000080;
+
 // Times are Windows FILETIMEs (100 ns since 1601-01-01 UTC); 0 means
 // "unknown" on input to SetInfo ("leave unchanged").
 struct FileAttributes {
@@ -31,7 +36,7 @@ struct FileAttributes {
   std::uint32_t file_attributes = 0;  // FILE_ATTRIBUTE_* (MS-FSCC 2.6)
   std::uint64_t file_id = 0;          // the server's index number, 0 if none
   std::uint32_t nlink = 1;
-  bool is_directory() const noexcept { return file_attributes & 0x10; }
+  bool is_directory() const noexcept { return file_attributes & kAttributeDirectory; }
 };
 
 struct DirectoryEntry {
@@ -114,6 +119,11 @@ class RemoteFs {
   virtual void SetInfo(Handle h, SetAttributes attrs, Callback<void> cb) = 0;
   virtual void HardLink(std::string existing, std::string new_path, Callback<void> cb) = 0;
   virtual void StatFs(Callback<FsStats> cb) = 0;
+  // Byte-range lock or unlock (MS-SMB2 3.2.4.19). `wait` blocks on the
+  // server until the range is free; otherwise a conflict fails at once.
+  enum class LockType { kShared, kExclusive, kUnlock };
+  virtual void Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
+                    Callback<void> cb) = 0;
 
   // Largest Read/Write the server accepts in one request.
   virtual std::uint32_t max_io_size() const = 0;

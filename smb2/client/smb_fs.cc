@@ -5,6 +5,7 @@
 #include "smb2/codec/close.h"
 #include "smb2/codec/create.h"
 #include "smb2/codec/fscc.h"
+#include "smb2/codec/lock.h"
 #include "smb2/codec/query_directory.h"
 #include "smb2/codec/query_info.h"
 #include "smb2/codec/read.h"
@@ -512,6 +513,31 @@ void SmbFs::StatFs(Callback<FsStats> cb) {
         });
       },
       std::move(cb));
+}
+
+void SmbFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
+                 Callback<void> cb) {
+  LockRequest lr;
+  lr.file_id = ToFileId(h);
+  LockElement e;
+  e.offset = offset;
+  e.length = length;
+  switch (type) {
+    case LockType::kShared: e.flags = kLockFlagSharedLock; break;
+    case LockType::kExclusive: e.flags = kLockFlagExclusiveLock; break;
+    case LockType::kUnlock: e.flags = kLockFlagUnlock; break;
+  }
+  // MS-SMB2 2.2.26.1: FAIL_IMMEDIATELY is only valid with a lock, not an unlock.
+  if (!wait && type != LockType::kUnlock) e.flags |= kLockFlagFailImmediately;
+  lr.locks.push_back(e);
+  Request req = TreeRequest(*tree_, Command::kLock, lr);
+  // A waiting lock stays pending on the server (interim STATUS_PENDING)
+  // until the range is free: give it an hour, not the default deadline.
+  if (wait) req.timeout = std::chrono::hours(1);
+  Send(tree_, std::move(req), [cb = std::move(cb)](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    cb({});
+  });
 }
 
 }  // namespace smbgate::smb2

@@ -33,6 +33,8 @@ class SmbFs final : public RemoteFs {
   void SetInfo(Handle h, SetAttributes attrs, Callback<void> cb) override;
   void HardLink(std::string existing, std::string new_path, Callback<void> cb) override;
   void StatFs(Callback<FsStats> cb) override;
+  void Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
+            Callback<void> cb) override;
   std::uint32_t max_io_size() const override;
 
   const std::shared_ptr<Tree>& tree() const noexcept { return tree_; }

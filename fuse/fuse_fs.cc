@@ -1,0 +1,1103 @@
+#define FUSE_USE_VERSION 312
+#include "fuse/fuse_fs.h"
+
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "fuse/errno_map.h"
+#include "fuse/inode_table.h"
+#include "fuse/mfsymlink.h"
+#include <future>
+
+namespace smbgate::fuse {
+namespace {
+
+using smb2::FileAttributes;
+using smb2::Handle;
+using Clock = std::chrono::steady_clock;
+
+// MS-DTYP 2.3.3: FILETIME counts 100 ns intervals since 1601-01-01 UTC.
+constexpr std::uint64_t kUnixEpochFiletime = 116444736000000000ull;
+
+timespec FiletimeToTimespec(std::uint64_t ft) {
+  if (ft < kUnixEpochFiletime) return {0, 0};
+  const std::uint64_t d = ft - kUnixEpochFiletime;
+  return {static_cast<time_t>(d / 10000000), static_cast<long>((d % 10000000) * 100)};
+}
+
+std::uint64_t TimespecToFiletime(const timespec& t) {
+  if (t.tv_sec < 0) return kUnixEpochFiletime;  // before 1970: clamp
+  return kUnixEpochFiletime + static_cast<std::uint64_t>(t.tv_sec) * 10000000 +
+         static_cast<std::uint64_t>(t.tv_nsec) / 100;
+}
+
+std::uint64_t NowFiletime() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return TimespecToFiletime(t);
+}
+
+struct OpenFile {
+  Handle handle;
+  std::uint64_t ino = 0;
+  bool writable = false;
+};
+
+struct DirSnapshot {
+  std::vector<smb2::DirectoryEntry> entries;
+};
+
+}  // namespace
+
+struct FuseFs::Impl {
+  std::shared_ptr<smb2::RemoteFs> fs;
+  FsOptions opts;
+  InodeTable inodes;
+  fuse_session* se = nullptr;
+  std::string mountpoint;
+  bool is_mounted = false;
+  bool signals_installed = false;
+
+  std::mutex mu;  // guards files, dirs, next_fh
+  std::unordered_map<std::uint64_t, OpenFile> files;
+  std::unordered_map<std::uint64_t, std::shared_ptr<DirSnapshot>> dirs;
+  std::uint64_t next_fh = 1;
+
+  // Requests whose reply is still to come; Shutdown waits for them.
+  std::mutex flight_mu;
+  std::condition_variable flight_cv;
+  int in_flight = 0;
+
+  double Timeout() const { return opts.actimeo; }
+
+  // ---- bookkeeping for every operation ---------------------------------
+  // One Op per FUSE request: counts it in flight, measures it, and makes
+  // sure exactly one reply is sent.
+  struct Op {
+    Impl* impl;
+    fuse_req_t req;
+    const char* name;
+    Clock::time_point start = Clock::now();
+    bool replied = false;
+
+    Op(Impl* i, fuse_req_t r, const char* n) : impl(i), req(r), name(n) {
+      std::lock_guard<std::mutex> l(impl->flight_mu);
+      ++impl->in_flight;
+    }
+    Op(const Op&) = delete;
+    ~Op() {
+      // A path that forgot to reply would hang the caller forever: answer
+      // EIO rather than leave the kernel waiting.
+      if (!replied) Done(EIO, [this] { fuse_reply_err(req, EIO); });
+    }
+    template <class F>
+    void Done(int err, F&& reply) {
+      replied = true;
+      reply();
+      if (impl->opts.on_operation) {
+        impl->opts.on_operation(name, err, std::chrono::duration<double>(Clock::now() - start).count());
+      }
+      std::lock_guard<std::mutex> l(impl->flight_mu);
+      if (--impl->in_flight == 0) impl->flight_cv.notify_all();
+    }
+    void Err(int err) {
+      Done(err, [&] { fuse_reply_err(req, err); });
+    }
+    void Err(const std::error_code& ec) { Err(ErrnoFor(ec)); }
+  };
+  using OpPtr = std::shared_ptr<Op>;
+  OpPtr Begin(fuse_req_t req, const char* name) { return std::make_shared<Op>(this, req, name); }
+
+  // ---- attributes ------------------------------------------------------
+  struct stat ToStat(std::uint64_t ino, const FileAttributes& a, bool symlink = false) const {
+    struct stat st{};
+    st.st_ino = a.file_id ? a.file_id : ino;
+    if (a.is_directory()) {
+      st.st_mode = S_IFDIR | (opts.dir_mode & 07777);
+      st.st_nlink = 2;
+    } else if (symlink) {
+      st.st_mode = S_IFLNK | 0777;
+      st.st_nlink = 1;
+    } else {
+      st.st_mode = S_IFREG | (opts.file_mode & 07777);
+      st.st_nlink = a.nlink ? a.nlink : 1;
+    }
+    // Like cifs: the DOS read-only attribute clears every write bit.
+    if ((a.file_attributes & smb2::kAttributeReadonly) && !symlink) st.st_mode &= ~0222;
+    if (opts.read_only) st.st_mode &= ~0222;
+    st.st_uid = opts.uid;
+    st.st_gid = opts.gid;
+    st.st_size = symlink ? 0 : static_cast<off_t>(a.end_of_file);
+    st.st_blksize = 1 << 20;
+    st.st_blocks = static_cast<blkcnt_t>((a.allocation_size + 511) / 512);
+    st.st_atim = FiletimeToTimespec(a.last_access_time);
+    st.st_mtim = FiletimeToTimespec(a.last_write_time);
+    st.st_ctim = FiletimeToTimespec(a.change_time);
+    return st;
+  }
+
+  Clock::time_point Expiry() const {
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(Timeout()));
+  }
+
+  // Reads a possible mfsymlink; `cb(target or nullopt)`.
+  void ReadSymlink(const std::string& path, std::function<void(std::optional<std::string>)> cb) {
+    smb2::OpenParams p;
+    p.non_directory = true;
+    auto fsys = fs;
+    fs->Open(path, p, [fsys, cb = std::move(cb)](Result<smb2::OpenResult> o) {
+      if (!o) return cb(std::nullopt);
+      const Handle h = o->handle;
+      fsys->Read(h, 0, kMfSymlinkSize + 1, [fsys, h, cb](Result<smb2::ReadResult> r) {
+        std::optional<std::string> target;
+        if (r) target = DecodeMfSymlink(r->data);
+        fsys->Close(h, [](Result<void>) {});
+        cb(std::move(target));
+      });
+    });
+  }
+
+  bool MaybeSymlink(const FileAttributes& a) const {
+    return !a.is_directory() && a.end_of_file == kMfSymlinkSize;
+  }
+
+  // Stats `path` for node `ino` and caches the result; `cb(attrs, symlink)`.
+  void StatPath(std::uint64_t ino, const std::string& path,
+                std::function<void(Result<FileAttributes>, bool symlink)> cb) {
+    fs->Stat(path, [this, ino, path, cb = std::move(cb)](Result<FileAttributes> a) {
+      if (!a) return cb(a.error(), false);
+      if (!MaybeSymlink(*a)) {
+        inodes.SetAttributes(ino, *a, Expiry());
+        return cb(std::move(a), false);
+      }
+      FileAttributes attrs = *a;
+      ReadSymlink(path, [this, ino, attrs, cb](std::optional<std::string> t) {
+        inodes.SetAttributes(ino, attrs, Expiry());
+        cb(attrs, t.has_value());
+      });
+    });
+  }
+
+  fuse_entry_param Entry(std::uint64_t ino, const FileAttributes& a, bool symlink) const {
+    fuse_entry_param e{};
+    e.ino = ino;
+    e.generation = 1;
+    e.attr = ToStat(ino, a, symlink);
+    e.attr_timeout = Timeout();
+    e.entry_timeout = Timeout();
+    return e;
+  }
+
+  std::optional<OpenFile> File(std::uint64_t fh) {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = files.find(fh);
+    if (it == files.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::uint64_t AddFile(OpenFile f) {
+    std::lock_guard<std::mutex> l(mu);
+    const std::uint64_t fh = next_fh++;
+    files.emplace(fh, f);
+    return fh;
+  }
+
+  // ---- operations ------------------------------------------------------
+  void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    auto op = Begin(req, "lookup");
+    auto path = inodes.ChildPath(parent, name);
+    if (!path) return op->Err(ENOENT);
+    std::string n = name;
+    fs->Stat(*path, [this, op, parent, n, p = *path](Result<FileAttributes> a) {
+      if (!a) return op->Err(a.error());
+      auto finish = [this, op, parent, n](const FileAttributes& attrs, bool symlink) {
+        const std::uint64_t ino = inodes.Lookup(parent, n);
+        if (ino == 0) return op->Err(ENOENT);
+        inodes.SetAttributes(ino, attrs, Expiry());
+        fuse_entry_param e = Entry(ino, attrs, symlink);
+        op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+      };
+      if (!MaybeSymlink(*a)) return finish(*a, false);
+      FileAttributes attrs = *a;
+      ReadSymlink(p, [finish, attrs](std::optional<std::string> t) { finish(attrs, t.has_value()); });
+    });
+  }
+
+  void Forget(fuse_ino_t ino, std::uint64_t n) { inodes.Forget(ino, n); }
+
+  void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    auto op = Begin(req, "getattr");
+    auto reply = [this, op, ino](const FileAttributes& a, bool symlink) {
+      struct stat st = ToStat(ino, a, symlink);
+      op->Done(0, [&] { fuse_reply_attr(op->req, &st, Timeout()); });
+    };
+    if (fi) {
+      // Through the open handle: works for a file unlinked while open.
+      if (auto f = File(fi->fh)) {
+        fs->GetAttributes(f->handle, [this, op, ino, reply](Result<FileAttributes> a) {
+          if (!a) return op->Err(a.error());
+          inodes.SetAttributes(ino, *a, Expiry());
+          reply(*a, false);
+        });
+        return;
+      }
+    }
+    auto path = inodes.Path(ino);
+    if (!path) return op->Err(ENOENT);
+    StatPath(ino, *path, [op, reply](Result<FileAttributes> a, bool symlink) {
+      if (!a) return op->Err(a.error());
+      reply(*a, symlink);
+    });
+  }
+
+  // Runs `body` with a handle: the open file's, or a short-lived one opened
+  // by path with write access to attributes (closed afterwards).
+  void WithHandle(std::uint64_t ino, fuse_file_info* fi, bool write_data,
+                  std::function<void(Handle, std::function<void(std::error_code)>)> body,
+                  std::function<void(std::error_code)> done) {
+    if (fi) {
+      if (auto f = File(fi->fh)) {
+        body(f->handle, std::move(done));
+        return;
+      }
+    }
+    auto path = inodes.Path(ino);
+    if (!path) return done(std::make_error_code(std::errc::no_such_file_or_directory));
+    smb2::OpenParams p;
+    p.read = false;
+    p.write = write_data;
+    auto fsys = fs;
+    fs->Open(*path, p, [fsys, body = std::move(body), done = std::move(done)](Result<smb2::OpenResult> o) {
+      if (!o) return done(o.error());
+      const Handle h = o->handle;
+      body(h, [fsys, h, done](std::error_code ec) {
+        fsys->Close(h, [done, ec](Result<void> c) { done(ec ? ec : (c ? std::error_code{} : c.error())); });
+      });
+    });
+  }
+
+  void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+    auto op = Begin(req, "setattr");
+    if (opts.read_only) return op->Err(EROFS);
+    if ((to_set & FUSE_SET_ATTR_UID && attr->st_uid != opts.uid) ||
+        (to_set & FUSE_SET_ATTR_GID && attr->st_gid != opts.gid)) {
+      // Ownership comes from the mount options; the server has no Unix
+      // owners to change (cifs without unix extensions answers the same).
+      return op->Err(EPERM);
+    }
+    smb2::SetAttributes sa;
+    bool basic = false;
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+      sa.last_access_time = NowFiletime();
+      basic = true;
+    } else if (to_set & FUSE_SET_ATTR_ATIME) {
+      sa.last_access_time = TimespecToFiletime(attr->st_atim);
+      basic = true;
+    }
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+      sa.last_write_time = NowFiletime();
+      basic = true;
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+      sa.last_write_time = TimespecToFiletime(attr->st_mtim);
+      basic = true;
+    }
+    const bool has_size = to_set & FUSE_SET_ATTR_SIZE;
+    const std::uint64_t size = has_size ? static_cast<std::uint64_t>(attr->st_size) : 0;
+    const bool has_mode = to_set & FUSE_SET_ATTR_MODE;
+    const mode_t mode = attr->st_mode;
+    auto cached = inodes.CachedAttributes(ino);
+    auto fsys = fs;
+    auto run = [this, fsys, sa, basic, has_size, size, has_mode, mode, ino](
+                   Handle h, std::function<void(std::error_code)> done) mutable {
+      auto after_size = [fsys, h, sa, basic, has_mode, mode, done](std::error_code ec) mutable {
+        if (ec) return done(ec);
+        if (has_mode) {
+          // chmod: no write bit at all sets the DOS read-only attribute,
+          // any write bit clears it (the cifs rule). Other attributes are
+          // kept: fetch them first.
+          fsys->GetAttributes(h, [fsys, h, sa, mode, done](Result<FileAttributes> a) mutable {
+            if (!a) return done(a.error());
+            std::uint32_t attrs = a->file_attributes;
+            if (mode & 0222) {
+              attrs &= ~smb2::kAttributeReadonly;
+            } else {
+              attrs |= smb2::kAttributeReadonly;
+            }
+            // MS-FSCC 2.4.7: zero would mean "unchanged"; NORMAL is "none".
+            if (attrs == 0) attrs = smb2::kAttributeNormal;
+            sa.file_attributes = attrs;
+            fsys->SetInfo(h, sa, [done](Result<void> r) { done(r ? std::error_code{} : r.error()); });
+          });
+          return;
+        }
+        if (!basic) return done({});
+        fsys->SetInfo(h, sa, [done](Result<void> r) { done(r ? std::error_code{} : r.error()); });
+      };
+      if (has_size) {
+        fsys->Truncate(h, size, [after_size](Result<void> r) mutable { after_size(r ? std::error_code{} : r.error()); });
+      } else {
+        after_size({});
+      }
+      (void)ino;
+    };
+    (void)cached;
+    WithHandle(ino, fi, has_size, std::move(run), [this, op, ino, fi](std::error_code ec) {
+      if (ec) return op->Err(ec);
+      inodes.InvalidateAttributes(ino);
+      // Answer with fresh attributes.
+      auto reply = [this, op, ino](Result<FileAttributes> a) {
+        if (!a) return op->Err(a.error());
+        inodes.SetAttributes(ino, *a, Expiry());
+        struct stat st = ToStat(ino, *a);
+        op->Done(0, [&] { fuse_reply_attr(op->req, &st, Timeout()); });
+      };
+      if (fi) {
+        if (auto f = File(fi->fh)) return fs->GetAttributes(f->handle, reply);
+      }
+      auto path = inodes.Path(ino);
+      if (!path) return op->Err(ENOENT);
+      fs->Stat(*path, reply);
+    });
+  }
+
+  void Readlink(fuse_req_t req, fuse_ino_t ino) {
+    auto op = Begin(req, "readlink");
+    auto path = inodes.Path(ino);
+    if (!path) return op->Err(ENOENT);
+    ReadSymlink(*path, [op](std::optional<std::string> t) {
+      if (!t) return op->Err(EINVAL);
+      op->Done(0, [&] { fuse_reply_readlink(op->req, t->c_str()); });
+    });
+  }
+
+  // Creates `name` in `parent` and replies with an entry (and, for
+  // create(), an open file).
+  void CreateFile(fuse_req_t req, const char* opname, fuse_ino_t parent, const char* name, int flags,
+                  fuse_file_info* fi) {
+    auto op = Begin(req, opname);
+    if (opts.read_only) return op->Err(EROFS);
+    auto path = inodes.ChildPath(parent, name);
+    if (!path) return op->Err(ENOENT);
+    smb2::OpenParams p;
+    p.read = true;
+    p.write = true;
+    p.non_directory = true;
+    p.disposition = (flags & O_EXCL) ? smb2::OpenDisposition::kCreate
+                    : (flags & O_TRUNC) ? smb2::OpenDisposition::kOverwriteIf
+                                        : smb2::OpenDisposition::kOpenIf;
+    const bool keep_open = fi != nullptr;
+    std::string n = name;
+    fuse_file_info info = fi ? *fi : fuse_file_info{};
+    fs->Open(*path, p, [this, op, parent, n, keep_open, info](Result<smb2::OpenResult> o) mutable {
+      if (!o) return op->Err(o.error());
+      const std::uint64_t ino = inodes.Lookup(parent, n);
+      inodes.SetAttributes(ino, o->attrs, Expiry());
+      fuse_entry_param e = Entry(ino, o->attrs, false);
+      if (!keep_open) {
+        fs->Close(o->handle, [op, e](Result<void> c) {
+          if (!c) return op->Err(c.error());
+          op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+        });
+        return;
+      }
+      info.fh = AddFile({o->handle, ino, true});
+      ApplyCacheFlags(info);
+      op->Done(0, [&] {
+        if (fuse_reply_create(op->req, &e, &info) == -ENOENT) {
+          // The caller was interrupted: the kernel will never release it.
+          Release(info.fh, nullptr);
+        }
+      });
+    });
+  }
+
+  void ApplyCacheFlags(fuse_file_info& fi) const {
+    fi.direct_io = opts.cache == CacheMode::kNone;
+    fi.keep_cache = opts.cache == CacheMode::kLoose;
+  }
+
+  void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    auto op = Begin(req, "open");
+    const int acc = fi->flags & O_ACCMODE;
+    const bool write = acc == O_WRONLY || acc == O_RDWR;
+    if (write && opts.read_only) return op->Err(EROFS);
+    auto path = inodes.Path(ino);
+    if (!path) return op->Err(ENOENT);
+    smb2::OpenParams p;
+    // With the writeback cache the kernel may read to fill pages even for a
+    // write-only open: always ask for read access too.
+    p.read = true;
+    p.write = write;
+    p.non_directory = true;
+    p.disposition = (fi->flags & O_TRUNC) && write ? smb2::OpenDisposition::kOverwrite : smb2::OpenDisposition::kOpen;
+    fuse_file_info info = *fi;
+    fs->Open(*path, p, [this, op, ino, write, info](Result<smb2::OpenResult> o) mutable {
+      if (!o) return op->Err(o.error());
+      inodes.SetAttributes(ino, o->attrs, Expiry());
+      info.fh = AddFile({o->handle, ino, write});
+      ApplyCacheFlags(info);
+      op->Done(0, [&] {
+        if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
+      });
+    });
+  }
+
+  void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    auto op = Begin(req, "read");
+    auto f = File(fi->fh);
+    if (!f) return op->Err(EBADF);
+    // Split into requests of at most the server's size (64 KiB on 2.0.2),
+    // all sent at once; the reply gathers them in order.
+    const std::uint32_t chunk = std::max<std::uint32_t>(fs->max_io_size(), 4096);
+    struct Gather {
+      std::mutex mu;
+      std::vector<smb2::ReadResult> parts;
+      std::vector<std::uint32_t> asked;
+      std::size_t pending;
+      std::error_code error;
+    };
+    const std::size_t n = size == 0 ? 0 : (size + chunk - 1) / chunk;
+    if (n == 0) return op->Done(0, [&] { fuse_reply_buf(op->req, nullptr, 0); });
+    auto g = std::make_shared<Gather>();
+    g->parts.resize(n);
+    g->asked.resize(n);
+    g->pending = n;
+    for (std::size_t i = 0; i < n; ++i) {
+      g->asked[i] = static_cast<std::uint32_t>(std::min<std::size_t>(chunk, size - i * chunk));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t o = static_cast<std::uint64_t>(off) + i * chunk;
+      const std::uint32_t len = g->asked[i];
+      fs->Read(f->handle, o, len, [op, g, i](Result<smb2::ReadResult> r) {
+        std::unique_lock<std::mutex> l(g->mu);
+        if (r) {
+          g->parts[i] = std::move(*r);
+        } else if (!g->error) {
+          g->error = r.error();
+        }
+        if (--g->pending) return;
+        l.unlock();
+        if (g->error) return op->Err(g->error);
+        // Stop at the first short part: that is the end of the file.
+        std::vector<iovec> iov;
+        for (std::size_t k = 0; k < g->parts.size(); ++k) {
+          const ByteSpan d = g->parts[k].data;
+          if (d.empty()) break;
+          iov.push_back({const_cast<std::uint8_t*>(d.data()), d.size()});
+          if (d.size() < g->asked[k]) break;
+        }
+        op->Done(0, [&] { fuse_reply_iov(op->req, iov.data(), static_cast<int>(iov.size())); });
+      });
+    }
+  }
+
+  void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+    auto op = Begin(req, "write");
+    auto f = File(fi->fh);
+    if (!f) return op->Err(EBADF);
+    const std::uint32_t chunk = std::max<std::uint32_t>(fs->max_io_size(), 4096);
+    struct Gather {
+      std::mutex mu;
+      std::size_t pending;
+      std::size_t written = 0;
+      std::error_code error;
+    };
+    auto g = std::make_shared<Gather>();
+    const std::size_t n = size == 0 ? 0 : (size + chunk - 1) / chunk;
+    if (n == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
+    g->pending = n;
+    inodes.InvalidateAttributes(ino);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t start = i * chunk;
+      const std::size_t len = std::min<std::size_t>(chunk, size - start);
+      // The FUSE buffer is only valid during this call: copy it.
+      auto data = std::make_shared<const Bytes>(reinterpret_cast<const std::uint8_t*>(buf) + start,
+                                                reinterpret_cast<const std::uint8_t*>(buf) + start + len);
+      fs->Write(f->handle, static_cast<std::uint64_t>(off) + start, data, [op, g, len](Result<std::uint32_t> r) {
+        std::unique_lock<std::mutex> l(g->mu);
+        if (!r) {
+          if (!g->error) g->error = r.error();
+        } else if (*r != len) {
+          // A short write in the middle would leave a hole the application
+          // was told about nothing: report it as an error.
+          if (!g->error) g->error = std::make_error_code(std::errc::no_space_on_device);
+        } else {
+          g->written += *r;
+        }
+        if (--g->pending) return;
+        l.unlock();
+        if (g->error) return op->Err(g->error);
+        op->Done(0, [&] { fuse_reply_write(op->req, g->written); });
+      });
+    }
+  }
+
+  void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    // Every WRITE was acknowledged by the server before its FUSE reply, and
+    // with the writeback cache the kernel writes dirty pages back (and
+    // reports their errors) before it sends this: nothing is left here.
+    auto op = Begin(req, "flush");
+    op->Err(0);
+  }
+
+  void Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+    auto op = Begin(req, "fsync");
+    auto f = File(fi->fh);
+    if (!f) return op->Err(EBADF);
+    // Servers refuse FLUSH on a handle without write access (Samba 4.17:
+    // STATUS_ACCESS_DENIED), and such a handle has written nothing: the
+    // kernel wrote any dirty pages back through a writable handle already.
+    if (!f->writable) return op->Err(0);
+    // SMB2 FLUSH: the server puts the data on stable storage.
+    fs->Flush(f->handle, [op](Result<void> r) { op->Err(r ? 0 : ErrnoFor(r.error())); });
+  }
+
+  void Release(std::uint64_t fh, OpPtr op) {
+    std::optional<OpenFile> f;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      auto it = files.find(fh);
+      if (it != files.end()) {
+        f = it->second;
+        files.erase(it);
+      }
+    }
+    if (!f) {
+      if (op) op->Err(0);
+      return;
+    }
+    inodes.InvalidateAttributes(f->ino);
+    fs->Close(f->handle, [op](Result<void> r) {
+      if (op) op->Err(r ? 0 : ErrnoFor(r.error()));
+    });
+  }
+
+  void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    auto op = Begin(req, "opendir");
+    auto path = inodes.Path(ino);
+    if (!path) return op->Err(ENOENT);
+    fuse_file_info info = *fi;
+    // The listing is taken whole at opendir (every QUERY_DIRECTORY round)
+    // and served from that snapshot, so offsets stay stable while the
+    // directory changes under a reader.
+    fs->ReadDirectory(*path, [this, op, info](Result<std::vector<smb2::DirectoryEntry>> r) mutable {
+      if (!r) return op->Err(r.error());
+      auto snap = std::make_shared<DirSnapshot>();
+      snap->entries = std::move(*r);
+      {
+        std::lock_guard<std::mutex> l(mu);
+        info.fh = next_fh++;
+        dirs.emplace(info.fh, std::move(snap));
+      }
+      info.cache_readdir = opts.cache == CacheMode::kLoose;
+      op->Done(0, [&] {
+        if (fuse_reply_open(op->req, &info) == -ENOENT) {
+          std::lock_guard<std::mutex> l(mu);
+          dirs.erase(info.fh);
+        }
+      });
+    });
+  }
+
+  void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+    auto op = Begin(req, plus ? "readdirplus" : "readdir");
+    std::shared_ptr<DirSnapshot> snap;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      auto it = dirs.find(fi->fh);
+      if (it != dirs.end()) snap = it->second;
+    }
+    if (!snap) return op->Err(EBADF);
+    std::vector<char> buf(size);
+    std::size_t used = 0;
+    // Offsets: 0 ".", 1 "..", then entry i at i + 2; each entry carries the
+    // offset of the next one.
+    const std::size_t total = snap->entries.size() + 2;
+    for (std::size_t i = static_cast<std::size_t>(off); i < total; ++i) {
+      std::size_t need;
+      const char* name;
+      struct stat st{};
+      fuse_entry_param e{};
+      const smb2::DirectoryEntry* de = nullptr;
+      if (i < 2) {
+        name = i == 0 ? "." : "..";
+        st.st_ino = i == 0 ? ino : 1;
+        st.st_mode = S_IFDIR;
+      } else {
+        de = &snap->entries[i - 2];
+        name = de->name.c_str();
+        st = ToStat(0, de->attrs);
+      }
+      if (plus) {
+        if (de) {
+          // The kernel takes a reference for each entry returned with a
+          // nonzero ino: only add one if the entry fits.
+          e = Entry(0, de->attrs, false);
+          e.attr.st_ino = de->attrs.file_id;
+        } else {
+          e.attr = st;
+        }
+        need = fuse_add_direntry_plus(op->req, nullptr, 0, name, &e, 0);
+        if (used + need > size) break;
+        if (de) {
+          const std::uint64_t child = inodes.Lookup(ino, de->name);
+          e = Entry(child, de->attrs, false);
+          // A 1067-byte file may be an mfsymlink: do not let the kernel
+          // cache attributes that would hide it; lookup will check.
+          if (MaybeSymlink(de->attrs)) {
+            e.attr_timeout = 0;
+            e.entry_timeout = 0;
+          } else {
+            inodes.SetAttributes(child, de->attrs, Expiry());
+          }
+        }
+        fuse_add_direntry_plus(op->req, buf.data() + used, size - used, name, &e, static_cast<off_t>(i + 1));
+      } else {
+        need = fuse_add_direntry(op->req, nullptr, 0, name, &st, 0);
+        if (used + need > size) break;
+        fuse_add_direntry(op->req, buf.data() + used, size - used, name, &st, static_cast<off_t>(i + 1));
+      }
+      used += need;
+    }
+    op->Done(0, [&] { fuse_reply_buf(op->req, buf.data(), used); });
+  }
+
+  void ReleaseDir(fuse_req_t req, fuse_file_info* fi) {
+    auto op = Begin(req, "releasedir");
+    std::lock_guard<std::mutex> l(mu);
+    dirs.erase(fi->fh);
+    op->Err(0);
+  }
+
+  void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    auto op = Begin(req, "mkdir");
+    if (opts.read_only) return op->Err(EROFS);
+    auto path = inodes.ChildPath(parent, name);
+    if (!path) return op->Err(ENOENT);
+    std::string n = name;
+    fs->MakeDirectory(*path, [this, op, parent, n](Result<FileAttributes> a) {
+      if (!a) return op->Err(a.error());
+      const std::uint64_t ino = inodes.Lookup(parent, n);
+      inodes.SetAttributes(ino, *a, Expiry());
+      fuse_entry_param e = Entry(ino, *a, false);
+      op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+    });
+  }
+
+  void Remove(fuse_req_t req, fuse_ino_t parent, const char* name, bool dir) {
+    auto op = Begin(req, dir ? "rmdir" : "unlink");
+    if (opts.read_only) return op->Err(EROFS);
+    auto path = inodes.ChildPath(parent, name);
+    if (!path) return op->Err(ENOENT);
+    std::string n = name;
+    auto done = [this, op, parent, n](Result<void> r) {
+      if (!r) return op->Err(r.error());
+      inodes.Remove(parent, n);
+      op->Err(0);
+    };
+    if (dir) {
+      fs->RemoveDirectory(*path, done);
+    } else {
+      fs->Unlink(*path, done);
+    }
+  }
+
+  void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+              unsigned int flags) {
+    auto op = Begin(req, "rename");
+    if (opts.read_only) return op->Err(EROFS);
+    // SMB2 has no atomic exchange.
+    if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) return op->Err(EINVAL);
+    auto from = inodes.ChildPath(parent, name);
+    auto to = inodes.ChildPath(newparent, newname);
+    if (!from || !to) return op->Err(ENOENT);
+    std::string n = name, nn = newname;
+    const bool replace = !(flags & RENAME_NOREPLACE);
+    fs->Rename(*from, *to, replace, [this, op, parent, n, newparent, nn](Result<void> r) {
+      if (!r) return op->Err(r.error());
+      inodes.Rename(parent, n, newparent, nn);
+      op->Err(0);
+    });
+  }
+
+  void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+    auto op = Begin(req, "link");
+    if (opts.read_only) return op->Err(EROFS);
+    auto from = inodes.Path(ino);
+    auto to = inodes.ChildPath(newparent, newname);
+    if (!from || !to) return op->Err(ENOENT);
+    std::string nn = newname;
+    fs->HardLink(*from, *to, [this, op, ino, newparent, nn, to = *to](Result<void> r) {
+      if (!r) return op->Err(r.error());
+      inodes.InvalidateAttributes(ino);
+      fs->Stat(to, [this, op, newparent, nn](Result<FileAttributes> a) {
+        if (!a) return op->Err(a.error());
+        const std::uint64_t child = inodes.Lookup(newparent, nn);
+        fuse_entry_param e = Entry(child, *a, false);
+        op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+      });
+    });
+  }
+
+  void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+    auto op = Begin(req, "symlink");
+    if (opts.read_only) return op->Err(EROFS);
+    auto content = EncodeMfSymlink(target);
+    if (!content) return op->Err(ENAMETOOLONG);
+    auto path = inodes.ChildPath(parent, name);
+    if (!path) return op->Err(ENOENT);
+    smb2::OpenParams p;
+    p.write = true;
+    p.non_directory = true;
+    p.disposition = smb2::OpenDisposition::kCreate;
+    auto data = std::make_shared<const Bytes>(std::move(*content));
+    std::string n = name;
+    auto fsys = fs;
+    fs->Open(*path, p, [this, fsys, op, data, parent, n](Result<smb2::OpenResult> o) {
+      if (!o) return op->Err(o.error());
+      const Handle h = o->handle;
+      fsys->Write(h, 0, data, [this, fsys, op, h, parent, n](Result<std::uint32_t> w) {
+        fsys->GetAttributes(h, [this, fsys, op, h, parent, n, w](Result<FileAttributes> a) {
+          fsys->Close(h, [this, op, parent, n, w, a](Result<void> c) {
+            if (!w) return op->Err(w.error());
+            if (!a) return op->Err(a.error());
+            if (!c) return op->Err(c.error());
+            const std::uint64_t ino = inodes.Lookup(parent, n);
+            inodes.SetAttributes(ino, *a, Expiry());
+            fuse_entry_param e = Entry(ino, *a, true);
+            op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+          });
+        });
+      });
+    });
+  }
+
+  void StatFs(fuse_req_t req) {
+    auto op = Begin(req, "statfs");
+    fs->StatFs([op](Result<smb2::FsStats> s) {
+      if (!s) return op->Err(s.error());
+      struct statvfs v{};
+      v.f_bsize = s->block_size;
+      v.f_frsize = s->block_size;
+      v.f_blocks = s->total_bytes / s->block_size;
+      v.f_bfree = s->free_bytes / s->block_size;
+      v.f_bavail = v.f_bfree;
+      v.f_namemax = s->max_name_length;
+      op->Done(0, [&] { fuse_reply_statfs(op->req, &v); });
+    });
+  }
+
+  // POSIX (fcntl) and BSD (flock) locks both become SMB2 byte-range locks
+  // on the open's handle, as the cifs client does.
+  void SetLock(fuse_req_t req, fuse_file_info* fi, std::uint64_t start, std::uint64_t len, short type,
+               bool wait, const char* opname) {
+    auto op = Begin(req, opname);
+    auto f = File(fi->fh);
+    if (!f) return op->Err(EBADF);
+    using LT = smb2::RemoteFs::LockType;
+    const LT t = type == F_UNLCK ? LT::kUnlock : type == F_RDLCK ? LT::kShared : LT::kExclusive;
+    fs->Lock(f->handle, start, len, t, wait, [op, t](Result<void> r) {
+      if (r) return op->Err(0);
+      const int err = ErrnoFor(r.error());
+      // Unlocking a range that was never locked is not an error in POSIX.
+      if (t == LT::kUnlock && err == ENOLCK) return op->Err(0);
+      op->Err(err == EACCES ? EAGAIN : err);
+    });
+  }
+
+  void GetLock(fuse_req_t req, fuse_file_info* fi, struct flock* lock) {
+    auto op = Begin(req, "getlk");
+    auto f = File(fi->fh);
+    if (!f) return op->Err(EBADF);
+    // SMB2 cannot test a lock: take it and give it back, like cifs.
+    const std::uint64_t start = static_cast<std::uint64_t>(lock->l_start);
+    const std::uint64_t len = lock->l_len == 0 ? UINT64_MAX - start : static_cast<std::uint64_t>(lock->l_len);
+    using LT = smb2::RemoteFs::LockType;
+    const LT t = lock->l_type == F_RDLCK ? LT::kShared : LT::kExclusive;
+    struct flock l = *lock;
+    auto fsys = fs;
+    const Handle h = f->handle;
+    fs->Lock(h, start, len, t, false, [fsys, op, h, start, len, l](Result<void> r) mutable {
+      if (r) {
+        fsys->Lock(h, start, len, LT::kUnlock, false, [op, l](Result<void>) mutable {
+          l.l_type = F_UNLCK;
+          op->Done(0, [&] { fuse_reply_lock(op->req, &l); });
+        });
+        return;
+      }
+      // Someone else holds it; SMB does not say who.
+      l.l_pid = 0;
+      op->Done(0, [&] { fuse_reply_lock(op->req, &l); });
+    });
+  }
+};
+
+namespace {
+
+FuseFs::Impl* I(fuse_req_t req) { return static_cast<FuseFs::Impl*>(fuse_req_userdata(req)); }
+
+void OpInit(void* userdata, fuse_conn_info* conn) {
+  auto* impl = static_cast<FuseFs::Impl*>(userdata);
+  conn->max_write = impl->opts.max_io;
+  conn->max_read = impl->opts.max_io;
+  conn->max_readahead = std::min<unsigned>(conn->max_readahead, impl->opts.max_io);
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+  auto want = [conn](unsigned cap) {
+    if (conn->capable & cap) conn->want |= cap;
+  };
+  want(FUSE_CAP_ASYNC_READ);
+  want(FUSE_CAP_ATOMIC_O_TRUNC);
+  want(FUSE_CAP_READDIRPLUS);
+  want(FUSE_CAP_READDIRPLUS_AUTO);
+  want(FUSE_CAP_PARALLEL_DIROPS);
+  want(FUSE_CAP_POSIX_LOCKS);
+  want(FUSE_CAP_FLOCK_LOCKS);
+  want(FUSE_CAP_ASYNC_DIO);
+  // The writeback cache lets the kernel batch and parallelise writes; it
+  // still reports every error at fsync and close. Not with cache=none.
+  if (impl->opts.cache != CacheMode::kNone) want(FUSE_CAP_WRITEBACK_CACHE);
+  if (impl->opts.cache == CacheMode::kNone) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  conn->time_gran = 100;  // FILETIME resolution, in ns
+}
+
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) { I(req)->Lookup(req, parent, name); }
+void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
+  I(req)->Forget(ino, n);
+  fuse_reply_none(req);
+}
+void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; ++i) I(req)->Forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { I(req)->GetAttr(req, ino, fi); }
+void OpSetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+  I(req)->SetAttr(req, ino, attr, to_set, fi);
+}
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) { I(req)->Readlink(req, ino); }
+void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
+  if (!S_ISREG(mode)) {
+    // Devices, FIFOs and sockets have no SMB2 form without the POSIX
+    // extensions; cifs answers the same.
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  I(req)->CreateFile(req, "mknod", parent, name, O_EXCL, nullptr);
+}
+void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t) { I(req)->MkDir(req, parent, name); }
+void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) { I(req)->Remove(req, parent, name, false); }
+void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) { I(req)->Remove(req, parent, name, true); }
+void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  I(req)->Symlink(req, link, parent, name);
+}
+void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+              unsigned int flags) {
+  I(req)->Rename(req, parent, name, newparent, newname, flags);
+}
+void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  I(req)->Link(req, ino, newparent, newname);
+}
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { I(req)->Open(req, ino, fi); }
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  I(req)->Read(req, ino, size, off, fi);
+}
+void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  I(req)->Write(req, ino, buf, size, off, fi);
+}
+void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { I(req)->Flush(req, ino, fi); }
+void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  auto* impl = I(req);
+  impl->Release(fi->fh, impl->Begin(req, "release"));
+}
+void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  I(req)->Fsync(req, ino, datasync, fi);
+}
+void OpOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { I(req)->OpenDir(req, ino, fi); }
+void OpReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  I(req)->ReadDir(req, ino, size, off, fi, false);
+}
+void OpReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  I(req)->ReadDir(req, ino, size, off, fi, true);
+}
+void OpReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) { I(req)->ReleaseDir(req, fi); }
+void OpFsyncDir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, 0); }
+void OpStatFs(fuse_req_t req, fuse_ino_t) { I(req)->StatFs(req); }
+void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info* fi) {
+  I(req)->CreateFile(req, "create", parent, name, fi->flags, fi);
+}
+void OpGetLk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lock) { I(req)->GetLock(req, fi, lock); }
+void OpSetLk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lock, int sleep) {
+  const std::uint64_t start = static_cast<std::uint64_t>(lock->l_start);
+  const std::uint64_t len = lock->l_len == 0 ? UINT64_MAX - start : static_cast<std::uint64_t>(lock->l_len);
+  I(req)->SetLock(req, fi, start, len, lock->l_type, sleep != 0, "setlk");
+}
+void OpFlock(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, int op) {
+  const short type = (op & LOCK_UN) ? F_UNLCK : (op & LOCK_SH) ? F_RDLCK : F_WRLCK;
+  I(req)->SetLock(req, fi, 0, UINT64_MAX, type, !(op & LOCK_NB), "flock");
+}
+
+fuse_lowlevel_ops MakeOps() {
+  fuse_lowlevel_ops o{};
+  o.init = OpInit;
+  o.lookup = OpLookup;
+  o.forget = OpForget;
+  o.forget_multi = OpForgetMulti;
+  o.getattr = OpGetAttr;
+  o.setattr = OpSetAttr;
+  o.readlink = OpReadlink;
+  o.mknod = OpMknod;
+  o.mkdir = OpMkdir;
+  o.unlink = OpUnlink;
+  o.rmdir = OpRmdir;
+  o.symlink = OpSymlink;
+  o.rename = OpRename;
+  o.link = OpLink;
+  o.open = OpOpen;
+  o.read = OpRead;
+  o.write = OpWrite;
+  o.flush = OpFlush;
+  o.release = OpRelease;
+  o.fsync = OpFsync;
+  o.opendir = OpOpenDir;
+  o.readdir = OpReadDir;
+  o.readdirplus = OpReadDirPlus;
+  o.releasedir = OpReleaseDir;
+  o.fsyncdir = OpFsyncDir;
+  o.statfs = OpStatFs;
+  o.create = OpCreate;
+  o.getlk = OpGetLk;
+  o.setlk = OpSetLk;
+  o.flock = OpFlock;
+  return o;
+}
+
+}  // namespace
+
+FuseFs::FuseFs(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const std::string& mountpoint,
+                                      FsOptions options, std::string* error) {
+  auto impl = std::make_unique<Impl>();
+  impl->fs = std::move(fs);
+  impl->opts = std::move(options);
+  impl->mountpoint = mountpoint;
+  // Permission checks by the kernel against the uid/gid/modes we report,
+  // as cifs does with its file_mode/dir_mode.
+  std::vector<std::string> argv = {"smbgate", "-o", "default_permissions", "-o", "subtype=smbgate", "-o",
+                                   "max_read=" + std::to_string(impl->opts.max_io)};
+  if (!impl->opts.fsname.empty()) {
+    std::string fsname;
+    // libfuse splits options at commas; escape them in the name.
+    for (char c : impl->opts.fsname) {
+      if (c == ',' || c == '\\') fsname += '\\';
+      fsname += c;
+    }
+    argv.push_back("-o");
+    argv.push_back("fsname=" + fsname);
+  }
+  if (impl->opts.allow_other) {
+    argv.push_back("-o");
+    argv.push_back("allow_other");
+  }
+  if (impl->opts.read_only) {
+    argv.push_back("-o");
+    argv.push_back("ro");
+  }
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(cargv.size()), cargv.data());
+  static const fuse_lowlevel_ops kOps = MakeOps();
+  impl->se = fuse_session_new(&args, &kOps, sizeof kOps, impl.get());
+  if (!impl->se) {
+    *error = "FUSE: could not create a session (bad options?)";
+    return nullptr;
+  }
+  if (fuse_session_mount(impl->se, mountpoint.c_str()) != 0) {
+    *error = "FUSE: could not mount on " + mountpoint +
+             " (is /dev/fuse available and is fusermount3 installed? does the directory exist?)";
+    fuse_session_destroy(impl->se);
+    impl->se = nullptr;
+    return nullptr;
+  }
+  impl->is_mounted = true;
+  return std::unique_ptr<FuseFs>(new FuseFs(std::move(impl)));
+}
+
+FuseFs::~FuseFs() {
+  if (!impl_->se) return;
+  if (impl_->signals_installed) fuse_remove_signal_handlers(impl_->se);
+  if (impl_->is_mounted) fuse_session_unmount(impl_->se);
+  fuse_session_destroy(impl_->se);
+}
+
+bool FuseFs::InstallSignalHandlers() {
+  if (fuse_set_signal_handlers(impl_->se) != 0) return false;
+  impl_->signals_installed = true;
+  return true;
+}
+
+int FuseFs::Run() {
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(cfg, 0);
+  // Handlers only hand work over and return, so a few threads keep the
+  // kernel's queue drained; replies come from the SMB connection's thread.
+  fuse_loop_cfg_set_idle_threads(cfg, 4);
+  fuse_loop_cfg_set_max_threads(cfg, 16);
+  const int rc = fuse_session_loop_mt(impl_->se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  return rc < 0 ? -rc : 0;
+}
+
+void FuseFs::Exit() {
+  if (impl_->se) fuse_session_exit(impl_->se);
+}
+
+void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
+  Impl& i = *impl_;
+  {
+    std::unique_lock<std::mutex> l(i.flight_mu);
+    i.flight_cv.wait_for(l, drain_timeout, [&] { return i.in_flight == 0; });
+  }
+  // Close what the kernel did not release (a stop with files still open).
+  std::vector<Handle> left;
+  {
+    std::lock_guard<std::mutex> l(i.mu);
+    for (auto& [fh, f] : i.files) left.push_back(f.handle);
+    i.files.clear();
+    i.dirs.clear();
+  }
+  for (const Handle& h : left) {
+    auto p = std::make_shared<std::promise<void>>();
+    i.fs->Close(h, [p](Result<void>) { p->set_value(); });
+    p->get_future().wait_for(std::chrono::seconds(10));
+  }
+  if (i.se && i.is_mounted) {
+    if (i.signals_installed) {
+      fuse_remove_signal_handlers(i.se);
+      i.signals_installed = false;
+    }
+    fuse_session_unmount(i.se);
+    i.is_mounted = false;
+  }
+}
+
+bool FuseFs::mounted() const { return impl_->is_mounted; }
+
+std::size_t FuseFs::open_files() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->files.size();
+}
+
+}  // namespace smbgate::fuse

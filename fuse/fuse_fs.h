@@ -1,0 +1,73 @@
+// FuseFs: the libfuse3 low-level filesystem over a RemoteFs. Owns the inode
+// and handle tables, the attribute cache, and the FUSE session (mount, the
+// multi-threaded loop, unmount). libfuse's headers stay in fuse_fs.cc.
+//
+// Every FUSE handler hands its work to the RemoteFs and returns; the reply
+// is sent exactly once from the completion callback, so many FUSE requests
+// become many SMB requests in flight.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "auth/common/result.h"
+#include "smb2/client/remote_fs.h"
+
+namespace smbgate::fuse {
+
+enum class CacheMode { kStrict, kLoose, kNone };
+
+struct FsOptions {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t file_mode = 0755;
+  mode_t dir_mode = 0755;
+  bool read_only = false;
+  bool allow_other = false;
+  CacheMode cache = CacheMode::kStrict;
+  // Entry and attribute timeout (mount.cifs actimeo), seconds.
+  double actimeo = 1.0;
+  // Largest FUSE read/write the kernel sends (capped at 1 MiB by FUSE).
+  std::uint32_t max_io = 1 << 20;
+  std::string fsname;  // shown by mount(8): //host/share
+  // Called once per FUSE operation with its name, errno (0 on success) and
+  // duration; for metrics. May be empty. Runs on any thread.
+  std::function<void(const char* op, int err, double seconds)> on_operation;
+};
+
+class FuseFs {
+ public:
+  // Creates the FUSE session and mounts it on `mountpoint` (a directory, or
+  // /dev/fd/N for a descriptor already mounted by a privileged helper).
+  // Errors: a one-line message in *error.
+  static std::unique_ptr<FuseFs> Mount(std::shared_ptr<smb2::RemoteFs> fs, const std::string& mountpoint,
+                                       FsOptions options, std::string* error);
+  ~FuseFs();  // unmounts if still mounted
+
+  // Runs the multi-threaded FUSE loop until Exit(), a signal from
+  // InstallSignalHandlers(), or an unmount. Returns 0 on a clean end.
+  int Run();
+  // Asks the loop to end (thread-safe).
+  void Exit();
+  // Lets SIGTERM, SIGINT and SIGHUP end Run() (libfuse's handlers).
+  bool InstallSignalHandlers();
+  // After Run(): waits (bounded) for replies still in flight, closes every
+  // handle left open on the server, then unmounts.
+  void Shutdown(std::chrono::milliseconds drain_timeout);
+
+  // True while the kernel has the mount.
+  bool mounted() const;
+  std::size_t open_files() const;
+
+  struct Impl;
+
+ private:
+  explicit FuseFs(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace smbgate::fuse

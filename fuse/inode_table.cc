@@ -1,0 +1,141 @@
+#include "fuse/inode_table.h"
+
+#include <vector>
+
+namespace smbgate::fuse {
+
+InodeTable::InodeTable() {
+  Node root;
+  root.nlookup = 1;  // the kernel never forgets the root
+  nodes_.emplace(kRoot, std::move(root));
+}
+
+std::uint64_t InodeTable::Lookup(std::uint64_t parent, std::string_view name) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto p = nodes_.find(parent);
+  if (p == nodes_.end() || p->second.detached) return 0;
+  Key k{parent, std::string(name)};
+  if (auto it = children_.find(k); it != children_.end()) {
+    ++nodes_[it->second].nlookup;
+    return it->second;
+  }
+  const std::uint64_t id = next_id_++;
+  Node n;
+  n.parent = parent;
+  n.name = std::string(name);
+  n.nlookup = 1;
+  nodes_.emplace(id, std::move(n));
+  children_.emplace(std::move(k), id);
+  return id;
+}
+
+void InodeTable::Forget(std::uint64_t ino, std::uint64_t n) {
+  if (ino == kRoot) return;
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  Node& node = it->second;
+  node.nlookup = n >= node.nlookup ? 0 : node.nlookup - n;
+  if (node.nlookup > 0) return;
+  if (!node.detached) {
+    auto c = children_.find(Key{node.parent, node.name});
+    if (c != children_.end() && c->second == ino) children_.erase(c);
+  }
+  // Children keep their parent's id; a child node outliving its parent is
+  // not possible in FUSE (the kernel holds the parent while a child lives).
+  nodes_.erase(it);
+}
+
+std::optional<std::string> InodeTable::PathLocked(std::uint64_t ino) const {
+  std::vector<const std::string*> parts;
+  // Depth is bounded by the node count; a cycle cannot form because
+  // Rename refuses to move a directory into itself (the server does too).
+  for (std::size_t guard = 0; ino != kRoot; ++guard) {
+    auto it = nodes_.find(ino);
+    if (it == nodes_.end() || it->second.detached || guard > nodes_.size()) return std::nullopt;
+    parts.push_back(&it->second.name);
+    ino = it->second.parent;
+  }
+  std::string path;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (!path.empty()) path += '/';
+    path += **it;
+  }
+  return path;
+}
+
+std::optional<std::string> InodeTable::Path(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  return PathLocked(ino);
+}
+
+std::optional<std::string> InodeTable::ChildPath(std::uint64_t parent, std::string_view name) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto p = PathLocked(parent);
+  if (!p) return std::nullopt;
+  if (!p->empty()) *p += '/';
+  *p += name;
+  return p;
+}
+
+void InodeTable::DetachLocked(std::uint64_t ino) {
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  it->second.detached = true;
+  it->second.attrs_expiry = {};
+}
+
+void InodeTable::Rename(std::uint64_t old_parent, std::string_view old_name, std::uint64_t new_parent,
+                        std::string_view new_name) {
+  std::lock_guard<std::mutex> l(mu_);
+  Key to{new_parent, std::string(new_name)};
+  if (auto t = children_.find(to); t != children_.end()) {
+    DetachLocked(t->second);
+    children_.erase(t);
+  }
+  auto from = children_.find(Key{old_parent, std::string(old_name)});
+  if (from == children_.end()) return;
+  const std::uint64_t id = from->second;
+  children_.erase(from);
+  Node& n = nodes_[id];
+  n.parent = new_parent;
+  n.name = std::string(new_name);
+  n.attrs_expiry = {};  // ctime changed on the server
+  children_.emplace(std::move(to), id);
+}
+
+void InodeTable::Remove(std::uint64_t parent, std::string_view name) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = children_.find(Key{parent, std::string(name)});
+  if (it == children_.end()) return;
+  DetachLocked(it->second);
+  children_.erase(it);
+}
+
+void InodeTable::SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a, Clock::time_point expiry) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  it->second.attrs = a;
+  it->second.attrs_expiry = expiry;
+}
+
+std::optional<smb2::FileAttributes> InodeTable::CachedAttributes(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || Clock::now() >= it->second.attrs_expiry) return std::nullopt;
+  return it->second.attrs;
+}
+
+void InodeTable::InvalidateAttributes(std::uint64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it != nodes_.end()) it->second.attrs_expiry = {};
+}
+
+std::size_t InodeTable::size() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return nodes_.size();
+}
+
+}  // namespace smbgate::fuse

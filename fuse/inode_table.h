@@ -1,0 +1,84 @@
+// InodeTable: FUSE node ids for the paths of a path-based protocol. Ids are
+// generated 64-bit numbers (never pointers), each with the kernel's lookup
+// count; a node lives until the kernel forgets it. Renames move whole
+// subtrees; an unlinked node keeps its id (an open file stays usable) but
+// has no path any more.
+//
+// Thread-safety: every member is safe to call from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "smb2/client/remote_fs.h"
+
+namespace smbgate::fuse {
+
+class InodeTable {
+ public:
+  static constexpr std::uint64_t kRoot = 1;  // FUSE_ROOT_ID
+  using Clock = std::chrono::steady_clock;
+
+  InodeTable();
+
+  // The node of `name` in directory `parent`, created if new; the kernel's
+  // lookup count goes up by one. 0 if `parent` is unknown.
+  std::uint64_t Lookup(std::uint64_t parent, std::string_view name);
+  // Drops `n` kernel references; the node is freed at zero (never the root).
+  void Forget(std::uint64_t ino, std::uint64_t n);
+
+  // '/'-separated path from the share root ("" for the root), or nullopt if
+  // the node is unknown or was unlinked.
+  std::optional<std::string> Path(std::uint64_t ino) const;
+  // The path `name` would have in `parent`.
+  std::optional<std::string> ChildPath(std::uint64_t parent, std::string_view name) const;
+
+  // Moves the entry; a node that was at the target is detached.
+  void Rename(std::uint64_t old_parent, std::string_view old_name, std::uint64_t new_parent,
+              std::string_view new_name);
+  // Detaches the entry (after unlink/rmdir).
+  void Remove(std::uint64_t parent, std::string_view name);
+
+  // Attribute cache, valid until `expiry`.
+  void SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a, Clock::time_point expiry);
+  std::optional<smb2::FileAttributes> CachedAttributes(std::uint64_t ino) const;
+  void InvalidateAttributes(std::uint64_t ino);
+
+  // Number of live nodes, the root included (for tests and metrics).
+  std::size_t size() const;
+
+ private:
+  struct Node {
+    std::uint64_t parent = 0;
+    std::string name;
+    std::uint64_t nlookup = 0;
+    bool detached = false;
+    smb2::FileAttributes attrs;
+    Clock::time_point attrs_expiry{};
+  };
+  struct Key {
+    std::uint64_t parent;
+    std::string name;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      return std::hash<std::string>()(k.name) ^ (k.parent * 0x9E3779B97F4A7C15ull);
+    }
+  };
+
+  std::optional<std::string> PathLocked(std::uint64_t ino) const;
+  void DetachLocked(std::uint64_t ino);
+
+  mutable std::mutex mu_;
+  std::uint64_t next_id_ = kRoot + 1;
+  std::unordered_map<std::uint64_t, Node> nodes_;
+  std::unordered_map<Key, std::uint64_t, KeyHash> children_;
+};
+
+}  // namespace smbgate::fuse

@@ -1,0 +1,130 @@
+// ReconnectingFs: a RemoteFs that survives the loss of its connection, the
+// way the kernel cifs client does. When a request fails because the
+// connection or session is gone, that request reports its error (the one an
+// application may see), the filesystem is marked down, and a background
+// thread reconnects (negotiate, session setup with the current credentials,
+// tree connect) with jittered exponential backoff. Requests made while it
+// is down wait for it (up to a limit); handles opened before the loss are
+// reopened by path on their next use.
+//
+// Thread-safety: every member may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "smb2/client/smb_fs.h"
+
+namespace smbgate::smb2 {
+
+class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_this<ReconnectingFs> {
+ public:
+  // Builds a fresh, connected SmbFs (blocking). Called on the reconnect
+  // thread; it should read the newest credentials each time.
+  using Factory = std::function<Result<std::shared_ptr<SmbFs>>()>;
+
+  struct Options {
+    std::chrono::milliseconds first_backoff{500};
+    std::chrono::milliseconds max_backoff{30'000};
+    // How long a request waits for the connection to come back.
+    std::chrono::milliseconds wait_limit{60'000};
+    // Echo interval: a connection that answers nothing for three intervals
+    // is declared dead (the cifs rule). 0 disables the echo.
+    std::chrono::milliseconds echo_interval{30'000};
+    std::function<void()> on_reconnected;  // metrics/logs; any thread
+    std::function<void(std::error_code)> on_down;
+  };
+
+  static std::shared_ptr<ReconnectingFs> Create(std::shared_ptr<SmbFs> initial, Factory factory, Options options);
+  ~ReconnectingFs() override;
+
+  // Stops the reconnect and echo threads; pending waiters fail.
+  void Stop();
+  // True while connected (for /readyz).
+  bool up() const;
+  std::uint64_t reconnects() const;
+  // The current filesystem (nullptr while down); for logoff at shutdown.
+  std::shared_ptr<SmbFs> current() const;
+
+  void Open(std::string path, OpenParams params, Callback<OpenResult> cb) override;
+  void Close(Handle h, Callback<void> cb) override;
+  void Read(Handle h, std::uint64_t offset, std::uint32_t length, Callback<ReadResult> cb) override;
+  void Write(Handle h, std::uint64_t offset, std::shared_ptr<const Bytes> data, Callback<std::uint32_t> cb) override;
+  void Flush(Handle h, Callback<void> cb) override;
+  void GetAttributes(Handle h, Callback<FileAttributes> cb) override;
+  void Stat(std::string path, Callback<FileAttributes> cb) override;
+  void ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) override;
+  void MakeDirectory(std::string path, Callback<FileAttributes> cb) override;
+  void RemoveDirectory(std::string path, Callback<void> cb) override;
+  void Unlink(std::string path, Callback<void> cb) override;
+  void Rename(std::string from, std::string to, bool replace, Callback<void> cb) override;
+  void Truncate(Handle h, std::uint64_t size, Callback<void> cb) override;
+  void SetInfo(Handle h, SetAttributes attrs, Callback<void> cb) override;
+  void HardLink(std::string existing, std::string new_path, Callback<void> cb) override;
+  void StatFs(Callback<FsStats> cb) override;
+  void Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
+            Callback<void> cb) override;
+  std::uint32_t max_io_size() const override;
+
+  // Whether an error means the connection or session is gone.
+  static bool IsConnectionError(const std::error_code& ec);
+
+ private:
+  ReconnectingFs(std::shared_ptr<SmbFs> initial, Factory factory, Options options);
+
+  // A unit of work against one generation of the filesystem.
+  using Job = std::function<void(const std::shared_ptr<SmbFs>& fs, std::uint64_t generation)>;
+  struct Waiting {
+    Job job;
+    std::function<void(std::error_code)> fail;
+    std::chrono::steady_clock::time_point since;
+  };
+  struct VirtualHandle {
+    std::string path;
+    OpenParams params;
+    Handle real;
+    std::uint64_t generation = 0;
+  };
+
+  // Runs `job` now if up, else queues it.
+  void Submit(Job job, std::function<void(std::error_code)> fail);
+  // Called by a job whose request failed: marks the generation down.
+  void ReportError(std::uint64_t generation, const std::error_code& ec);
+  // Runs `body` with the real handle of `vh` in the current generation,
+  // reopening it by path first if the connection was replaced.
+  template <class T>
+  void WithHandle(Handle vh, Callback<T> cb, std::function<void(const std::shared_ptr<SmbFs>&, Handle, Callback<T>)> body);
+  // Runs a path operation on the current generation.
+  template <class T, class F>
+  void PathOp(Callback<T> cb, F call);
+  // Wraps a callback so connection errors trigger a reconnect.
+  template <class T>
+  Callback<T> Watch(std::uint64_t generation, Callback<T> cb);
+
+  void ReconnectLoop();
+  void EchoLoop();
+
+  Factory factory_;
+  Options options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<SmbFs> current_;
+  std::uint64_t generation_ = 1;
+  bool down_ = false;
+  bool stopping_ = false;
+  std::uint64_t reconnects_ = 0;
+  std::uint32_t max_io_ = 65536;
+  std::deque<Waiting> waiting_;
+  std::unordered_map<std::uint64_t, VirtualHandle> handles_;
+  std::uint64_t next_handle_ = 1;
+  std::thread reconnect_thread_;
+  std::thread echo_thread_;
+};
+
+}  // namespace smbgate::smb2

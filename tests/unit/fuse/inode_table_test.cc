@@ -1,0 +1,76 @@
+#include "fuse/inode_table.h"
+
+#include <gtest/gtest.h>
+
+namespace smbgate::fuse {
+namespace {
+
+TEST(InodeTableTest, LookupGivesStableIdsAndPaths) {
+  InodeTable t;
+  EXPECT_EQ(t.Path(InodeTable::kRoot), "");
+  const auto a = t.Lookup(InodeTable::kRoot, "a");
+  const auto b = t.Lookup(a, "b");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(t.Lookup(InodeTable::kRoot, "a"), a);  // same node, count 2
+  EXPECT_EQ(t.Path(b), "a/b");
+  EXPECT_EQ(t.ChildPath(b, "c"), "a/b/c");
+  EXPECT_EQ(t.Lookup(12345, "x"), 0u);  // unknown parent
+}
+
+TEST(InodeTableTest, ForgetFreesAtZero) {
+  InodeTable t;
+  const auto a = t.Lookup(InodeTable::kRoot, "a");
+  t.Lookup(InodeTable::kRoot, "a");
+  EXPECT_EQ(t.size(), 2u);
+  t.Forget(a, 1);
+  EXPECT_TRUE(t.Path(a));
+  t.Forget(a, 1);
+  EXPECT_FALSE(t.Path(a));
+  EXPECT_EQ(t.size(), 1u);
+  // A new lookup gets a new id, never a reused one.
+  EXPECT_NE(t.Lookup(InodeTable::kRoot, "a"), a);
+  t.Forget(InodeTable::kRoot, 100);  // the root is never freed
+  EXPECT_EQ(t.Path(InodeTable::kRoot), "");
+}
+
+TEST(InodeTableTest, RenameMovesSubtreeAndDetachesTarget) {
+  InodeTable t;
+  const auto d = t.Lookup(InodeTable::kRoot, "d");
+  const auto f = t.Lookup(d, "f");
+  const auto e = t.Lookup(InodeTable::kRoot, "e");
+  const auto victim = t.Lookup(e, "d2");
+  t.Rename(InodeTable::kRoot, "d", e, "d2");
+  EXPECT_EQ(t.Path(d), "e/d2");
+  EXPECT_EQ(t.Path(f), "e/d2/f");
+  EXPECT_FALSE(t.Path(victim));  // replaced: still known, no path
+  EXPECT_EQ(t.Lookup(e, "d2"), d);
+}
+
+TEST(InodeTableTest, RemoveDetachesButKeepsTheNode) {
+  InodeTable t;
+  const auto f = t.Lookup(InodeTable::kRoot, "f");
+  t.Remove(InodeTable::kRoot, "f");
+  EXPECT_FALSE(t.Path(f));
+  EXPECT_EQ(t.size(), 2u);
+  const auto g = t.Lookup(InodeTable::kRoot, "f");  // a new file of that name
+  EXPECT_NE(f, g);
+  t.Forget(f, 1);
+  EXPECT_EQ(t.Path(g), "f");
+}
+
+TEST(InodeTableTest, AttributeCacheExpires) {
+  InodeTable t;
+  const auto f = t.Lookup(InodeTable::kRoot, "f");
+  smb2::FileAttributes a;
+  a.end_of_file = 42;
+  t.SetAttributes(f, a, InodeTable::Clock::now() + std::chrono::hours(1));
+  ASSERT_TRUE(t.CachedAttributes(f));
+  EXPECT_EQ(t.CachedAttributes(f)->end_of_file, 42u);
+  t.InvalidateAttributes(f);
+  EXPECT_FALSE(t.CachedAttributes(f));
+  t.SetAttributes(f, a, InodeTable::Clock::now() - std::chrono::seconds(1));
+  EXPECT_FALSE(t.CachedAttributes(f));
+}
+
+}  // namespace
+}  // namespace smbgate::fuse
