@@ -1,0 +1,442 @@
+#include "src/metrics.h"
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <type_traits>
+
+namespace smbgate {
+namespace {
+
+[[maybe_unused]] bool ValidName(std::string_view n) {
+  if (n.empty()) return false;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const char c = n[i];
+    const bool alpha =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+// Prometheus floats: "+Inf", "-Inf", "NaN", else the shortest text that
+// reads back to the same double ("0.005", "1", "1e+06").
+void AppendDouble(double v, std::string* out) {
+  if (std::isnan(v)) {
+    *out += "NaN";
+  } else if (std::isinf(v)) {
+    *out += v > 0 ? "+Inf" : "-Inf";
+  } else {
+    char buf[32];
+    auto [end, ec] =
+        std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general);
+    out->append(buf, ec == std::errc() ? end : buf);
+  }
+}
+
+// Label values: backslash, double quote and line feed are escaped (text
+// format 0.0.4). HELP text: backslash and line feed.
+void AppendEscaped(std::string_view s, bool quote_too, std::string* out) {
+  for (char c : s) {
+    if (c == '\\') {
+      *out += "\\\\";
+    } else if (c == '\n') {
+      *out += "\\n";
+    } else if (c == '"' && quote_too) {
+      *out += "\\\"";
+    } else {
+      *out += c;
+    }
+  }
+}
+
+// `{a="x",b="y"` (no closing brace, so `le` can follow) or "" for no labels.
+void AppendLabels(const std::vector<std::string>& names,
+                  const std::vector<std::string>& values, std::string* out) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    *out += i == 0 ? '{' : ',';
+    *out += names[i];
+    *out += "=\"";
+    AppendEscaped(i < values.size() ? values[i] : std::string_view(), true,
+                  out);
+    *out += '"';
+  }
+}
+
+int CompareKey(const std::vector<std::string>& a,
+               std::span<const std::string_view> b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const int c = std::string_view(a[i]).compare(b[i]);
+    if (c != 0) return c;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+const double kAuthBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                               0.5,   1,    2.5,   5,    10};
+// FUSE operations range from cached getattr (microseconds) to a flush of a
+// large write-back (seconds).
+const double kFuseBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                               0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                               1,      2.5,     5,      10};
+
+}  // namespace
+
+// --- Histogram ---
+
+Histogram::Histogram(std::span<const double> bounds)
+    : bounds_(bounds.begin(), bounds.end()),
+      counts_(new std::atomic<std::uint64_t>[bounds.size() + 1]) {
+  assert(std::is_sorted(bounds_.begin(), bounds_.end()));
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
+}
+
+void Histogram::Observe(double v) noexcept {
+  if (std::isnan(v)) return;
+  // `le` is inclusive: v goes to the first bucket whose bound is >= v.
+  const auto i = static_cast<std::size_t>(
+      std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(v, std::memory_order_relaxed);
+}
+
+std::vector<std::uint64_t> Histogram::BucketCounts() const {
+  std::vector<std::uint64_t> out(bounds_.size() + 1);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = counts_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
+// --- MetricFamily ---
+
+template <class T>
+bool MetricFamily<T>::Less::operator()(
+    const std::vector<std::string>& a,
+    std::span<const std::string_view> b) const {
+  return CompareKey(a, b) < 0;
+}
+
+template <class T>
+bool MetricFamily<T>::Less::operator()(
+    std::span<const std::string_view> a,
+    const std::vector<std::string>& b) const {
+  return CompareKey(b, a) > 0;
+}
+
+template <class T>
+MetricFamily<T>::MetricFamily(std::string name, std::string help,
+                              std::vector<std::string> label_names,
+                              std::vector<double> bounds)
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      label_names_(std::move(label_names)),
+      bounds_(std::move(bounds)) {
+  if (label_names_.empty()) WithLabels(std::span<const std::string_view>());
+}
+
+template <class T>
+T* MetricFamily<T>::WithLabels(std::initializer_list<std::string_view> values) {
+  return WithLabels(
+      std::span<const std::string_view>(values.begin(), values.size()));
+}
+
+template <class T>
+T* MetricFamily<T>::WithLabels(std::span<const std::string_view> values) {
+  assert(values.size() == label_names_.size());
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = series_.find(values);
+    if (it != series_.end()) return it->second.get();
+  }
+  std::vector<std::string> key(label_names_.size());
+  for (std::size_t i = 0; i < key.size() && i < values.size(); ++i)
+    key[i] = values[i];
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = series_.find(key);
+  if (it == series_.end() && series_.size() >= kMaxSeries) {
+    // Bounded memory whatever the label values: the rest share one series.
+    std::fill(key.begin(), key.end(), "_overflow");
+    it = series_.find(key);
+  }
+  if (it == series_.end()) {
+    std::unique_ptr<T> series;
+    if constexpr (std::is_same_v<T, Histogram>) {
+      series = std::make_unique<Histogram>(bounds_);
+    } else {
+      series = std::make_unique<T>();
+    }
+    it = series_.emplace(std::move(key), std::move(series)).first;
+  }
+  return it->second.get();
+}
+
+template <class T>
+void MetricFamily<T>::Render(MetricType type, std::string* out) const {
+  *out += "# HELP ";
+  *out += name_;
+  *out += ' ';
+  AppendEscaped(help_, false, out);
+  *out += "\n# TYPE ";
+  *out += name_;
+  *out += type == MetricType::kCounter
+              ? " counter\n"
+              : (type == MetricType::kGauge ? " gauge\n" : " histogram\n");
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const auto& [labels, series] : series_) {
+    if constexpr (std::is_same_v<T, Histogram>) {
+      const std::vector<std::uint64_t> counts = series->BucketCounts();
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < counts.size(); ++i) {
+        cumulative += counts[i];
+        *out += name_;
+        *out += "_bucket";
+        AppendLabels(label_names_, labels, out);
+        *out += label_names_.empty() ? "{le=\"" : ",le=\"";
+        if (i < bounds_.size()) {
+          AppendDouble(bounds_[i], out);
+        } else {
+          *out += "+Inf";
+        }
+        *out += "\"} ";
+        *out += std::to_string(cumulative);
+        *out += '\n';
+      }
+      const auto suffix = [&](std::string_view s) {
+        *out += name_;
+        *out += s;
+        AppendLabels(label_names_, labels, out);
+        if (!label_names_.empty()) *out += '}';
+        *out += ' ';
+      };
+      suffix("_sum");
+      AppendDouble(series->sum(), out);
+      *out += '\n';
+      suffix("_count");
+      *out += std::to_string(cumulative);
+      *out += '\n';
+    } else {
+      *out += name_;
+      AppendLabels(label_names_, labels, out);
+      if (!label_names_.empty()) *out += '}';
+      *out += ' ';
+      if constexpr (std::is_same_v<T, Counter>) {
+        *out += std::to_string(series->value());
+      } else {
+        AppendDouble(series->value(), out);
+      }
+      *out += '\n';
+    }
+  }
+}
+
+template class MetricFamily<Counter>;
+template class MetricFamily<Gauge>;
+template class MetricFamily<Histogram>;
+
+// --- MetricsRegistry ---
+
+struct MetricsRegistry::Entry {
+  MetricType type;
+  std::unique_ptr<CounterFamily> counter;
+  std::unique_ptr<GaugeFamily> gauge;
+  std::unique_ptr<HistogramFamily> histogram;
+
+  const std::string& name() const {
+    return counter ? counter->name()
+           : gauge ? gauge->name()
+                   : histogram->name();
+  }
+};
+
+MetricsRegistry::MetricsRegistry() = default;
+MetricsRegistry::~MetricsRegistry() = default;
+
+CounterFamily& MetricsRegistry::AddCounter(
+    std::string name, std::string help, std::vector<std::string> label_names) {
+  assert(ValidName(name));
+  assert(std::all_of(label_names.begin(), label_names.end(), ValidName));
+  auto e = std::make_unique<Entry>();
+  e->type = MetricType::kCounter;
+  e->counter.reset(new CounterFamily(std::move(name), std::move(help),
+                                     std::move(label_names), {}));
+  std::lock_guard<std::mutex> lock(mu_);
+  assert(std::none_of(entries_.begin(), entries_.end(),
+                      [&](const auto& x) { return x->name() == e->name(); }));
+  entries_.push_back(std::move(e));
+  return *entries_.back()->counter;
+}
+
+GaugeFamily& MetricsRegistry::AddGauge(std::string name, std::string help,
+                                       std::vector<std::string> label_names) {
+  assert(ValidName(name));
+  assert(std::all_of(label_names.begin(), label_names.end(), ValidName));
+  auto e = std::make_unique<Entry>();
+  e->type = MetricType::kGauge;
+  e->gauge.reset(new GaugeFamily(std::move(name), std::move(help),
+                                 std::move(label_names), {}));
+  std::lock_guard<std::mutex> lock(mu_);
+  assert(std::none_of(entries_.begin(), entries_.end(),
+                      [&](const auto& x) { return x->name() == e->name(); }));
+  entries_.push_back(std::move(e));
+  return *entries_.back()->gauge;
+}
+
+HistogramFamily& MetricsRegistry::AddHistogram(
+    std::string name, std::string help, std::vector<double> bounds,
+    std::vector<std::string> label_names) {
+  assert(ValidName(name));
+  assert(std::all_of(label_names.begin(), label_names.end(), ValidName));
+  assert(std::find(label_names.begin(), label_names.end(), "le") ==
+         label_names.end());
+  auto e = std::make_unique<Entry>();
+  e->type = MetricType::kHistogram;
+  e->histogram.reset(new HistogramFamily(std::move(name), std::move(help),
+                                         std::move(label_names),
+                                         std::move(bounds)));
+  std::lock_guard<std::mutex> lock(mu_);
+  assert(std::none_of(entries_.begin(), entries_.end(),
+                      [&](const auto& x) { return x->name() == e->name(); }));
+  entries_.push_back(std::move(e));
+  return *entries_.back()->histogram;
+}
+
+std::string MetricsRegistry::RenderPrometheus() const {
+  std::string out;
+  out.reserve(8192);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& e : entries_) {
+    switch (e->type) {
+      case MetricType::kCounter:
+        e->counter->Render(e->type, &out);
+        break;
+      case MetricType::kGauge:
+        e->gauge->Render(e->type, &out);
+        break;
+      case MetricType::kHistogram:
+        e->histogram->Render(e->type, &out);
+        break;
+    }
+  }
+  return out;
+}
+
+// --- smbgate's metrics ---
+
+std::string ErrnoLabel(int err) {
+  if (err == 0) return "0";
+  const int e = err < 0 ? -err : err;
+  // glibc 2.32+: "ENOENT" for ENOENT, null for an unknown value.
+  if (const char* name = strerrorname_np(e)) return name;
+  return std::to_string(e);
+}
+
+Metrics::Metrics() {
+  auth_attempts_ =
+      &registry_.AddCounter("smbgate_auth_attempts_total",
+                            "Authentications (SMB2 session setups) attempted, "
+                            "by result: success or the NTSTATUS name.",
+                            {"result"});
+  auth_duration_ = &registry_.AddHistogram(
+      "smbgate_auth_duration_seconds",
+      "Duration of authentications, successful or not.",
+      std::vector<double>(std::begin(kAuthBuckets), std::end(kAuthBuckets)));
+  session_setups_ =
+      registry_
+          .AddCounter(
+              "smbgate_session_setups_total",
+              "SMB2 sessions set up, at mount and after each reconnect.")
+          .WithLabels({});
+  reconnects_ =
+      registry_
+          .AddCounter("smbgate_reconnects_total",
+                      "Reconnects to the server after a lost connection.")
+          .WithLabels({});
+  smb_requests_ = &registry_.AddCounter(
+      "smbgate_smb_requests_total",
+      "SMB2 requests completed, by command and NTSTATUS name.",
+      {"command", "status"});
+  bytes_read_ = registry_
+                    .AddCounter("smbgate_bytes_read_total",
+                                "File data bytes read from the server.")
+                    .WithLabels({});
+  bytes_written_ = registry_
+                       .AddCounter("smbgate_bytes_written_total",
+                                   "File data bytes written to the server.")
+                       .WithLabels({});
+  fuse_ops_ = &registry_.AddCounter(
+      "smbgate_fuse_operations_total",
+      "FUSE operations answered, by operation and errno name "
+      "(\"0\" for success).",
+      {"op", "errno"});
+  fuse_duration_ = &registry_.AddHistogram(
+      "smbgate_fuse_operation_duration_seconds",
+      "Duration of FUSE operations, by operation.",
+      std::vector<double>(std::begin(kFuseBuckets), std::end(kFuseBuckets)),
+      {"op"});
+  credential_rotations_ =
+      registry_
+          .AddCounter("smbgate_credential_rotations_total",
+                      "Credentials re-read after they changed on disk.")
+          .WithLabels({});
+  mounted_ =
+      registry_
+          .AddGauge("smbgate_mounted", "1 while the share is mounted, else 0.")
+          .WithLabels({});
+  session_up_ = registry_
+                    .AddGauge("smbgate_session_up",
+                              "1 while an authenticated SMB session to the "
+                              "server is up, else 0.")
+                    .WithLabels({});
+  unsigned_responses_ =
+      registry_
+          .AddCounter("smbgate_unsigned_responses_total",
+                      "Responses that should have been signed and were not "
+                      "(each failed its request).")
+          .WithLabels({});
+  bad_signatures_ =
+      registry_
+          .AddCounter(
+              "smbgate_bad_signatures_total",
+              "Responses whose signature did not verify (each failed its "
+              "request).")
+          .WithLabels({});
+}
+
+void Metrics::AuthAttempt(std::string_view result, double seconds) {
+  auth_attempts_->WithLabels({result})->Inc();
+  auth_duration_->WithLabels({})->Observe(seconds);
+}
+
+void Metrics::SessionSetup() { session_setups_->Inc(); }
+void Metrics::Reconnect() { reconnects_->Inc(); }
+
+void Metrics::SmbRequest(std::string_view command, std::string_view status) {
+  smb_requests_->WithLabels({command, status})->Inc();
+}
+
+void Metrics::BytesRead(std::uint64_t n) { bytes_read_->Inc(n); }
+void Metrics::BytesWritten(std::uint64_t n) { bytes_written_->Inc(n); }
+
+void Metrics::FuseOp(std::string_view op, int err, double seconds) {
+  const std::string e = ErrnoLabel(err);
+  fuse_ops_->WithLabels({op, e})->Inc();
+  fuse_duration_->WithLabels({op})->Observe(seconds);
+}
+
+void Metrics::CredentialRotation() { credential_rotations_->Inc(); }
+void Metrics::SetMounted(bool mounted) { mounted_->Set(mounted ? 1 : 0); }
+void Metrics::SetSessionUp(bool up) { session_up_->Set(up ? 1 : 0); }
+void Metrics::UnsignedResponse() { unsigned_responses_->Inc(); }
+void Metrics::BadSignature() { bad_signatures_->Inc(); }
+
+Metrics& GlobalMetrics() {
+  static Metrics* metrics = new Metrics();
+  return *metrics;
+}
+
+}  // namespace smbgate

@@ -1,0 +1,245 @@
+#include "src/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace smbgate {
+namespace {
+
+TEST(MetricsRegistryTest, CountersGaugesAndLabelEscaping) {
+  MetricsRegistry r;
+  auto& c = r.AddCounter("t_requests_total",
+                         "Requests.\nSecond line with \\ backslash.",
+                         {"path", "code"});
+  c.WithLabels({"/a", "200"})->Inc();
+  c.WithLabels({"/a", "200"})->Inc(2);
+  c.WithLabels({"say \"hi\"\\\n", "500"})->Inc();
+  auto& g = r.AddGauge("t_temperature", "A gauge.");
+  g.WithLabels({})->Set(-1.5);
+  r.AddCounter("t_unused_total", "Never incremented; still rendered at 0.");
+  r.AddCounter("t_labelled_unused_total", "No series yet.", {"x"});
+  EXPECT_EQ(
+      r.RenderPrometheus(),
+      "# HELP t_requests_total Requests.\\nSecond line with \\\\ backslash.\n"
+      "# TYPE t_requests_total counter\n"
+      "t_requests_total{path=\"/a\",code=\"200\"} 3\n"
+      "t_requests_total{path=\"say \\\"hi\\\"\\\\\\n\",code=\"500\"} 1\n"
+      "# HELP t_temperature A gauge.\n"
+      "# TYPE t_temperature gauge\n"
+      "t_temperature -1.5\n"
+      "# HELP t_unused_total Never incremented; still rendered at 0.\n"
+      "# TYPE t_unused_total counter\n"
+      "t_unused_total 0\n"
+      "# HELP t_labelled_unused_total No series yet.\n"
+      "# TYPE t_labelled_unused_total counter\n");
+}
+
+TEST(MetricsRegistryTest, SameLabelsSameSeries) {
+  MetricsRegistry r;
+  auto& c = r.AddCounter("t_total", "x", {"a"});
+  Counter* p = c.WithLabels({"v"});
+  EXPECT_EQ(c.WithLabels({std::string("v")}), p);
+  EXPECT_NE(c.WithLabels({"w"}), p);
+}
+
+TEST(MetricsRegistryTest, HistogramBucketsAreInclusiveAndCumulative) {
+  MetricsRegistry r;
+  auto& h = r.AddHistogram("t_seconds", "Durations.", {0.1, 1, 10}, {"op"});
+  Histogram* x = h.WithLabels({"read"});
+  x->Observe(0.05);
+  x->Observe(0.1);  // le is inclusive
+  x->Observe(0.5);
+  x->Observe(10);
+  x->Observe(11);
+  x->Observe(0.0 / 0.0);  // NaN is dropped
+  EXPECT_EQ(r.RenderPrometheus(),
+            "# HELP t_seconds Durations.\n"
+            "# TYPE t_seconds histogram\n"
+            "t_seconds_bucket{op=\"read\",le=\"0.1\"} 2\n"
+            "t_seconds_bucket{op=\"read\",le=\"1\"} 3\n"
+            "t_seconds_bucket{op=\"read\",le=\"10\"} 4\n"
+            "t_seconds_bucket{op=\"read\",le=\"+Inf\"} 5\n"
+            "t_seconds_sum{op=\"read\"} 21.65\n"
+            "t_seconds_count{op=\"read\"} 5\n");
+}
+
+TEST(MetricsRegistryTest, SeriesAreBounded) {
+  MetricsRegistry r;
+  auto& c = r.AddCounter("t_total", "x", {"a", "b"});
+  for (std::size_t i = 0; i < CounterFamily::kMaxSeries + 50; ++i) {
+    c.WithLabels({std::to_string(i), "x"})->Inc();
+  }
+  Counter* overflow = c.WithLabels({"_overflow", "_overflow"});
+  EXPECT_EQ(overflow->value(), 50u);
+  // Known series still find themselves.
+  EXPECT_EQ(c.WithLabels({"7", "x"})->value(), 1u);
+}
+
+TEST(MetricsRegistryTest, ConcurrentIncrementsAreExact) {
+  MetricsRegistry r;
+  auto& c = r.AddCounter("t_total", "x", {"t"});
+  auto& h = r.AddHistogram("t_seconds", "x", {1});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10000; ++i) {
+        c.WithLabels({(i % 2) ? "odd" : "even"})->Inc();
+        h.WithLabels({})->Observe(t);
+        if (i % 1000 == 0) (void)r.RenderPrometheus();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(c.WithLabels({"odd"})->value(), 20000u);
+  EXPECT_EQ(c.WithLabels({"even"})->value(), 20000u);
+  const auto counts = h.WithLabels({})->BucketCounts();
+  EXPECT_EQ(counts[0], 20000u);  // t = 0, 1
+  EXPECT_EQ(counts[1], 20000u);  // t = 2, 3
+  EXPECT_EQ(h.WithLabels({})->sum(), 60000.0);
+}
+
+TEST(MetricsTest, ErrnoLabel) {
+  EXPECT_EQ(ErrnoLabel(0), "0");
+  EXPECT_EQ(ErrnoLabel(ENOENT), "ENOENT");
+  EXPECT_EQ(ErrnoLabel(-EACCES), "EACCES");
+  EXPECT_EQ(ErrnoLabel(EIO), "EIO");
+  EXPECT_EQ(ErrnoLabel(ENOTEMPTY), "ENOTEMPTY");
+  EXPECT_EQ(ErrnoLabel(100000), "100000");
+}
+
+// The names are a contract with dashboards and alerts: a golden text.
+TEST(MetricsTest, GoldenExposition) {
+  Metrics m;
+  m.AuthAttempt("success", 0.02);
+  m.AuthAttempt("STATUS_LOGON_FAILURE", 2.1);
+  m.SessionSetup();
+  m.Reconnect();
+  m.SmbRequest("READ", "STATUS_SUCCESS");
+  m.SmbRequest("READ", "STATUS_SUCCESS");
+  m.SmbRequest("CREATE", "STATUS_OBJECT_NAME_NOT_FOUND");
+  m.BytesRead(1 << 20);
+  m.BytesWritten(4096);
+  m.FuseOp("lookup", -ENOENT, 0.0003);
+  m.FuseOp("lookup", 0, 0.002);
+  m.FuseOp("read", 0, 0.02);
+  m.CredentialRotation();
+  m.SetMounted(true);
+  m.SetSessionUp(true);
+  m.SetSessionUp(false);
+  m.UnsignedResponse();
+  m.BadSignature();
+  m.BadSignature();
+  EXPECT_EQ(
+      m.RenderPrometheus(),
+      R"(# HELP smbgate_auth_attempts_total Authentications (SMB2 session setups) attempted, by result: success or the NTSTATUS name.
+# TYPE smbgate_auth_attempts_total counter
+smbgate_auth_attempts_total{result="STATUS_LOGON_FAILURE"} 1
+smbgate_auth_attempts_total{result="success"} 1
+# HELP smbgate_auth_duration_seconds Duration of authentications, successful or not.
+# TYPE smbgate_auth_duration_seconds histogram
+smbgate_auth_duration_seconds_bucket{le="0.005"} 0
+smbgate_auth_duration_seconds_bucket{le="0.01"} 0
+smbgate_auth_duration_seconds_bucket{le="0.025"} 1
+smbgate_auth_duration_seconds_bucket{le="0.05"} 1
+smbgate_auth_duration_seconds_bucket{le="0.1"} 1
+smbgate_auth_duration_seconds_bucket{le="0.25"} 1
+smbgate_auth_duration_seconds_bucket{le="0.5"} 1
+smbgate_auth_duration_seconds_bucket{le="1"} 1
+smbgate_auth_duration_seconds_bucket{le="2.5"} 2
+smbgate_auth_duration_seconds_bucket{le="5"} 2
+smbgate_auth_duration_seconds_bucket{le="10"} 2
+smbgate_auth_duration_seconds_bucket{le="+Inf"} 2
+smbgate_auth_duration_seconds_sum 2.12
+smbgate_auth_duration_seconds_count 2
+# HELP smbgate_session_setups_total SMB2 sessions set up, at mount and after each reconnect.
+# TYPE smbgate_session_setups_total counter
+smbgate_session_setups_total 1
+# HELP smbgate_reconnects_total Reconnects to the server after a lost connection.
+# TYPE smbgate_reconnects_total counter
+smbgate_reconnects_total 1
+# HELP smbgate_smb_requests_total SMB2 requests completed, by command and NTSTATUS name.
+# TYPE smbgate_smb_requests_total counter
+smbgate_smb_requests_total{command="CREATE",status="STATUS_OBJECT_NAME_NOT_FOUND"} 1
+smbgate_smb_requests_total{command="READ",status="STATUS_SUCCESS"} 2
+# HELP smbgate_bytes_read_total File data bytes read from the server.
+# TYPE smbgate_bytes_read_total counter
+smbgate_bytes_read_total 1048576
+# HELP smbgate_bytes_written_total File data bytes written to the server.
+# TYPE smbgate_bytes_written_total counter
+smbgate_bytes_written_total 4096
+# HELP smbgate_fuse_operations_total FUSE operations answered, by operation and errno name ("0" for success).
+# TYPE smbgate_fuse_operations_total counter
+smbgate_fuse_operations_total{op="lookup",errno="0"} 1
+smbgate_fuse_operations_total{op="lookup",errno="ENOENT"} 1
+smbgate_fuse_operations_total{op="read",errno="0"} 1
+# HELP smbgate_fuse_operation_duration_seconds Duration of FUSE operations, by operation.
+# TYPE smbgate_fuse_operation_duration_seconds histogram
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.0001"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.00025"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.0005"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.001"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.0025"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.005"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.01"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.025"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.05"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.1"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.25"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="0.5"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="1"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="2.5"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="5"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="10"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="lookup",le="+Inf"} 2
+smbgate_fuse_operation_duration_seconds_sum{op="lookup"} 0.0023
+smbgate_fuse_operation_duration_seconds_count{op="lookup"} 2
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.0001"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.00025"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.0005"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.001"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.0025"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.005"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.01"} 0
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.025"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.05"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.1"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.25"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="0.5"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="1"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="2.5"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="5"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="10"} 1
+smbgate_fuse_operation_duration_seconds_bucket{op="read",le="+Inf"} 1
+smbgate_fuse_operation_duration_seconds_sum{op="read"} 0.02
+smbgate_fuse_operation_duration_seconds_count{op="read"} 1
+# HELP smbgate_credential_rotations_total Credentials re-read after they changed on disk.
+# TYPE smbgate_credential_rotations_total counter
+smbgate_credential_rotations_total 1
+# HELP smbgate_mounted 1 while the share is mounted, else 0.
+# TYPE smbgate_mounted gauge
+smbgate_mounted 1
+# HELP smbgate_session_up 1 while an authenticated SMB session to the server is up, else 0.
+# TYPE smbgate_session_up gauge
+smbgate_session_up 0
+# HELP smbgate_unsigned_responses_total Responses that should have been signed and were not (each failed its request).
+# TYPE smbgate_unsigned_responses_total counter
+smbgate_unsigned_responses_total 1
+# HELP smbgate_bad_signatures_total Responses whose signature did not verify (each failed its request).
+# TYPE smbgate_bad_signatures_total counter
+smbgate_bad_signatures_total 2
+)");
+}
+
+TEST(MetricsTest, GlobalIsOneInstance) {
+  EXPECT_EQ(&GlobalMetrics(), &GlobalMetrics());
+  GlobalMetrics().SetMounted(false);
+  EXPECT_NE(GlobalMetrics().RenderPrometheus().find("smbgate_mounted 0\n"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace smbgate
