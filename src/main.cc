@@ -5,12 +5,15 @@
 #include <vector>
 
 #include "src/check.h"
+#include "src/mount.h"
 #include "src/version.h"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: smbgate COMMAND ...\n"
+    "  smbgate mount //HOST[:PORT]/SHARE[/SUBDIR] MOUNTPOINT --credentials PATH [--config FILE]\n"
+    "                [-o OPTIONS] [--foreground]\n"
     "  smbgate check //HOST[:PORT]/SHARE --credentials PATH [--vers V] [--timeout S]\n"
     "  smbgate --version\n";
 
@@ -25,6 +28,10 @@ int main(int argc, char** argv) {
   if (args[0] == "--version") {
     std::printf("smbgate %s\n", smbgate::Version());
     return 0;
+  }
+  if (args[0] == "mount") {
+    args.erase(args.begin());
+    return smbgate::RunMount(args);
   }
   if (args[0] == "check") {
     args.erase(args.begin());

@@ -1,0 +1,384 @@
+#include "src/mount.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "fuse/errno_map.h"
+#include "fuse/fuse_fs.h"
+#include "smb2/client/names.h"
+#include "smb2/client/reconnecting_fs.h"
+#include "smb2/client/session.h"
+#include "smb2/codec/status.h"
+#include "src/credentials.h"
+#include "src/logging.h"
+#include "src/mount_options.h"
+#include "src/target.h"
+
+extern char** environ;
+
+namespace smbgate {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Reports the outcome of start-up to the parent in the background mode (a
+// pipe), or to stderr in the foreground.
+class StartupReport {
+ public:
+  explicit StartupReport(int fd = -1) : fd_(fd) {}
+  void Fail(const std::string& line) {
+    if (fd_ >= 0) {
+      const std::string l = line + "\n";
+      (void)!::write(fd_, l.data(), l.size());
+      Close();
+    } else {
+      std::cerr << line << "\n";
+    }
+  }
+  void Ok() {
+    if (fd_ >= 0) {
+      (void)!::write(fd_, "OK\n", 3);
+      Close();
+    }
+  }
+  bool background() const { return fd_ >= 0; }
+
+ private:
+  void Close() {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+};
+
+bool IsFdMountpoint(const std::string& mp) { return mp.rfind("/dev/fd/", 0) == 0; }
+
+// Runs a program without a shell; true if it exited 0.
+bool RunQuietly(std::vector<std::string> argv) {
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(s.data());
+  a.push_back(nullptr);
+  pid_t pid;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  const int rc = posix_spawnp(&pid, a[0], &fa, nullptr, a.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return false;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Checks the mountpoint; replaces a dead FUSE mount left by a killed daemon
+// (stat fails with ENOTCONN). Returns an error line, or "" when usable.
+std::string PrepareMountpoint(const std::string& mp) {
+  if (IsFdMountpoint(mp)) {
+    // A /dev/fuse descriptor mounted by a privileged helper (libfuse >= 3.3).
+    const int fd = std::atoi(mp.c_str() + 8);
+    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) {
+      return "mountpoint " + mp + ": no such open file descriptor (the helper must pass an open /dev/fuse descriptor)";
+    }
+    return "";
+  }
+  struct stat st;
+  if (::stat(mp.c_str(), &st) != 0 && errno == ENOTCONN) {
+    // A previous daemon died and left its mount behind: detach it, as a
+    // new mount.cifs would have to, then use the directory again.
+    if (!RunQuietly({"fusermount3", "-u", "-z", mp}) && ::umount2(mp.c_str(), MNT_DETACH) != 0) {
+      return "mountpoint " + mp + " holds a dead mount that could not be removed (run: fusermount3 -u -z " + mp + ")";
+    }
+    LogWarn("replaced a dead mount left by a previous daemon", {{"mountpoint", mp}});
+  }
+  if (::stat(mp.c_str(), &st) != 0) {
+    if (errno == ENOENT) return "mountpoint " + mp + " does not exist (create it: mkdir -p " + mp + ")";
+    return "mountpoint " + mp + ": " + std::strerror(errno);
+  }
+  if (!S_ISDIR(st.st_mode)) return "mountpoint " + mp + " is not a directory";
+  DIR* d = ::opendir(mp.c_str());
+  if (!d) return "mountpoint " + mp + ": " + std::strerror(errno);
+  bool empty = true;
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  if (!empty) return "mountpoint " + mp + " is not empty (mount on an empty directory so no files are hidden)";
+  return "";
+}
+
+std::string Who(const Credentials& c) { return c.domain.empty() ? c.user : c.domain + "\\" + c.user; }
+
+// Everything one connection attempt needs; re-reads the credentials each
+// time so a rotated password is used by the next session setup.
+struct Connector {
+  MountConfig cfg;
+  Target target;
+
+  Result<std::shared_ptr<smb2::SmbFs>> Connect(std::string* error) const {
+    std::vector<std::string> warnings;
+    std::string msg;
+    auto creds = LoadCredentials(cfg.credentials, &warnings, &msg);
+    for (const auto& w : warnings) LogWarn(w);
+    if (!creds) {
+      *error = msg;
+      return creds.error();
+    }
+    if (!cfg.domain.empty() && creds->domain.empty()) creds->domain = cfg.domain;
+    const std::string where = target.HostForDisplay() + ":" + std::to_string(target.port);
+    smb2::ConnectionOptions o;
+    o.host = target.host;
+    o.port = target.port;
+    if (cfg.vers) o.min_dialect = o.max_dialect = *cfg.vers;
+    std::uint32_t io = 8u << 20;
+    if (cfg.rsize) io = std::min(io, cfg.rsize);
+    if (cfg.wsize) io = std::min(io, cfg.wsize);
+    o.max_io_size = io;
+    const char* step = nullptr;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto conn = smb2::Connection::Open(o, &step);
+    if (!conn) {
+      *error = std::string(step) + " failed for " + where + ": " + conn.error().message();
+      return conn.error();
+    }
+    auth::NtlmCredentials nc;
+    nc.user = creds->user;
+    nc.domain = creds->domain;
+    nc.password = creds->password.Clone();
+    auto session = smb2::Session::Setup(*conn, std::move(nc));
+    AuthEvent ev;
+    ev.user = creds->user;
+    ev.domain = creds->domain;
+    ev.server = where;
+    ev.dialect = std::string(smb2::DialectName((*conn)->negotiated().dialect));
+    ev.signing = std::string(smb2::SigningAlgorithmName((*conn)->negotiated().signing_algorithm));
+    ev.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!session) {
+      const std::error_code ec = session.error();
+      ev.result = smb2::IsNtStatus(ec) ? smb2::NtStatusName(smb2::NtStatusOf(ec)) : ec.message();
+      LogAuthentication(ev);
+      *error = "authentication failed for " + Who(*creds) + " at " + where + ": " + ec.message();
+      return ec;
+    }
+    ev.result = "success";
+    LogAuthentication(ev);
+    auto tree = smb2::Tree::Connect(*session, target.UncPath());
+    if (!tree) {
+      *error = "tree connect failed for " + target.UncPath() + " at " + where + ": " + tree.error().message();
+      return tree.error();
+    }
+    return std::make_shared<smb2::SmbFs>(*tree, target.subdir);
+  }
+};
+
+void BlockStopSignals(bool block) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGTERM);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGHUP);
+  pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &s, nullptr);
+}
+
+int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
+  if (auto r = InitLogging(cfg.log_level, cfg.log_format); !r) {
+    report.Fail("log_level " + cfg.log_level + " is not valid");
+    return 2;
+  }
+  // Threads made from here on (SMB connections, reconnects) must not take
+  // the stop signals: they belong to the FUSE loop below.
+  BlockStopSignals(true);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto connector = std::make_shared<Connector>(Connector{cfg, target});
+  std::string error;
+  auto initial = connector->Connect(&error);
+  if (!initial) {
+    report.Fail(error);
+    return 1;
+  }
+  // The subdirectory must exist before anything is mounted on it.
+  if (!target.subdir.empty()) {
+    auto st = smb2::Wait<smb2::FileAttributes>([&](auto cb) { (*initial)->Stat("", cb); });
+    if (!st || !st->is_directory()) {
+      report.Fail("subdirectory " + target.subdir + " of " + target.UncPath() +
+                  (st ? " is not a directory" : ": " + st.error().message()));
+      return 1;
+    }
+  }
+
+  smb2::ReconnectingFs::Options ro;
+  ro.on_down = [](std::error_code ec) {
+    LogWarn("connection to the server lost; reconnecting", {{"error", ec.message()}});
+  };
+  ro.on_reconnected = [] { LogInfo("reconnected to the server"); };
+  auto rfs = smb2::ReconnectingFs::Create(
+      *initial,
+      [connector]() -> Result<std::shared_ptr<smb2::SmbFs>> {
+        std::string e;
+        auto fs = connector->Connect(&e);
+        if (!fs) LogWarn("reconnect failed", {{"error", e}});
+        return fs;
+      },
+      ro);
+
+  fuse::FsOptions fo;
+  fo.uid = cfg.uid ? *cfg.uid : ::getuid();
+  fo.gid = cfg.gid ? *cfg.gid : ::getgid();
+  fo.file_mode = cfg.file_mode;
+  fo.dir_mode = cfg.dir_mode;
+  fo.read_only = cfg.read_only;
+  fo.allow_other = cfg.allow_other;
+  fo.actimeo = cfg.actimeo;
+  fo.cache = cfg.cache == MountConfig::Cache::kNone    ? fuse::CacheMode::kNone
+             : cfg.cache == MountConfig::Cache::kLoose ? fuse::CacheMode::kLoose
+                                                       : fuse::CacheMode::kStrict;
+  fo.max_io = std::min<std::uint32_t>(1u << 20, std::max<std::uint32_t>(rfs->max_io_size(), 4096));
+  fo.fsname = target.ToString();
+  auto mount = fuse::FuseFs::Mount(rfs, cfg.mountpoint, fo, &error);
+  if (!mount) {
+    rfs->Stop();
+    report.Fail(error);
+    return 1;
+  }
+  if (!mount->InstallSignalHandlers()) LogWarn("could not install signal handlers");
+
+  // "Mounted" means the mount answers: stat it from another thread while
+  // the loop below serves it, then tell the parent.
+  std::atomic<bool> loop_ended{false};
+  std::thread ready([&cfg, &report, &target, &loop_ended] {
+    bool answered = IsFdMountpoint(cfg.mountpoint);
+    // Ours when the directory's device differs from its parent's.
+    struct stat parent;
+    const bool have_parent = ::stat((cfg.mountpoint + "/..").c_str(), &parent) == 0;
+    for (int i = 0; i < 200 && !answered && !loop_ended; ++i) {
+      struct stat st;
+      if (::stat(cfg.mountpoint.c_str(), &st) == 0 && (!have_parent || st.st_dev != parent.st_dev)) {
+        answered = true;
+        break;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    if (!answered) {
+      report.Fail("mount on " + cfg.mountpoint + " did not answer (see the log above)");
+      return;
+    }
+    LogInfo("mounted", {{"share", target.ToString()}, {"mountpoint", cfg.mountpoint}});
+    report.Ok();
+  });
+  BlockStopSignals(false);
+  const int rc = mount->Run();
+  loop_ended = true;
+  BlockStopSignals(true);
+  ready.join();
+
+  LogInfo("stopping: closing files and unmounting", {{"mountpoint", cfg.mountpoint}});
+  mount->Shutdown(30s);
+  rfs->Stop();
+  if (auto fs = rfs->current()) {
+    (void)fs->tree()->Disconnect();
+    (void)fs->tree()->session().Logoff();
+  }
+  mount.reset();
+  LogInfo("stopped");
+  return rc == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int RunMount(const std::vector<std::string>& args) {
+  std::string error;
+  auto cfg = ParseMountArgs(args, &error);
+  if (!cfg) {
+    std::cerr << error << "\n";
+    return 2;
+  }
+  auto target = ParseTarget(cfg->target, &error);
+  if (!target) {
+    std::cerr << error << "\n";
+    return 2;
+  }
+  // Bad input is reported before anything starts.
+  {
+    std::vector<std::string> warnings;
+    auto creds = LoadCredentials(cfg->credentials, &warnings, &error);
+    for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+    if (!creds) {
+      std::cerr << error << "\n";
+      return 2;
+    }
+  }
+  if (std::string e = PrepareMountpoint(cfg->mountpoint); !e.empty()) {
+    std::cerr << e << "\n";
+    return 1;
+  }
+  if (cfg->foreground) {
+    StartupReport report;
+    return Serve(*cfg, *target, report);
+  }
+
+  // Background: the child serves; the parent exits once the mount answers
+  // (or with the child's one-line error), like mount(8) expects.
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::cerr << "mount: pipe: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::cerr << "mount: fork: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::setsid();
+    if (::chdir("/") != 0) return 1;
+    const int null = ::open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::close(null);
+    }
+    StartupReport report(fds[1]);
+    ::_exit(Serve(*cfg, *target, report));
+  }
+  ::close(fds[1]);
+  std::string msg;
+  char buf[512];
+  for (;;) {
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n > 0) {
+      msg.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  ::close(fds[0]);
+  if (msg == "OK\n") return 0;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (msg.empty()) msg = "mount: the daemon exited before the mount was ready\n";
+  std::cerr << msg;
+  return WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace smbgate
