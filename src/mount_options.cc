@@ -768,7 +768,7 @@ Result<MountConfig> ParseMountArgs(const std::vector<std::string>& args,
       if (!item.empty()) {
         std::string msg;
         if (auto r = ApplyMountOption(item, &c, &msg); !r) {
-          *error = "mount: -o " + msg;
+          *error = "mount: " + msg;
           return r.error();
         }
       }

@@ -239,11 +239,11 @@ TEST(MountOptionsTest, BadValuesNameTheOption) {
         MustFail(With({"-o", opt}), mount_options_errc::bad_value);
     EXPECT_NE(err.find("option " + name), std::string::npos)
         << opt << " -> " << err;
-    EXPECT_EQ(err.rfind("mount: -o ", 0), 0u) << err;
+    EXPECT_EQ(err.rfind("mount: option " + name, 0), 0u) << err;
   }
   const std::string err = MustFail(With({"-o", "file_mode=0999"}));
   EXPECT_EQ(err,
-            "mount: -o option file_mode: \"0999\" is not an octal mode like "
+            "mount: option file_mode: \"0999\" is not an octal mode like "
             "0644 (0000 to "
             "07777)");
 }
