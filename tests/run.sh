@@ -21,7 +21,7 @@ deploy/install-deps.sh
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
-ctest --test-dir build --output-on-failure -L 'unit|integration' -j2
+ctest --test-dir build --output-on-failure -L 'unit|integration|e2e' -j2
 
 if [ "$fuzz" = 1 ]; then
   tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
