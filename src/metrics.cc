@@ -187,7 +187,11 @@ void MetricFamily<T>::Render(MetricType type, std::string* out) const {
               ? " counter\n"
               : (type == MetricType::kGauge ? " gauge\n" : " histogram\n");
   std::shared_lock<std::shared_mutex> lock(mu_);
-  for (const auto& [labels, series] : series_) {
+  for (const auto& entry : series_) {
+    // Named references, not a structured binding: clang 14 cannot capture
+    // one in the lambda below.
+    const std::vector<std::string>& labels = entry.first;
+    const std::unique_ptr<T>& series = entry.second;
     if constexpr (std::is_same_v<T, Histogram>) {
       const std::vector<std::uint64_t> counts = series->BucketCounts();
       std::uint64_t cumulative = 0;
