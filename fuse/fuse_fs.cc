@@ -19,6 +19,8 @@
 #include "fuse/errno_map.h"
 #include "fuse/inode_table.h"
 #include "fuse/mfsymlink.h"
+#include "smb2/codec/errors.h"
+#include "smb2/codec/status.h"
 #include <future>
 
 namespace smbgate::fuse {
@@ -47,6 +49,15 @@ std::uint64_t NowFiletime() {
   timespec t;
   clock_gettime(CLOCK_REALTIME, &t);
   return TimespecToFiletime(t);
+}
+
+// The errno for a failed lookup. A file unlinked while still open stays on
+// the server, delete-pending, until its last handle is closed, and Samba
+// 4.17 (like Windows) answers an open of its name with
+// STATUS_DELETE_PENDING; for POSIX the name is gone already.
+int LookupErrno(const std::error_code& ec) {
+  if (smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kDeletePending) return ENOENT;
+  return ErrnoFor(ec);
 }
 
 struct OpenFile {
@@ -221,7 +232,7 @@ struct FuseFs::Impl {
     if (!path) return op->Err(ENOENT);
     std::string n = name;
     fs->Stat(*path, [this, op, parent, n, p = *path](Result<FileAttributes> a) {
-      if (!a) return op->Err(a.error());
+      if (!a) return op->Err(LookupErrno(a.error()));
       auto finish = [this, op, parent, n](const FileAttributes& attrs, bool symlink) {
         const std::uint64_t ino = inodes.Lookup(parent, n);
         if (ino == 0) return op->Err(ENOENT);
@@ -498,6 +509,9 @@ struct FuseFs::Impl {
           iov.push_back({const_cast<std::uint8_t*>(d.data()), d.size()});
           if (d.size() < g->asked[k]) break;
         }
+        std::size_t total = 0;
+        for (const iovec& v : iov) total += v.iov_len;
+        if (op->impl->opts.on_data) op->impl->opts.on_data(total, 0);
         op->Done(0, [&] { fuse_reply_iov(op->req, iov.data(), static_cast<int>(iov.size())); });
       });
     }
@@ -539,6 +553,7 @@ struct FuseFs::Impl {
         if (--g->pending) return;
         l.unlock();
         if (g->error) return op->Err(g->error);
+        if (op->impl->opts.on_data) op->impl->opts.on_data(0, g->written);
         op->Done(0, [&] { fuse_reply_write(op->req, g->written); });
       });
     }

@@ -37,6 +37,8 @@ struct FsOptions {
   // Called once per FUSE operation with its name, errno (0 on success) and
   // duration; for metrics. May be empty. Runs on any thread.
   std::function<void(const char* op, int err, double seconds)> on_operation;
+  // Called with the bytes of each successful read and write reply.
+  std::function<void(std::uint64_t read, std::uint64_t written)> on_data;
 };
 
 class FuseFs {

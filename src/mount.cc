@@ -24,6 +24,9 @@
 #include "smb2/client/session.h"
 #include "smb2/codec/status.h"
 #include "src/credentials.h"
+#include "src/http_server.h"
+#include "src/metrics.h"
+#include "src/sd_notify.h"
 #include "src/logging.h"
 #include "src/mount_options.h"
 #include "src/target.h"
@@ -132,6 +135,7 @@ std::string Who(const Credentials& c) { return c.domain.empty() ? c.user : c.dom
 struct Connector {
   MountConfig cfg;
   Target target;
+  Metrics* metrics;
 
   Result<std::shared_ptr<smb2::SmbFs>> Connect(std::string* error) const {
     std::vector<std::string> warnings;
@@ -152,6 +156,17 @@ struct Connector {
     if (cfg.rsize) io = std::min(io, cfg.rsize);
     if (cfg.wsize) io = std::min(io, cfg.wsize);
     o.max_io_size = io;
+    Metrics* m = metrics;
+    o.on_response = [m](smb2::Command c, std::uint32_t status) {
+      m->SmbRequest(smb2::CommandName(c), smb2::NtStatusName(status));
+    };
+    o.on_signature_failure = [m](bool unsigned_response) {
+      if (unsigned_response) {
+        m->UnsignedResponse();
+      } else {
+        m->BadSignature();
+      }
+    };
     const char* step = nullptr;
     const auto t0 = std::chrono::steady_clock::now();
     auto conn = smb2::Connection::Open(o, &step);
@@ -175,11 +190,14 @@ struct Connector {
       const std::error_code ec = session.error();
       ev.result = smb2::IsNtStatus(ec) ? smb2::NtStatusName(smb2::NtStatusOf(ec)) : ec.message();
       LogAuthentication(ev);
+      metrics->AuthAttempt(smb2::IsNtStatus(ec) ? ev.result : "error", ev.duration_ms / 1000);
       *error = "authentication failed for " + Who(*creds) + " at " + where + ": " + ec.message();
       return ec;
     }
     ev.result = "success";
     LogAuthentication(ev);
+    metrics->AuthAttempt("success", ev.duration_ms / 1000);
+    metrics->SessionSetup();
     auto tree = smb2::Tree::Connect(*session, target.UncPath());
     if (!tree) {
       *error = "tree connect failed for " + target.UncPath() + " at " + where + ": " + tree.error().message();
@@ -208,7 +226,8 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   BlockStopSignals(true);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto connector = std::make_shared<Connector>(Connector{cfg, target});
+  Metrics& metrics = GlobalMetrics();
+  auto connector = std::make_shared<Connector>(Connector{cfg, target, &metrics});
   std::string error;
   auto initial = connector->Connect(&error);
   if (!initial) {
@@ -226,10 +245,15 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   }
 
   smb2::ReconnectingFs::Options ro;
-  ro.on_down = [](std::error_code ec) {
+  ro.on_down = [&metrics](std::error_code ec) {
+    metrics.SetSessionUp(false);
     LogWarn("connection to the server lost; reconnecting", {{"error", ec.message()}});
   };
-  ro.on_reconnected = [] { LogInfo("reconnected to the server"); };
+  ro.on_reconnected = [&metrics] {
+    metrics.Reconnect();
+    metrics.SetSessionUp(true);
+    LogInfo("reconnected to the server");
+  };
   auto rfs = smb2::ReconnectingFs::Create(
       *initial,
       [connector]() -> Result<std::shared_ptr<smb2::SmbFs>> {
@@ -253,6 +277,34 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
                                                        : fuse::CacheMode::kStrict;
   fo.max_io = std::min<std::uint32_t>(1u << 20, std::max<std::uint32_t>(rfs->max_io_size(), 4096));
   fo.fsname = target.ToString();
+  fo.on_operation = [&metrics](const char* op, int err, double seconds) { metrics.FuseOp(op, err, seconds); };
+  fo.on_data = [&metrics](std::uint64_t r, std::uint64_t w) {
+    if (r) metrics.BytesRead(r);
+    if (w) metrics.BytesWritten(w);
+  };
+  metrics.SetSessionUp(true);
+
+  std::atomic<bool> mounted{false};
+  std::unique_ptr<HttpServer> http;
+  if (cfg.metrics_port) {
+    HttpHandlers h;
+    // Liveness: the process answers. It never looks at the server: killing
+    // the sidecar for a server outage would destroy the mount.
+    h.healthy = [] { return true; };
+    h.ready = [&mounted, rfs] { return mounted.load() && rfs->up(); };
+    h.not_ready_reason = [&mounted, rfs] {
+      return std::string(!mounted ? "not mounted" : "no session with the server (reconnecting)");
+    };
+    h.metrics = [&metrics] { return metrics.RenderPrometheus(); };
+    auto started = HttpServer::Start(cfg.metrics_address, cfg.metrics_port, h);
+    if (!started) {
+      rfs->Stop();
+      report.Fail("metrics: cannot listen on " + cfg.metrics_address + ":" + std::to_string(cfg.metrics_port) + ": " +
+                  started.error().message());
+      return 1;
+    }
+    http = std::move(*started);
+  }
   auto mount = fuse::FuseFs::Mount(rfs, cfg.mountpoint, fo, &error);
   if (!mount) {
     rfs->Stop();
@@ -264,7 +316,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   // "Mounted" means the mount answers: stat it from another thread while
   // the loop below serves it, then tell the parent.
   std::atomic<bool> loop_ended{false};
-  std::thread ready([&cfg, &report, &target, &loop_ended] {
+  std::thread ready([&cfg, &report, &target, &loop_ended, &mounted, &metrics] {
     bool answered = IsFdMountpoint(cfg.mountpoint);
     // Ours when the directory's device differs from its parent's.
     struct stat parent;
@@ -282,6 +334,10 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
       return;
     }
     LogInfo("mounted", {{"share", target.ToString()}, {"mountpoint", cfg.mountpoint}});
+    mounted = true;
+    metrics.SetMounted(true);
+    // systemd Type=notify units wait for this (no-op without NOTIFY_SOCKET).
+    NotifySystemdReady();
     report.Ok();
   });
   BlockStopSignals(false);
@@ -289,7 +345,10 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   loop_ended = true;
   BlockStopSignals(true);
   ready.join();
+  mounted = false;
+  metrics.SetMounted(false);
 
+  NotifySystemdStopping();
   LogInfo("stopping: closing files and unmounting", {{"mountpoint", cfg.mountpoint}});
   mount->Shutdown(30s);
   rfs->Stop();
@@ -298,6 +357,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     (void)fs->tree()->session().Logoff();
   }
   mount.reset();
+  if (http) http->Stop();
   LogInfo("stopped");
   return rc == 0 ? 0 : 1;
 }

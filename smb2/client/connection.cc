@@ -340,6 +340,7 @@ struct Connection::Impl {
     if (key_it != keys.end()) {
       if (!h.is_signed()) {
         stats_unsigned.fetch_add(1, std::memory_order_relaxed);
+        if (opts.on_signature_failure) opts.on_signature_failure(true);
         return done_p.done(errc::unsigned_response);
       }
       if (h.session_id != done_p.session_id) return done_p.done(errc::unknown_session);
@@ -352,9 +353,11 @@ struct Connection::Impl {
       auto want = ComputeSignature(negotiated.dialect, negotiated.signing_algorithm, key_it->second.span(), msg);
       if (!want || !auth::ConstantTimeEqual(*want, got)) {
         stats_bad_sig.fetch_add(1, std::memory_order_relaxed);
+        if (opts.on_signature_failure) opts.on_signature_failure(false);
         return done_p.done(errc::signature_mismatch);
       }
     }
+    if (opts.on_response) opts.on_response(h.command, h.status);
     Response r{frame, msg, h, std::move(done_p.sent)};
     done_p.done(std::move(r));
   }

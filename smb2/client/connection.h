@@ -41,6 +41,11 @@ struct ConnectionOptions {
   // Credits smbgate tries to keep in hand: how many requests can be in
   // flight at once (MS-SMB2 3.2.4.1.2).
   std::uint16_t credits_target = 512;
+  // Observers for metrics, called on the I/O thread (must be quick): every
+  // final response with its status, and every response refused for its
+  // signature (`unsigned_response` true when it carried none).
+  std::function<void(Command, std::uint32_t status)> on_response;
+  std::function<void(bool unsigned_response)> on_signature_failure;
 };
 
 // What NEGOTIATE settled, kept so a reconnect can check it is talking to the

@@ -34,6 +34,31 @@ std::string_view SigningAlgorithmName(auth::SigningAlgorithm a) noexcept {
   return "unknown";
 }
 
+std::string_view CommandName(Command c) noexcept {
+  switch (c) {
+    case Command::kNegotiate: return "NEGOTIATE";
+    case Command::kSessionSetup: return "SESSION_SETUP";
+    case Command::kLogoff: return "LOGOFF";
+    case Command::kTreeConnect: return "TREE_CONNECT";
+    case Command::kTreeDisconnect: return "TREE_DISCONNECT";
+    case Command::kCreate: return "CREATE";
+    case Command::kClose: return "CLOSE";
+    case Command::kFlush: return "FLUSH";
+    case Command::kRead: return "READ";
+    case Command::kWrite: return "WRITE";
+    case Command::kLock: return "LOCK";
+    case Command::kIoctl: return "IOCTL";
+    case Command::kCancel: return "CANCEL";
+    case Command::kEcho: return "ECHO";
+    case Command::kQueryDirectory: return "QUERY_DIRECTORY";
+    case Command::kChangeNotify: return "CHANGE_NOTIFY";
+    case Command::kQueryInfo: return "QUERY_INFO";
+    case Command::kSetInfo: return "SET_INFO";
+    case Command::kOplockBreak: return "OPLOCK_BREAK";
+  }
+  return "UNKNOWN";
+}
+
 std::string_view ShareTypeName(std::uint8_t share_type) noexcept {
   switch (share_type) {
     case kShareTypeDisk: return "disk";

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "auth/smb_keys.h"
+#include "smb2/codec/header.h"
 
 namespace smbgate::smb2 {
 
@@ -16,6 +17,8 @@ std::string_view DialectName(std::uint16_t dialect) noexcept;
 std::optional<std::uint16_t> ParseDialect(std::string_view s) noexcept;
 // "HMAC-SHA256", "AES-128-CMAC", "AES-128-GMAC".
 std::string_view SigningAlgorithmName(auth::SigningAlgorithm a) noexcept;
+// "NEGOTIATE", "CREATE", ... (MS-SMB2 2.2.1.2), for logs and metrics.
+std::string_view CommandName(Command c) noexcept;
 // "disk", "pipe", "print", or "unknown".
 std::string_view ShareTypeName(std::uint8_t share_type) noexcept;
 
