@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -85,6 +86,11 @@ struct FuseFs::Impl {
   std::unordered_map<std::uint64_t, OpenFile> files;
   std::unordered_map<std::uint64_t, std::shared_ptr<DirSnapshot>> dirs;
   std::uint64_t next_fh = 1;
+  // Names unlinked while their file was open, by (directory node, name),
+  // with the file's node. The server keeps such a file, delete-pending,
+  // until its last handle closes, and lists it; POSIX says the name is
+  // gone, so listings leave it out until the last release.
+  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> unlinked_open;
 
   // Requests whose reply is still to come; Shutdown waits for them.
   std::mutex flight_mu;
@@ -218,6 +224,17 @@ struct FuseFs::Impl {
     return it->second;
   }
 
+  // Some open file of node `ino`: the kernel sends GETATTR of fstat(2), and
+  // SETATTR of fchmod(2)/futimens(2), without a file handle, and a node
+  // unlinked while open has no path left to open.
+  std::optional<OpenFile> AnyFileOf(std::uint64_t ino) {
+    std::lock_guard<std::mutex> l(mu);
+    for (const auto& [fh, f] : files) {
+      if (f.ino == ino) return f;
+    }
+    return std::nullopt;
+  }
+
   std::uint64_t AddFile(OpenFile f) {
     std::lock_guard<std::mutex> l(mu);
     const std::uint64_t fh = next_fh++;
@@ -266,7 +283,16 @@ struct FuseFs::Impl {
       }
     }
     auto path = inodes.Path(ino);
-    if (!path) return op->Err(ENOENT);
+    if (!path) {
+      if (auto f = AnyFileOf(ino)) {
+        fs->GetAttributes(f->handle, [op, reply](Result<FileAttributes> a) {
+          if (!a) return op->Err(a.error());
+          reply(*a, false);
+        });
+        return;
+      }
+      return op->Err(ENOENT);
+    }
     StatPath(ino, *path, [op, reply](Result<FileAttributes> a, bool symlink) {
       if (!a) return op->Err(a.error());
       reply(*a, symlink);
@@ -285,7 +311,10 @@ struct FuseFs::Impl {
       }
     }
     auto path = inodes.Path(ino);
-    if (!path) return done(std::make_error_code(std::errc::no_such_file_or_directory));
+    if (!path) {
+      if (auto f = AnyFileOf(ino)) return body(f->handle, std::move(done));
+      return done(std::make_error_code(std::errc::no_such_file_or_directory));
+    }
     smb2::OpenParams p;
     p.read = false;
     p.write = write_data;
@@ -378,7 +407,10 @@ struct FuseFs::Impl {
         if (auto f = File(fi->fh)) return fs->GetAttributes(f->handle, reply);
       }
       auto path = inodes.Path(ino);
-      if (!path) return op->Err(ENOENT);
+      if (!path) {
+        if (auto f = AnyFileOf(ino)) return fs->GetAttributes(f->handle, reply);
+        return op->Err(ENOENT);
+      }
       fs->Stat(*path, reply);
     });
   }
@@ -588,6 +620,11 @@ struct FuseFs::Impl {
         f = it->second;
         files.erase(it);
       }
+      // The last close of a file unlinked while open deletes it.
+      if (f && !unlinked_open.empty() &&
+          std::none_of(files.begin(), files.end(), [&](const auto& e) { return e.second.ino == f->ino; })) {
+        std::erase_if(unlinked_open, [&](const auto& e) { return e.second == f->ino; });
+      }
     }
     if (!f) {
       if (op) op->Err(0);
@@ -607,12 +644,17 @@ struct FuseFs::Impl {
     // The listing is taken whole at opendir (every QUERY_DIRECTORY round)
     // and served from that snapshot, so offsets stay stable while the
     // directory changes under a reader.
-    fs->ReadDirectory(*path, [this, op, info](Result<std::vector<smb2::DirectoryEntry>> r) mutable {
+    fs->ReadDirectory(*path, [this, op, info, ino](Result<std::vector<smb2::DirectoryEntry>> r) mutable {
       if (!r) return op->Err(r.error());
       auto snap = std::make_shared<DirSnapshot>();
       snap->entries = std::move(*r);
       {
         std::lock_guard<std::mutex> l(mu);
+        if (!unlinked_open.empty()) {
+          std::erase_if(snap->entries, [&](const smb2::DirectoryEntry& e) {
+            return unlinked_open.count({static_cast<std::uint64_t>(ino), e.name}) != 0;
+          });
+        }
         info.fh = next_fh++;
         dirs.emplace(info.fh, std::move(snap));
       }
@@ -717,9 +759,19 @@ struct FuseFs::Impl {
     auto path = inodes.ChildPath(parent, name);
     if (!path) return op->Err(ENOENT);
     std::string n = name;
-    auto done = [this, op, parent, n](Result<void> r) {
+    const std::uint64_t child = dir ? 0 : inodes.Child(parent, n);
+    auto done = [this, op, parent, n, child](Result<void> r) {
       if (!r) return op->Err(r.error());
       inodes.Remove(parent, n);
+      if (child != 0) {
+        std::lock_guard<std::mutex> l(mu);
+        for (const auto& [fh, f] : files) {
+          if (f.ino == child) {
+            unlinked_open[{parent, n}] = child;
+            break;
+          }
+        }
+      }
       op->Err(0);
     };
     if (dir) {
@@ -881,10 +933,19 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_POSIX_LOCKS);
   want(FUSE_CAP_FLOCK_LOCKS);
   want(FUSE_CAP_ASYNC_DIO);
-  // The writeback cache lets the kernel batch and parallelise writes; it
-  // still reports every error at fsync and close. Not with cache=none.
-  if (impl->opts.cache != CacheMode::kNone) want(FUSE_CAP_WRITEBACK_CACHE);
-  if (impl->opts.cache == CacheMode::kNone) conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  // The writeback cache lets the kernel batch and parallelise writes, but
+  // with it the kernel trusts its own file size and mtime for good: it
+  // never takes the server's size again for a regular file it knows
+  // (fuse_change_attributes keeps i_size when writeback_cache is on), so a
+  // file changed by another client, or through another hard link, keeps
+  // its old size, and reads past it return zeros or stop short (seen in
+  // the e2e tests with Linux 6.18). That is only acceptable with
+  // cache=loose; strict (the default, like cifs) and none write through.
+  if (impl->opts.cache == CacheMode::kLoose) {
+    want(FUSE_CAP_WRITEBACK_CACHE);
+  } else {
+    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  }
   conn->time_gran = 100;  // FILETIME resolution, in ns
 }
 

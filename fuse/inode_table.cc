@@ -29,6 +29,12 @@ std::uint64_t InodeTable::Lookup(std::uint64_t parent, std::string_view name) {
   return id;
 }
 
+std::uint64_t InodeTable::Child(std::uint64_t parent, std::string_view name) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = children_.find(Key{parent, std::string(name)});
+  return it == children_.end() ? 0 : it->second;
+}
+
 void InodeTable::Forget(std::uint64_t ino, std::uint64_t n) {
   if (ino == kRoot) return;
   std::lock_guard<std::mutex> l(mu_);

@@ -29,6 +29,9 @@ class InodeTable {
   // The node of `name` in directory `parent`, created if new; the kernel's
   // lookup count goes up by one. 0 if `parent` is unknown.
   std::uint64_t Lookup(std::uint64_t parent, std::string_view name);
+  // The node of `name` in `parent` if the table has one (lookup count
+  // unchanged), else 0.
+  std::uint64_t Child(std::uint64_t parent, std::string_view name) const;
   // Drops `n` kernel references; the node is freed at zero (never the root).
   void Forget(std::uint64_t ino, std::uint64_t n);
 

@@ -215,6 +215,12 @@ void SmbFs::Open(std::string path, OpenParams p, Callback<OpenResult> cb) {
   c.desired_access = kFileReadAttributes | kSynchronize;
   if (p.read) c.desired_access |= p.directory ? kFileListDirectory : kFileReadData | kFileReadEa;
   if (p.write) c.desired_access |= kFileWriteData | kFileAppendData | kFileWriteAttributes | kFileWriteEa;
+  // An open for neither reading nor writing data is the attribute-only
+  // handle that setattr (chmod, utimens) uses: SET_INFO of
+  // FileBasicInformation needs FILE_WRITE_ATTRIBUTES (MS-FSA 2.1.5.14.2),
+  // which Samba 4.17 enforces with STATUS_ACCESS_DENIED. It is granted on a
+  // file with the DOS read-only attribute too, so chmod u+w can clear it.
+  if (!p.read && !p.write) c.desired_access |= kFileWriteAttributes;
   if (p.delete_access) c.desired_access |= kDelete;
   c.share_access = kFileShareRead | kFileShareWrite | kFileShareDelete;
   c.create_disposition = DispositionOf(p.disposition);
