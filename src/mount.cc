@@ -24,6 +24,7 @@
 #include "smb2/client/session.h"
 #include "smb2/codec/status.h"
 #include "src/credentials.h"
+#include "src/credentials_watcher.h"
 #include "src/http_server.h"
 #include "src/metrics.h"
 #include "src/sd_notify.h"
@@ -137,7 +138,35 @@ struct Connector {
   Target target;
   Metrics* metrics;
 
+  // Connects; when the server rejects the credentials, reads them again
+  // once (a rotation may have landed since) and retries if they changed.
   Result<std::shared_ptr<smb2::SmbFs>> Connect(std::string* error) const {
+    std::optional<CredentialsFingerprint> used;
+    auto r = ConnectOnce(error, &used);
+    if (r || !IsCredentialRejection(r.error())) return r;
+    std::this_thread::sleep_for(1s);
+    auto again = LoadCredentials(cfg.credentials, nullptr, nullptr);
+    if (!again || (used && Fingerprint(*again) == *used)) return r;
+    LogInfo("credentials were rejected; retrying once with the newer ones on disk");
+    return ConnectOnce(error, &used);
+  }
+
+  static bool IsCredentialRejection(const std::error_code& ec) {
+    if (!smb2::IsNtStatus(ec)) return false;
+    switch (smb2::NtStatusOf(ec)) {
+      case smb2::status::kLogonFailure:
+      case smb2::status::kWrongPassword:
+      case smb2::status::kPasswordExpired:
+      case smb2::status::kPasswordMustChange:
+      case smb2::status::kNoSuchUser:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  Result<std::shared_ptr<smb2::SmbFs>> ConnectOnce(std::string* error,
+                                                   std::optional<CredentialsFingerprint>* used) const {
     std::vector<std::string> warnings;
     std::string msg;
     auto creds = LoadCredentials(cfg.credentials, &warnings, &msg);
@@ -146,6 +175,7 @@ struct Connector {
       *error = msg;
       return creds.error();
     }
+    *used = Fingerprint(*creds);
     if (!cfg.domain.empty() && creds->domain.empty()) creds->domain = cfg.domain;
     const std::string where = target.HostForDisplay() + ":" + std::to_string(target.port);
     smb2::ConnectionOptions o;
@@ -243,6 +273,15 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
       return 1;
     }
   }
+
+  // A rotated Secret is picked up by the next session setup (Connector
+  // reads the files each time); the watcher makes the rotation visible.
+  CredentialsWatcher watcher(cfg.credentials, 10s, [&metrics, path = cfg.credentials](const std::string& user,
+                                                                                      const std::string& domain) {
+    metrics.CredentialRotation();
+    LogInfo("credentials rotated; the next session setup uses them", {{"path", path}, {"user", user}, {"domain", domain}});
+  });
+  if (std::string werr; !watcher.Start(&werr)) LogWarn("credentials are not watched", {{"error", werr}});
 
   smb2::ReconnectingFs::Options ro;
   ro.on_down = [&metrics](std::error_code ec) {
@@ -351,6 +390,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   NotifySystemdStopping();
   LogInfo("stopping: closing files and unmounting", {{"mountpoint", cfg.mountpoint}});
   mount->Shutdown(30s);
+  watcher.Stop();
   rfs->Stop();
   if (auto fs = rfs->current()) {
     (void)fs->tree()->Disconnect();

@@ -83,21 +83,32 @@ std::uint32_t ReconnectingFs::max_io_size() const {
 
 void ReconnectingFs::Submit(Job job, std::function<void(std::error_code)> fail) {
   std::shared_ptr<SmbFs> fs;
-  std::uint64_t gen;
+  std::uint64_t gen = 0;
+  bool noticed_loss = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stopping_) {
       fail(errc::cancelled);
       return;
     }
+    // The connection may have died while idle (the server restarted): then
+    // this request waits for the reconnect instead of failing on it.
+    if (!down_ && current_ && !current_->tree()->connection().is_open()) {
+      down_ = true;
+      noticed_loss = true;
+    }
     if (down_) {
       waiting_.push_back({std::move(job), std::move(fail), std::chrono::steady_clock::now()});
-      return;
+    } else {
+      fs = current_;
+      gen = generation_;
     }
-    fs = current_;
-    gen = generation_;
   }
-  job(fs, gen);
+  if (noticed_loss) {
+    if (options_.on_down) options_.on_down(errc::connection_lost);
+    cv_.notify_all();
+  }
+  if (fs) job(fs, gen);
 }
 
 void ReconnectingFs::ReportError(std::uint64_t generation, const std::error_code& ec) {

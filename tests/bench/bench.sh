@@ -65,9 +65,10 @@ printf '%-32s %8s/s %8s/s %8s\n' "read (MiB/s)" "$(mibs $size_mib "$r_mount")" "
   "$(echo "scale=2; $r_ref / $r_mount" | bc -l)x"
 
 # Metadata workloads through the mount.
+# Builtins only (no process per file), so the figures are the filesystem's.
 mkdir "$mnt/small"
-head -c 4096 /dev/urandom >"$dir/4k"
-t0=$(now); for i in $(seq 1000); do cp "$dir/4k" "$mnt/small/f$i"; done; t1=$(now)
+data=$(head -c 3072 /dev/urandom | base64 -w0 | head -c 4096)
+t0=$(now); for i in $(seq 1000); do printf '%s' "$data" >"$mnt/small/f$i"; done; t1=$(now)
 printf '%-32s %8.2f s\n' "create 1000 x 4 KiB" "$(secs "$t0" "$t1")"
 
 mkdir -p "$dir/share/many"
@@ -76,7 +77,8 @@ t0=$(now); n=$(ls -l "$mnt/many" | wc -l); t1=$(now)
 printf '%-32s %8.2f s (%s lines)\n' "ls -l of 5000 entries" "$(secs "$t0" "$t1")" "$n"
 fusermount3 -u "$mnt"
 "$bin" mount "$share" "$mnt" --credentials "$dir/secret" -o log_level=warn
-t0=$(now); for i in $(seq 5000); do stat "$mnt/many/e$i" >/dev/null; done; t1=$(now)
+# One stat process over 5000 names it has not listed: 5000 lookups.
+t0=$(now); printf "$mnt/many/e%d\0" $(seq 5000) | xargs -0 stat >/dev/null; t1=$(now)
 printf '%-32s %8.2f s\n' "stat of 5000 files (cold)" "$(secs "$t0" "$t1")"
 
 # A source-like tree of ~600 files.
