@@ -5,12 +5,25 @@
 # of the characters that break other clients' mount options. Needs root.
 #   deploy/local-smbd.sh start DIR   -> DIR/port, DIR/secret/ (Secret-style
 #                                       credentials), DIR/auth.txt (smbclient -A)
+#   deploy/local-smbd.sh restart DIR (same port and config: a server restart)
 #   deploy/local-smbd.sh stop DIR
 set -euo pipefail
 cmd=${1:?usage: local-smbd.sh start|stop DIR}
 dir=${2:?usage: local-smbd.sh start|stop DIR}
 
-if [ "$cmd" = stop ]; then
+launch() {
+  setsid smbd --foreground --no-process-group --configfile="$dir/smb.conf" </dev/null >>"$dir/smbd.out" 2>&1 &
+  echo $! >"$dir/smbd.pid"
+  local port=$1
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "local-smbd.sh: smbd did not start; see $dir/smbd.log" >&2
+  return 1
+}
+
+if [ "$cmd" = stop ] || [ "$cmd" = restart ]; then
   if [ -f "$dir/smbd.pid" ]; then
     pid=$(cat "$dir/smbd.pid")
     # smbd forks a child per connection, all in its process group.
@@ -19,6 +32,7 @@ if [ "$cmd" = stop ]; then
     kill -KILL -- "-$pid" 2>/dev/null || true
     rm -f "$dir/smbd.pid"
   fi
+  [ "$cmd" = restart ] && launch "$(cat "$dir/port")"
   exit 0
 fi
 [ "$cmd" = start ] || { echo "local-smbd.sh: unknown command $cmd (start or stop)" >&2; exit 2; }
@@ -61,13 +75,7 @@ cat >"$dir/smb.conf" <<CONF
   read only = no
 CONF
 printf '%s\n%s\n' "$password" "$password" | smbpasswd -c "$dir/smb.conf" -s -a "$user" >/dev/null
-setsid smbd --foreground --no-process-group --configfile="$dir/smb.conf" </dev/null >"$dir/smbd.out" 2>&1 &
-echo $! >"$dir/smbd.pid"
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "local-smbd.sh: smbd did not start; see $dir/smbd.log" >&2; exit 1; }
+launch "$port"
 echo "$port" >"$dir/port"
 # The credentials as a Kubernetes Secret would mount them: one file per key.
 printf '%s' "$user" >"$dir/secret/username"

@@ -22,6 +22,8 @@ deploy/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -L 'unit|integration|e2e' -j2
+# Sidecar, unprivileged, rotation and host-mount tests with real mounts.
+tests/pod/run.sh build
 
 if [ "$fuzz" = 1 ]; then
   tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
