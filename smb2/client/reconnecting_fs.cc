@@ -1,5 +1,6 @@
 #include "smb2/client/reconnecting_fs.h"
 
+#include <cerrno>
 #include <random>
 
 #include "smb2/codec/session_setup.h"
@@ -225,6 +226,10 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
           h = it->second;
         }
         if (h.generation == gen) return body(fs, h.real, self->Watch(gen, cb));
+        // Its file was unlinked while open and went with the old connection;
+        // whatever has its name now is another file (e2e
+        // ReconnectFollowsRenameAndRefusesUnlinked).
+        if (h.unlinked) return cb(std::error_code(ESTALE, std::generic_category()));
         // The connection was replaced: reopen by path (never truncating or
         // creating again) and carry on with the new handle.
         OpenParams p = h.params;
@@ -356,11 +361,51 @@ void ReconnectingFs::RemoveDirectory(std::string path, Callback<void> cb) {
 }
 
 void ReconnectingFs::Unlink(std::string path, Callback<void> cb) {
-  PathOp(std::move(cb), [path](const auto& fs, auto c) { fs->Unlink(path, std::move(c)); });
+  std::weak_ptr<ReconnectingFs> weak = weak_from_this();
+  Callback<void> track = [weak, path, cb = std::move(cb)](Result<void> r) {
+    if (r) {
+      if (auto self = weak.lock()) self->PathUnlinked(path);
+    }
+    cb(std::move(r));
+  };
+  PathOp(std::move(track), [path](const auto& fs, auto c) { fs->Unlink(path, std::move(c)); });
 }
 
 void ReconnectingFs::Rename(std::string from, std::string to, bool replace, Callback<void> cb) {
-  PathOp(std::move(cb), [from, to, replace](const auto& fs, auto c) { fs->Rename(from, to, replace, std::move(c)); });
+  std::weak_ptr<ReconnectingFs> weak = weak_from_this();
+  Callback<void> track = [weak, from, to, cb = std::move(cb)](Result<void> r) {
+    if (r) {
+      if (auto self = weak.lock()) self->PathRenamed(from, to);
+    }
+    cb(std::move(r));
+  };
+  PathOp(std::move(track),
+         [from, to, replace](const auto& fs, auto c) { fs->Rename(from, to, replace, std::move(c)); });
+}
+
+void ReconnectingFs::PathUnlinked(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [id, h] : handles_) {
+    if (h.path == path) h.unlinked = true;
+  }
+}
+
+void ReconnectingFs::PathRenamed(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> l(mu_);
+  // A file replaced by the rename is unlinked; then the renamed file, or
+  // everything under a renamed directory, moves.
+  for (auto& [id, h] : handles_) {
+    if (h.path == to) h.unlinked = true;
+  }
+  const std::string prefix = from + "/";
+  for (auto& [id, h] : handles_) {
+    if (h.unlinked) continue;
+    if (h.path == from) {
+      h.path = to;
+    } else if (h.path.compare(0, prefix.size(), prefix) == 0) {
+      h.path = to + "/" + h.path.substr(prefix.size());
+    }
+  }
 }
 
 void ReconnectingFs::HardLink(std::string existing, std::string new_path, Callback<void> cb) {

@@ -90,6 +90,10 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
     OpenParams params;
     Handle real;
     std::uint64_t generation = 0;
+    // The path was unlinked (or replaced by a rename) while this handle was
+    // open: the file is gone with the connection that held it, and the path
+    // may name another file by now, so it is never reopened.
+    bool unlinked = false;
   };
 
   // Runs `job` now if up, else queues it.
@@ -106,6 +110,11 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   // Wraps a callback so connection errors trigger a reconnect.
   template <class T>
   Callback<T> Watch(std::uint64_t generation, Callback<T> cb);
+
+  // Keeps the paths of open handles in step with renames and unlinks done
+  // through this filesystem, for reopening after a reconnect.
+  void PathRenamed(const std::string& from, const std::string& to);
+  void PathUnlinked(const std::string& path);
 
   void ReconnectLoop();
   void EchoLoop();

@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,6 +185,7 @@ std::string Unescape(const std::string& s) {
 struct MountEntry {
   std::string mountpoint;
   std::string fstype;
+  long id = -1;
 };
 
 std::vector<MountEntry> Mounts() {
@@ -197,7 +199,7 @@ std::vector<MountEntry> Mounts() {
     }
     std::string type;
     f >> type;
-    out.push_back({Unescape(mp), type});
+    out.push_back({Unescape(mp), type, std::atol(id.c_str())});
   }
   return out;
 }
@@ -355,8 +357,12 @@ std::unique_ptr<Mount> Mount::Start(const MountParams& params, std::string* erro
                ") before the mount answered; its log:\n" + m->Log();
       return nullptr;
     }
-    struct stat st, pst;
-    if (::stat(m->mountpoint_.c_str(), &st) == 0 && ::stat(parent_dir.c_str(), &pst) == 0 && st.st_dev != pst.st_dev) {
+    // AT_STATX_FORCE_SYNC asks the filesystem itself: a dead mount left
+    // there answers ENOTCONN (a plain stat could come from its cache).
+    struct statx sx;
+    struct stat pst;
+    if (::statx(AT_FDCWD, m->mountpoint_.c_str(), AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &sx) == 0 &&
+        ::stat(parent_dir.c_str(), &pst) == 0 && makedev(sx.stx_dev_major, sx.stx_dev_minor) != pst.st_dev) {
       return m;
     }
     std::this_thread::sleep_for(20ms);
