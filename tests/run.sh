@@ -22,6 +22,7 @@ deploy/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -L 'unit|integration|e2e' -j2
+tests/chart/run.sh
 # Sidecar, unprivileged, rotation and host-mount tests with real mounts.
 tests/pod/run.sh build
 

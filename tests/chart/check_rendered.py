@@ -1,0 +1,451 @@
+#!/usr/bin/env python3
+"""Asserts on the YAML that `helm template` rendered from charts/smbgate.
+
+    check_rendered.py [--release NAME] RENDERED.yaml [VALUES.yaml ...]
+
+NAME is the release name it was rendered with (default "t").
+
+The expectations come from the chart's values.yaml merged with the given values files (as Helm
+merges them), so every file under charts/smbgate/ci/ is checked against what it asked for.
+Prints one line per check and `RESULT passed=N failed=M`; exits 1 if any failed.
+Needs PyYAML (Debian: python3-yaml); otherwise only the standard library.
+"""
+import copy
+import os
+import sys
+
+import yaml
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+CHART = os.path.join(ROOT, "charts", "smbgate")
+STANDARD_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+)
+CREDENTIALS_DIR = "/etc/smbgate/credentials"
+
+
+class Checker:
+    def __init__(self, label):
+        self.label = label
+        self.passed = 0
+        self.failed = 0
+        self.problems = []
+
+    def expect(self, cond, why):
+        """Records one problem of the current check unless `cond`."""
+        if not cond:
+            self.problems.append(why)
+        return bool(cond)
+
+    def check(self, name, fn):
+        self.problems = []
+        try:
+            fn()
+        except Exception as e:  # a missing key is a failed check, not a crash
+            self.problems.append(f"{type(e).__name__}: {e}")
+        if self.problems:
+            self.failed += 1
+            print(f"FAIL {self.label}: {name}")
+            for p in self.problems:
+                print(f"     - {p}")
+        else:
+            self.passed += 1
+            print(f"ok   {self.label}: {name}")
+
+
+def merge(base, over):
+    """Helm's merge of a values file over the defaults: maps merge, everything else replaces."""
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def walk(node, path=""):
+    """Yields (path, key, value) for every mapping entry below node."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield path, k, v
+            yield from walk(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from walk(v, f"{path}[{i}]")
+
+
+def mounts_of(container, volume):
+    return [m for m in container.get("volumeMounts") or [] if m.get("name") == volume]
+
+
+def parse_options(args):
+    """The -o list of `smbgate mount` args as a dict (flags map to True)."""
+    opts = {}
+    for i, a in enumerate(args):
+        if a == "-o" and i + 1 < len(args):
+            for item in args[i + 1].split(","):
+                name, eq, value = item.partition("=")
+                opts[name] = value if eq else True
+    return opts
+
+
+def main(argv):
+    release = "t"
+    if len(argv) > 2 and argv[1] == "--release":
+        release, argv = argv[2], argv[:1] + argv[3:]
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    rendered_path, value_files = argv[1], argv[2:]
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        values = yaml.safe_load(f)
+    for vf in value_files:
+        with open(vf) as f:
+            values = merge(values, yaml.safe_load(f))
+    with open(rendered_path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+
+    label = os.path.basename(value_files[-1]) if value_files else "default"
+    c = Checker(label)
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+
+    v = values
+    mode = v["mode"]
+    privileged = mode == "privileged"
+    wl_kind = v["workload"]["kind"]
+    workloads = by_kind.get(wl_kind, [])
+    app_name = v["app"]["name"]
+    fullname = release if "smbgate" in release else f"{release}-smbgate"
+    secret_name = v["credentials"]["existingSecret"] or f"{fullname}-credentials"
+
+    def pod():
+        return workloads[0]["spec"]["template"]
+
+    def pod_spec():
+        return pod()["spec"]
+
+    def sidecar():
+        return pod_spec()["initContainers"][0]
+
+    def app():
+        return [x for x in pod_spec()["containers"] if x["name"] == app_name][0]
+
+    def all_containers():
+        s = pod_spec()
+        return (s.get("initContainers") or []) + s["containers"]
+
+    def secret_volume():
+        vols = [x for x in pod_spec()["volumes"] if "secret" in x]
+        c.expect(len(vols) == 1, f"one secret volume, got {len(vols)}")
+        return vols[0]
+
+    def share_volume():
+        return [x for x in pod_spec()["volumes"] if x["name"] == "smbgate-share"][0]
+
+    # --- the workload -------------------------------------------------------------------
+    def workload_kind():
+        c.expect(len(workloads) == 1, f"one {wl_kind}, got {len(workloads)}")
+        other = "StatefulSet" if wl_kind == "Deployment" else "Deployment"
+        c.expect(other not in by_kind, f"no {other}")
+        c.expect(workloads[0]["spec"]["replicas"] == v["workload"]["replicas"], "replicas")
+        c.expect(workloads[0]["apiVersion"] == "apps/v1", "apps/v1")
+
+    c.check(f"one {wl_kind} with the configured replicas", workload_kind)
+
+    def sidecar_native():
+        s = pod_spec()
+        c.expect(s["initContainers"][0]["name"] == "smbgate", "the first init container is smbgate")
+        c.expect(sidecar().get("restartPolicy") == "Always", "restartPolicy: Always (native sidecar)")
+        names = [x["name"] for x in s["containers"]]
+        c.expect("smbgate" not in names, "smbgate is not a regular container")
+        c.expect(names[0] == app_name, f"the application container {app_name} is there")
+        c.expect(s.get("restartPolicy", "Always") == "Always", "pod restartPolicy Always")
+
+    c.check("sidecar is a native sidecar ordered before the application", sidecar_native)
+
+    def sidecar_image():
+        img = v["image"]
+        want = f"{img['repository']}@{img['digest']}" if img["digest"] else f"{img['repository']}:{img['tag']}"
+        c.expect(sidecar()["image"] == want, f"image {sidecar()['image']} != {want}")
+
+    c.check("sidecar image from values", sidecar_image)
+
+    def sidecar_args():
+        sc = sidecar()
+        args = sc["args"]
+        c.expect(args[:2] == ["mount", v["server"]["share"]], f"mount {v['server']['share']}: {args[:2]}")
+        target = args[2]
+        if privileged:
+            c.expect("command" not in sc, "privileged mode uses the image's entrypoint")
+            c.expect(target == v["app"]["mountPath"], f"mount point {target}")
+        else:
+            cmd = sc["command"]
+            c.expect(cmd[0] == "smbgate-fuse-fd", "fdpassing runs smbgate-fuse-fd")
+            c.expect(cmd[-2:] == ["--", "smbgate"], "then execs smbgate")
+            sock = cmd[cmd.index("--socket") + 1]
+            c.expect(sock == f"{v['fdPassing']['socketDir']}/{v['fdPassing']['socketName']}", f"socket {sock}")
+            c.expect(cmd[cmd.index("--fd") + 1] == "3", "--fd 3")
+            c.expect(cmd[cmd.index("--volume") + 1] == "smbgate-share", "--volume smbgate-share")
+            c.expect(("--ro" in cmd) == bool(v["mountOptions"]["readOnly"]), "--ro iff readOnly")
+            c.expect(target == "/dev/fd/3", f"mount point {target}")
+        c.expect(args[args.index("--credentials") + 1] == CREDENTIALS_DIR, "--credentials DIR")
+        c.expect("--foreground" in args, "--foreground")
+        o = parse_options(args)
+        c.expect(o.get("allow_other") is True, "allow_other")
+        c.expect(o.get("uid") == str(v["app"]["uid"]), f"uid={o.get('uid')}")
+        c.expect(o.get("gid") == str(v["app"]["gid"]), f"gid={o.get('gid')}")
+        c.expect(o.get("file_mode") == v["mountOptions"]["fileMode"], "file_mode")
+        c.expect(o.get("dir_mode") == v["mountOptions"]["dirMode"], "dir_mode")
+        c.expect(("ro" in o) == bool(v["mountOptions"]["readOnly"]), "ro iff readOnly")
+        c.expect(o.get("metrics") == f"0.0.0.0:{v['metrics']['port']}", f"metrics={o.get('metrics')}")
+        c.expect(o.get("log_format") == v["logging"]["format"], "log_format")
+        c.expect(o.get("cache") == v["mountOptions"]["cache"], "cache")
+        vers = str(v["mountOptions"]["vers"])
+        c.expect(o.get("vers") == (None if vers == "default" else vers), f"vers={o.get('vers')}")
+        for name in ("password", "pass", "passwd", "password2"):
+            c.expect(name not in o, f"no {name}= option")
+        for extra in v["mountOptions"]["extra"]:
+            name, _, value = extra.partition("=")
+            c.expect(o.get(name) == (value or True), f"extra {extra}")
+
+    c.check("sidecar runs `smbgate mount` with the values' options", sidecar_args)
+
+    def probes():
+        sc = sidecar()
+        port = v["metrics"]["port"]
+        ports = [p for p in sc["ports"] if p.get("name") == "metrics"]
+        c.expect(len(ports) == 1 and ports[0]["containerPort"] == port, f"containerPort metrics {port}")
+        sp = sc["startupProbe"]
+        c.expect(sp["httpGet"] == {"path": "/readyz", "port": "metrics"}, f"startupProbe {sp['httpGet']}")
+        c.expect(sp["periodSeconds"] * sp["failureThreshold"] >= 60, "startup allows at least a minute")
+        if v["sidecar"]["livenessProbe"]["enabled"]:
+            lp = sc["livenessProbe"]
+            c.expect(lp["httpGet"] == {"path": "/healthz", "port": "metrics"}, "livenessProbe on /healthz")
+            c.expect(lp["periodSeconds"] * lp["failureThreshold"] >= 60, "liveness only catches a wedged process (>= 60 s)")
+            c.expect(lp["httpGet"]["path"] != "/readyz", "liveness never on /readyz (a server outage)")
+        if v["sidecar"]["readinessProbe"]["enabled"]:
+            c.expect(sc["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, "readinessProbe on /readyz")
+        c.expect("lifecycle" not in sc, "no preStop: smbgate unmounts on SIGTERM")
+
+    c.check("probes: startup and readiness on /readyz, liveness on /healthz", probes)
+
+    def resources():
+        r = sidecar()["resources"]
+        c.expect("cpu" in r["requests"] and "memory" in r["requests"], "cpu and memory requests")
+        c.expect("memory" in r["limits"], "a memory limit")
+
+    c.check("sidecar has resource requests and a memory limit", resources)
+
+    def credentials():
+        vol = secret_volume()
+        c.expect(vol["secret"]["secretName"] == secret_name, f"secretName {vol['secret']['secretName']}")
+        c.expect("items" not in vol["secret"], "the whole Secret, no items (rotation)")
+        for ctr in all_containers():
+            ms = mounts_of(ctr, vol["name"])
+            if ctr is sidecar() or ctr["name"] == "smbgate":
+                c.expect(len(ms) == 1, "mounted once in the sidecar")
+                for m in ms:
+                    c.expect(m.get("readOnly") is True, "read-only")
+                    c.expect("subPath" not in m and "subPathExpr" not in m, "no subPath")
+                    c.expect(m["mountPath"] == CREDENTIALS_DIR, f"at {CREDENTIALS_DIR}")
+            else:
+                c.expect(not ms, f"not mounted in {ctr['name']}")
+        for ctr in all_containers():
+            for m in ctr.get("volumeMounts") or []:
+                c.expect("subPath" not in m and "subPathExpr" not in m, f"no subPath in {ctr['name']}")
+
+    c.check("credentials Secret is a read-only directory volume in the sidecar only", credentials)
+
+    def nothing_secret_in_env():
+        for path, k, val in walk(docs):
+            c.expect(k != "secretKeyRef", f"secretKeyRef at {path}")
+            if k == "secretRef":
+                c.expect(False, f"envFrom secretRef at {path}")
+        sc = sidecar()
+        c.expect(not sc.get("env") and not sc.get("envFrom"), "the sidecar has no env at all")
+        for ctr in all_containers():
+            for e in ctr.get("env") or []:
+                c.expect("password" not in e["name"].lower(), f"env {e['name']}")
+                c.expect(str(e.get("value", "")) != str(v["credentials"]["password"]) or not v["credentials"]["password"],
+                         f"the password in env {e['name']}")
+
+    c.check("nothing secret in any env", nothing_secret_in_env)
+
+    def propagation():
+        share = share_volume()
+        c.expect(share.get("emptyDir") == {}, "the share is an emptyDir")
+        app_ms = mounts_of(app(), "smbgate-share")
+        c.expect(len(app_ms) == 1, "the application mounts the share")
+        c.expect(app_ms[0]["mountPath"] == v["app"]["mountPath"], f"at {v['app']['mountPath']}")
+        c.expect(app_ms[0].get("mountPropagation") == "HostToContainer", "application: HostToContainer")
+        side_ms = mounts_of(sidecar(), "smbgate-share")
+        if privileged:
+            c.expect(len(side_ms) == 1 and side_ms[0].get("mountPropagation") == "Bidirectional",
+                     "sidecar: Bidirectional")
+            c.expect(side_ms[0]["mountPath"] == v["app"]["mountPath"], "sidecar mounts where the args say")
+        else:
+            c.expect(not side_ms, "fdpassing: the helper mounts, the sidecar needs no propagation")
+            helper = [x for x in pod_spec()["volumes"] if "hostPath" in x]
+            c.expect(len(helper) == 1, "one hostPath volume: the helper socket")
+            c.expect(helper[0]["hostPath"] == {"path": v["fdPassing"]["socketDir"], "type": "Directory"}, "hostPath socketDir")
+            hm = mounts_of(sidecar(), helper[0]["name"])
+            c.expect(len(hm) == 1 and hm[0]["mountPath"] == v["fdPassing"]["socketDir"], "socket dir in the sidecar")
+            for ctr in all_containers():
+                if ctr["name"] != "smbgate":
+                    c.expect(not mounts_of(ctr, helper[0]["name"]), f"no helper socket in {ctr['name']}")
+        for ctr in all_containers():
+            for m in ctr.get("volumeMounts") or []:
+                if m.get("mountPropagation") == "Bidirectional":
+                    c.expect(ctr["name"] == "smbgate" and privileged, f"Bidirectional only in the privileged sidecar ({ctr['name']})")
+
+    c.check(f"mount propagation ({mode})", propagation)
+
+    def security():
+        ps = pod_spec()["securityContext"]
+        c.expect(ps["fsGroup"] == v["app"]["gid"], "fsGroup = app.gid")
+        a = app()["securityContext"]
+        c.expect(a["runAsNonRoot"] is True, "app runAsNonRoot")
+        c.expect(a["runAsUser"] == v["app"]["uid"] and a["runAsUser"] != 0, "app runAsUser")
+        c.expect(a["runAsGroup"] == v["app"]["gid"], "app runAsGroup")
+        c.expect(a["allowPrivilegeEscalation"] is False, "app allowPrivilegeEscalation false")
+        c.expect("ALL" in a["capabilities"]["drop"] and not a["capabilities"].get("add"), "app drops ALL")
+        c.expect(a["seccompProfile"]["type"] == "RuntimeDefault", "app seccomp RuntimeDefault")
+        c.expect(a.get("privileged") is not True, "app not privileged")
+        c.expect(a["readOnlyRootFilesystem"] == v["app"]["readOnlyRootFilesystem"], "app readOnlyRootFilesystem")
+        s = sidecar()["securityContext"]
+        if privileged:
+            c.expect(s.get("privileged") is True, "sidecar privileged in privileged mode")
+            c.expect("allowPrivilegeEscalation" not in s, "no allowPrivilegeEscalation with privileged (the API refuses false)")
+        else:
+            c.expect(s.get("privileged") is not True, "sidecar not privileged in fdpassing mode")
+            c.expect(s["runAsNonRoot"] is True and s["runAsUser"] == 65532, "sidecar non-root 65532")
+            c.expect(s["allowPrivilegeEscalation"] is False, "sidecar allowPrivilegeEscalation false")
+            c.expect("ALL" in s["capabilities"]["drop"] and not s["capabilities"].get("add"), "sidecar drops ALL")
+            c.expect(s["seccompProfile"]["type"] == "RuntimeDefault", "sidecar seccomp")
+        c.expect(s["readOnlyRootFilesystem"] is True, "sidecar readOnlyRootFilesystem")
+        for ctr in all_containers():
+            if ctr["name"] != "smbgate":
+                c.expect((ctr.get("securityContext") or {}).get("privileged") is not True, f"{ctr['name']} not privileged")
+        c.expect(pod_spec()["automountServiceAccountToken"] is False, "no service account token")
+        c.expect("hostNetwork" not in pod_spec() and "hostPID" not in pod_spec(), "no host namespaces")
+
+    c.check("security contexts", security)
+
+    def termination():
+        g = pod_spec()["terminationGracePeriodSeconds"]
+        c.expect(g == v["workload"]["terminationGracePeriodSeconds"] and g >= 30, f"terminationGracePeriodSeconds {g}")
+
+    c.check("termination grace period for a clean unmount", termination)
+
+    # --- every object ---------------------------------------------------------------------
+    def labels():
+        for d in docs:
+            lab = d["metadata"].get("labels") or {}
+            for key in STANDARD_LABELS:
+                c.expect(lab.get(key), f"{d['kind']}/{d['metadata']['name']}: {key}")
+            c.expect(lab.get("app.kubernetes.io/managed-by") == "Helm", "managed-by Helm")
+            c.expect(lab.get("app.kubernetes.io/instance") == release, "instance = release")
+            c.expect(lab.get("app.kubernetes.io/part-of") == v["partOf"], "part-of")
+            c.expect(lab.get("app.kubernetes.io/version") == (v["image"]["tag"]), "version = image tag")
+        pl = pod()["metadata"]["labels"]
+        for key in STANDARD_LABELS:
+            c.expect(pl.get(key), f"pod template: {key}")
+        sel = workloads[0]["spec"]["selector"]["matchLabels"]
+        c.expect(set(sel) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}, f"selector {sel}")
+        c.expect(all(pl.get(k) == val for k, val in sel.items()), "the selector matches the pod")
+
+    c.check("standard app.kubernetes.io labels on every object", labels)
+
+    def secret_object():
+        secrets = by_kind.get("Secret", [])
+        if v["credentials"]["create"]:
+            c.expect(len(secrets) == 1, "the development Secret is rendered")
+            s = secrets[0]
+            c.expect(s["metadata"]["name"] == secret_name, "its name is the volume's")
+            c.expect({"username", "password"} <= set(s["data"]), "username and password keys")
+            c.expect(("domain" in s["data"]) == bool(v["credentials"]["domain"]), "domain key iff set")
+            ann = pod()["metadata"]["annotations"]
+            c.expect("checksum/credentials" in ann, "pods restart when it changes")
+        else:
+            c.expect(not secrets, "no Secret rendered without credentials.create")
+
+    c.check("credentials Secret rendered only with credentials.create", secret_object)
+
+    def network_policy():
+        nps = by_kind.get("NetworkPolicy", [])
+        if not v["networkPolicy"]["enabled"]:
+            c.expect(not nps, "no NetworkPolicy unless enabled")
+            return
+        c.expect(len(nps) == 1, "one NetworkPolicy")
+        spec = nps[0]["spec"]
+        c.expect(spec["policyTypes"] == ["Egress"], f"policyTypes {spec['policyTypes']}")
+        pl = pod()["metadata"]["labels"]
+        c.expect(all(pl.get(k) == val for k, val in spec["podSelector"]["matchLabels"].items()), "selects the pod")
+        allowed = set()
+        cidrs = set()
+        for rule in spec["egress"]:
+            c.expect(rule.get("to"), "every rule names its destinations (none would allow all)")
+            c.expect(rule.get("ports"), "every rule names its ports (none would allow all)")
+            ports = {(p["protocol"], p["port"]) for p in rule.get("ports") or []}
+            allowed |= ports
+            for peer in rule.get("to") or []:
+                if "ipBlock" in peer:
+                    cidrs.add(peer["ipBlock"]["cidr"])
+                    c.expect(ports == {("TCP", v["server"]["port"])}, f"ipBlock peers only on TCP {v['server']['port']}")
+                else:
+                    c.expect(peer.get("namespaceSelector") == v["networkPolicy"]["dns"]["namespaceSelector"]
+                             and peer.get("podSelector") == v["networkPolicy"]["dns"]["podSelector"], f"DNS peer {peer}")
+                    c.expect(ports == {("UDP", 53), ("TCP", 53)}, "DNS peers only on 53")
+        if not v["networkPolicy"]["extraEgress"]:
+            c.expect(allowed == {("TCP", v["server"]["port"]), ("UDP", 53), ("TCP", 53)}, f"egress ports {sorted(allowed)}")
+            c.expect(len(spec["egress"]) == 2, "two egress rules: the server and DNS")
+        want = ({v["server"]["cidr"]} if v["server"]["cidr"] else set()) | {b["cidr"] for b in v["server"]["ipBlocks"]}
+        c.expect(cidrs == want, f"ipBlocks {sorted(cidrs)} != {sorted(want)}")
+        c.expect("ingress" not in spec, "ingress untouched")
+
+    c.check("NetworkPolicy: egress only to the server's port and DNS", network_policy)
+
+    def monitoring():
+        sms = by_kind.get("ServiceMonitor", [])
+        pms = by_kind.get("PodMonitor", [])
+        svcs = by_kind.get("Service", [])
+        c.expect(len(sms) == int(v["metrics"]["serviceMonitor"]["enabled"]), "ServiceMonitor iff enabled")
+        c.expect(len(pms) == int(v["metrics"]["podMonitor"]["enabled"]), "PodMonitor iff enabled")
+        need_svc = v["metrics"]["serviceMonitor"]["enabled"] or wl_kind == "StatefulSet"
+        c.expect(len(svcs) == int(bool(need_svc)), "a Service iff ServiceMonitor or StatefulSet")
+        port = v["metrics"]["port"]
+        for s in svcs:
+            c.expect(s["spec"]["clusterIP"] == "None", "headless")
+            c.expect(s["spec"]["ports"][0] == {"name": "metrics", "port": port, "targetPort": port, "protocol": "TCP"}, "metrics port")
+            pl = pod()["metadata"]["labels"]
+            c.expect(all(pl.get(k) == val for k, val in s["spec"]["selector"].items()), "selects the pod")
+        if wl_kind == "StatefulSet":
+            c.expect(workloads[0]["spec"]["serviceName"] == svcs[0]["metadata"]["name"], "serviceName")
+        for sm in sms:
+            c.expect(sm["apiVersion"] == "monitoring.coreos.com/v1", "monitoring.coreos.com/v1")
+            sl = svcs[0]["metadata"]["labels"]
+            c.expect(all(sl.get(k) == val for k, val in sm["spec"]["selector"]["matchLabels"].items()), "selects the Service")
+            c.expect(sm["spec"]["endpoints"][0]["port"] == "metrics", "scrapes the metrics port")
+            for k, val in v["metrics"]["serviceMonitor"]["labels"].items():
+                c.expect(sm["metadata"]["labels"].get(k) == val, f"label {k}")
+        for pm in pms:
+            c.expect(pm["apiVersion"] == "monitoring.coreos.com/v1", "monitoring.coreos.com/v1")
+            c.expect(pm["spec"]["podMetricsEndpoints"][0]["port"] == "metrics", "scrapes the metrics port")
+
+    c.check("metrics Service, ServiceMonitor and PodMonitor as configured", monitoring)
+
+    # For tests/chart/run.sh, which adds the counts up.
+    print(f"RESULT passed={c.passed} failed={c.failed}")
+    return 1 if c.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Checks deploy/Dockerfile without a container engine (none runs on the build machines): a
+small parser reads its instructions per stage and asserts what the image promises. Runs
+hadolint too when it is installed, and compares the runtime package list of
+deploy/install-deps.sh with what build/smbgate links when that binary exists.
+
+Prints one line per check and `RESULT passed=N failed=M`. Standard library only.
+"""
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+DOCKERFILE = os.path.join(ROOT, "deploy", "Dockerfile")
+results = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def check(name, cond, detail=""):
+    if cond:
+        results["passed"] += 1
+        print(f"ok   dockerfile: {name}")
+    else:
+        results["failed"] += 1
+        print(f"FAIL dockerfile: {name}{': ' + detail if detail else ''}")
+
+
+def skip(name, why):
+    results["skipped"] += 1
+    print(f"skip dockerfile: {name} ({why})")
+
+
+def instructions(text):
+    """(INSTRUCTION, arguments) pairs: continuation lines joined, comments dropped."""
+    out, cur = [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#") or not line:
+            continue  # comments (also inside continuations) and blank lines
+        if line.endswith("\\"):
+            cur += line[:-1] + " "
+            continue
+        cur += line
+        word, _, rest = cur.partition(" ")
+        out.append((word.upper(), rest.strip()))
+        cur = ""
+    return out
+
+
+def stages(instrs):
+    st = []
+    for ins, args in instrs:
+        if ins == "FROM":
+            st.append({"from": args, "instrs": []})
+        elif st:
+            st[-1]["instrs"].append((ins, args))
+    return st
+
+
+def runs(stage):
+    return [a for i, a in stage["instrs"] if i == "RUN"]
+
+
+def runtime_packages():
+    with open(os.path.join(ROOT, "deploy", "install-deps.sh")) as f:
+        m = re.search(r'^RUNTIME="([^"]*)"', f.read(), re.M)
+    return m.group(1).split() if m else []
+
+
+def main():
+    with open(DOCKERFILE) as f:
+        text = f.read()
+    instrs = instructions(text)
+    st = stages(instrs)
+    check("two stages", len(st) == 2, f"{len(st)} stages")
+    if len(st) != 2:
+        return
+    build, runtime = st
+    check("build stage FROM debian:12 AS build", build["from"].lower() == "debian:12 as build", build["from"])
+    check("runtime stage FROM debian:12-slim", runtime["from"] == "debian:12-slim", runtime["from"])
+
+    b_runs = " ; ".join(runs(build))
+    check("build stage runs deploy/install-deps.sh (the full list, as CI)",
+          re.search(r"(^|[\s;&])deploy/install-deps\.sh(\s*&&|\s*;|\s*$)", b_runs) is not None, b_runs[:120])
+    check("build stage builds with CMake (tests off) and installs into a staging prefix",
+          "cmake -S . -B" in b_runs and "cmake --build" in b_runs and "cmake --install" in b_runs
+          and "DESTDIR=/staging" in b_runs and "-DSMBGATE_BUILD_TESTS=OFF" in b_runs)
+    check("build stage compiles deploy/image/smbgate-fuse-fd.c",
+          "deploy/image/smbgate-fuse-fd.c" in b_runs)
+
+    r_runs = runs(runtime)
+    r_all = " ; ".join(r_runs)
+    check("runtime stage installs only install-deps.sh --runtime",
+          "install-deps.sh --runtime" in r_all and "apt-get install" not in r_all, r_all[:160])
+    copies_from = [a for i, a in runtime["instrs"] if i == "COPY" and a.startswith("--from=build")]
+    dests = " ".join(copies_from)
+    check("runtime copies smbgate, smbgate-fuse-fd and mount.smbgate from the build stage",
+          "/staging/usr/local/bin/" in dests and "/usr/sbin/mount.smbgate" in dests)
+
+    users = [a for i, a in runtime["instrs"] if i == "USER"]
+    check("runs as uid/gid 65532 by default", users and users[-1] in ("65532", "65532:65532"), str(users))
+    check("the user 65532 exists in /etc/passwd (useradd)", "--uid 65532" in r_all and "--gid 65532" in r_all)
+
+    eps = [a for i, a in runtime["instrs"] if i == "ENTRYPOINT"]
+    ok = False
+    if eps:
+        try:
+            ok = json.loads(eps[-1]) == ["smbgate"]
+        except ValueError:
+            ok = False
+    check('ENTRYPOINT ["smbgate"] (exec form)', ok, str(eps))
+
+    labels = " ".join(a for i, a in runtime["instrs"] if i == "LABEL")
+    want = ["title", "description", "version", "revision", "created", "source"]
+    missing = [w for w in want if f"org.opencontainers.image.{w}=" not in labels]
+    check("OCI labels org.opencontainers.image.*", not missing, f"missing {missing}")
+
+    check("no HEALTHCHECK (Kubernetes probes /healthz and /readyz)",
+          not any(i == "HEALTHCHECK" for i, _ in instrs))
+    check("nothing downloaded outside the package manager (no ADD URL, curl, wget)",
+          not any(i == "ADD" for i, _ in instrs) and not re.search(r"\b(curl|wget)\b", b_runs + r_all))
+
+    # Every COPY source from the build context exists.
+    missing_src = []
+    for stage in st:
+        for i, a in stage["instrs"]:
+            if i != "COPY" or a.startswith("--from="):
+                continue
+            parts = shlex.split(a)
+            for src in parts[:-1]:
+                if not os.path.exists(os.path.join(ROOT, src)):
+                    missing_src.append(src)
+    check("every COPY source exists in the repository", not missing_src, str(missing_src))
+
+    # One version everywhere.
+    arg = re.search(r"^ARG VERSION=(\S+)", text, re.M)
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        cm = re.search(r"project\(smbgate VERSION (\S+)", f.read())
+    with open(os.path.join(ROOT, "charts", "smbgate", "Chart.yaml")) as f:
+        av = re.search(r'^appVersion:\s*"?([^"\s]+)"?', f.read(), re.M)
+    with open(os.path.join(ROOT, "charts", "smbgate", "values.yaml")) as f:
+        tag = re.search(r'^image:\n(?:  .*\n)*?  tag:\s*"?([^"\s]+)"?', f.read(), re.M)
+    versions = {
+        "Dockerfile ARG VERSION": arg and arg.group(1),
+        "CMakeLists.txt": cm and cm.group(1),
+        "Chart appVersion": av and av.group(1),
+        "values image.tag": tag and tag.group(1),
+    }
+    check("one version: Dockerfile, CMake project, Chart appVersion, values image.tag",
+          len(set(versions.values())) == 1 and None not in versions.values(), str(versions))
+
+    # The runtime list against what the binary links.
+    binary = os.path.join(ROOT, "build", "smbgate")
+    if os.path.exists(binary) and shutil.which("ldd") and shutil.which("dpkg-query"):
+        pkgs = set(runtime_packages())
+        allowed = set(pkgs) | {"libc6", "libstdc++6", "libgcc-s1"}  # in every Debian image
+        for p in pkgs:
+            dep = subprocess.run(["dpkg-query", "-W", "-f=${Depends}", p], capture_output=True, text=True).stdout
+            allowed |= {re.split(r"[\s(:]", d.strip())[0] for d in re.split(r"[,|]", dep) if d.strip()}
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+        libs = re.findall(r"=>\s*(/\S+)", out)
+        unowned = []
+        for lib in libs:
+            real = os.path.realpath(lib)
+            owners = set()
+            for path in {lib, real, real.replace("/usr/lib/", "/lib/"), real.replace("/lib/", "/usr/lib/", 1)}:
+                r = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True)
+                if r.returncode == 0:
+                    owners |= {o.split(":")[0].strip() for o in r.stdout.split(":", 1)[0].split(",")}
+            if not owners & allowed:
+                unowned.append(f"{os.path.basename(lib)} ({', '.join(sorted(owners)) or 'no package'})")
+        check("install-deps.sh --runtime covers every library build/smbgate links", not unowned, str(unowned))
+    else:
+        skip("install-deps.sh --runtime covers build/smbgate's libraries", "no build/smbgate, ldd or dpkg")
+
+    if shutil.which("hadolint"):
+        r = subprocess.run(["hadolint", DOCKERFILE], capture_output=True, text=True)
+        check("hadolint", r.returncode == 0, r.stdout + r.stderr)
+    else:
+        skip("hadolint", "not installed")
+
+
+main()
+print(f"RESULT passed={results['passed']} failed={results['failed']}")
+sys.exit(1 if results["failed"] else 0)
