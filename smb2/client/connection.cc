@@ -77,10 +77,13 @@ struct Connection::Impl {
     Bytes sent;
     bool interim_seen = false;
   };
+  // One frame to send: a single request, or a compound chain (MS-SMB2
+  // 3.2.4.1.4) whose members are sent together and answered one by one.
   struct Waiting {
-    Request req;
-    ResponseHandler done;
-    std::uint16_t charge;
+    std::vector<Request> reqs;
+    std::vector<ResponseHandler> dones;
+    std::uint16_t charge;  // all members together
+    bool related = false;
   };
   struct OutFrame {
     std::array<std::uint8_t, 4> prefix;
@@ -165,17 +168,21 @@ struct Connection::Impl {
     return static_cast<std::uint16_t>((r.payload_size - 1) / 65536 + 1);
   }
 
-  void Submit(Request req, ResponseHandler done) {
+  void Submit(Waiting w) {
     if (!open) {
-      done(errc::connection_lost);
+      for (auto& d : w.dones) d(errc::connection_lost);
       return;
     }
-    if (req.message.size() < kHeaderSize) {
-      done(errc::malformed_response);
-      return;
+    std::uint32_t charge = 0;
+    for (const Request& r : w.reqs) {
+      if (r.message.size() < kHeaderSize) {
+        for (auto& d : w.dones) d(errc::malformed_response);
+        return;
+      }
+      charge += ChargeFor(r);
     }
-    const std::uint16_t charge = ChargeFor(req);
-    waiting.push_back({std::move(req), std::move(done), charge});
+    w.charge = static_cast<std::uint16_t>(std::min<std::uint32_t>(charge, 0xffff));
+    waiting.push_back(std::move(w));
     Dispatch();
   }
 
@@ -193,59 +200,71 @@ struct Connection::Impl {
   }
 
   void SendNow(Waiting w) {
-    const std::uint64_t mid = next_mid;
-    next_mid += w.charge;
-    credits -= w.charge;
-    in_flight += w.charge;
-
-    // Ask for enough to keep `credits_target` in hand, a bounded step at a
-    // time, as MS-SMB2 3.2.4.1.2 leaves it to the client.
-    const std::uint32_t balance = credits + in_flight;
-    std::uint32_t ask = w.charge;
-    if (balance < opts.credits_target) ask += std::min<std::uint32_t>(opts.credits_target - balance, 64);
-
-    Header h;
-    // MS-SMB2 2.2.1.2: CreditCharge is reserved (zero) in 2.0.2.
-    h.credit_charge = (negotiated.dialect == 0 || negotiated.dialect == kDialect202) ? 0 : w.charge;
-    h.command = w.req.command;
-    h.credits = static_cast<std::uint16_t>(std::min<std::uint32_t>(ask, 0xffff));
-    h.message_id = mid;
-    h.process_id = 0xFEFF;
-    h.tree_id = w.req.tree_id;
-    h.session_id = w.req.session_id;
-    const SecretBytes* key = nullptr;
-    if (w.req.sign && w.req.session_id != 0) {
-      auto it = keys.find(w.req.session_id);
-      if (it != keys.end()) key = &it->second;
-    }
-    if (key) h.flags |= kFlagSigned;
-    {
-      WireWriter hw;
-      Encode(h, hw);
-      std::memcpy(w.req.message.data(), hw.buf().data(), kHeaderSize);
-    }
-    if (key) {
-      auto sig = ComputeSignature(negotiated.dialect, negotiated.signing_algorithm, key->span(), w.req.message);
-      if (!sig) {
-        credits += w.charge;  // nothing was sent
-        in_flight -= w.charge;
-        w.done(sig.error());
-        return;
-      }
-      std::memcpy(w.req.message.data() + kSignatureOffset, sig->data(), kSignatureSize);
-    }
-
-    const auto timeout = w.req.timeout.count() ? w.req.timeout : opts.request_timeout;
-    Pending p{w.req.command, w.req.session_id, w.charge, std::move(w.done), Clock::now() + timeout, timeout, {}, false};
-    if (w.req.keep_sent) p.sent = w.req.message;
-    pending.emplace(mid, std::move(p));
-
     OutFrame f;
-    const std::size_t n = w.req.message.size();
+    const std::size_t count = w.reqs.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      Request& req = w.reqs[i];
+      const std::uint16_t charge = ChargeFor(req);
+      const std::uint64_t mid = next_mid;
+      next_mid += charge;
+      credits -= charge;
+      in_flight += charge;
+
+      // Ask for enough to keep `credits_target` in hand, a bounded step at
+      // a time, as MS-SMB2 3.2.4.1.2 leaves it to the client.
+      const std::uint32_t balance = credits + in_flight;
+      std::uint32_t ask = charge;
+      if (balance < opts.credits_target) ask += std::min<std::uint32_t>(opts.credits_target - balance, 64);
+
+      // MS-SMB2 3.2.4.1.4: every member but the last is padded to 8 bytes
+      // and NextCommand gives its padded length; the padding is signed too.
+      const bool last = i + 1 == count;
+      if (!last) req.message.resize((req.message.size() + 7) & ~std::size_t{7}, 0);
+
+      Header h;
+      // MS-SMB2 2.2.1.2: CreditCharge is reserved (zero) in 2.0.2.
+      h.credit_charge = (negotiated.dialect == 0 || negotiated.dialect == kDialect202) ? 0 : charge;
+      h.command = req.command;
+      h.credits = static_cast<std::uint16_t>(std::min<std::uint32_t>(ask, 0xffff));
+      h.message_id = mid;
+      h.process_id = 0xFEFF;
+      h.tree_id = req.tree_id;
+      h.session_id = req.session_id;
+      h.next_command = last ? 0 : static_cast<std::uint32_t>(req.message.size());
+      if (w.related && i > 0) h.flags |= kFlagRelatedOperations;
+      const SecretBytes* key = nullptr;
+      if (req.sign && req.session_id != 0) {
+        auto it = keys.find(req.session_id);
+        if (it != keys.end()) key = &it->second;
+      }
+      if (key) h.flags |= kFlagSigned;
+      {
+        WireWriter hw;
+        Encode(h, hw);
+        std::memcpy(req.message.data(), hw.buf().data(), kHeaderSize);
+      }
+      if (key) {
+        // Cannot fail for the key sizes DeriveSmbKeys makes; a failure would
+        // only send a request the server refuses.
+        if (auto sig = ComputeSignature(negotiated.dialect, negotiated.signing_algorithm, key->span(), req.message)) {
+          std::memcpy(req.message.data() + kSignatureOffset, sig->data(), kSignatureSize);
+        }
+      }
+
+      const auto timeout = req.timeout.count() ? req.timeout : opts.request_timeout;
+      Pending p{req.command, req.session_id, charge, std::move(w.dones[i]), Clock::now() + timeout, timeout, {}, false};
+      if (req.keep_sent) p.sent = req.message;
+      pending.emplace(mid, std::move(p));
+      if (count == 1) {
+        f.message = std::move(req.message);
+      } else {
+        f.message.insert(f.message.end(), req.message.begin(), req.message.end());
+      }
+      stats_requests.fetch_add(1, std::memory_order_relaxed);
+    }
+    const std::size_t n = f.message.size();
     f.prefix = {0, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
-    f.message = std::move(w.req.message);
     out.push_back(std::move(f));
-    stats_requests.fetch_add(1, std::memory_order_relaxed);
     Write();
   }
 
@@ -410,7 +429,9 @@ struct Connection::Impl {
     for (auto& [mid, pe] : p) {
       if (pe.done) pe.done(report);
     }
-    for (auto& we : w) we.done(report);
+    for (auto& we : w) {
+      for (auto& d : we.dones) d(report);
+    }
   }
 
   ConnectionOptions opts;
@@ -556,9 +577,41 @@ Connection::~Connection() = default;
 
 void Connection::Send(Request req, ResponseHandler done) {
   Impl* i = impl_.get();
-  asio::post(i->io, [i, req = std::move(req), done = std::move(done)]() mutable {
-    i->Submit(std::move(req), std::move(done));
-  });
+  Impl::Waiting w;
+  w.reqs.push_back(std::move(req));
+  w.dones.push_back(std::move(done));
+  asio::post(i->io, [i, w = std::move(w)]() mutable { i->Submit(std::move(w)); });
+}
+
+void Connection::SendCompound(std::vector<Request> reqs, bool related,
+                              std::function<void(std::vector<Result<Response>>)> done) {
+  Impl* i = impl_.get();
+  if (reqs.empty()) return done({});
+  // Each member's handler fills its slot; the last one to finish reports.
+  struct Gather {
+    std::vector<std::optional<Result<Response>>> results;
+    std::size_t left;
+    std::function<void(std::vector<Result<Response>>)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->results.resize(reqs.size());
+  g->left = reqs.size();
+  g->done = std::move(done);
+  Impl::Waiting w;
+  w.related = related;
+  for (std::size_t k = 0; k < reqs.size(); ++k) {
+    w.reqs.push_back(std::move(reqs[k]));
+    // All handlers run on the I/O thread: no lock needed.
+    w.dones.push_back([g, k](Result<Response> r) {
+      g->results[k].emplace(std::move(r));
+      if (--g->left) return;
+      std::vector<Result<Response>> out;
+      out.reserve(g->results.size());
+      for (auto& x : g->results) out.push_back(std::move(*x));
+      g->done(std::move(out));
+    });
+  }
+  asio::post(i->io, [i, w = std::move(w)]() mutable { i->Submit(std::move(w)); });
 }
 
 Result<Response> Connection::Call(Request req) {

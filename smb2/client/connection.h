@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "auth/common/bytes.h"
 #include "auth/common/result.h"
@@ -125,6 +126,14 @@ class Connection {
   // final response (any status), or an error (timeout, connection_lost,
   // unsigned_response, signature_mismatch, malformed_response).
   void Send(Request req, ResponseHandler done);
+
+  // Sends `reqs` as one compound frame (MS-SMB2 3.2.4.1.4), each member
+  // signed; with `related`, members after the first carry
+  // SMB2_FLAGS_RELATED_OPERATIONS (use FileId 0xFFFF... for "the handle the
+  // first member opened"). `done` runs once, on the I/O thread, with one
+  // result per member in order.
+  void SendCompound(std::vector<Request> reqs, bool related,
+                    std::function<void(std::vector<Result<Response>>)> done);
 
   // Send() and wait. Never call from a response handler.
   Result<Response> Call(Request req);

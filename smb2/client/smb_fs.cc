@@ -205,6 +205,47 @@ void QueryInfoOn(const std::shared_ptr<Tree>& tree, FileId id, std::uint8_t info
   Send(tree, std::move(req), std::move(cb));
 }
 
+// CREATE, one request on the new handle (built with the all-ones FileId,
+// MS-SMB2 3.2.4.1.4 "related operations"), then CLOSE, as one compound: one
+// round trip instead of three. Yields the middle response; the first
+// failing member's status is the error (a CLOSE that fails matters: for a
+// delete disposition it is the CLOSE that deletes).
+void OpenActClose(const std::shared_ptr<Tree>& tree, CreateRequest create, Request act, Callback<Response> cb) {
+  std::vector<Request> reqs;
+  reqs.push_back(TreeRequest(*tree, Command::kCreate, create));
+  reqs.push_back(std::move(act));
+  CloseRequest close;
+  close.file_id = kAllOnesFileId;
+  reqs.push_back(TreeRequest(*tree, Command::kClose, close));
+  tree->connection().SendCompound(std::move(reqs), true, [cb = std::move(cb)](std::vector<Result<Response>> rs) {
+    for (auto& r : rs) {
+      if (!r) return cb(r.error());
+      if (r->status() != status::kSuccess) return cb(MakeNtStatusError(r->status()));
+    }
+    cb(std::move(rs[1]));
+  });
+}
+
+Request SetInfoRequestFor(const Tree& tree, std::uint8_t cls, const Bytes& buffer) {
+  SetInfoRequest si;
+  si.info_type = kInfoFile;
+  si.file_info_class = cls;
+  si.buffer = buffer;
+  si.file_id = kAllOnesFileId;
+  return TreeRequest(tree, Command::kSetInfo, si);
+}
+
+Request QueryInfoRequestFor(const Tree& tree, std::uint8_t info_type, std::uint8_t cls) {
+  QueryInfoRequest q;
+  q.info_type = info_type;
+  q.file_info_class = cls;
+  q.output_buffer_length = kInfoBuffer;
+  q.file_id = kAllOnesFileId;
+  Request r = TreeRequest(tree, Command::kQueryInfo, q);
+  r.payload_size = kInfoBuffer;
+  return r;
+}
+
 }  // namespace
 
 void SmbFs::Open(std::string path, OpenParams p, Callback<OpenResult> cb) {
@@ -313,24 +354,15 @@ void SmbFs::GetAttributes(Handle h, Callback<FileAttributes> cb) {
 void SmbFs::Stat(std::string path, Callback<FileAttributes> cb) {
   auto name = ToSmbName(path);
   if (Forward(name, cb)) return;
-  auto tree = tree_;
-  Send(tree, TreeRequest(*tree, Command::kCreate, MetaOpen(std::move(*name), 0)),
-       [tree, cb = std::move(cb)](Result<Response> r) {
-         if (Forward(r, cb)) return;
-         auto c = DecodeCreateResponse(r->message);
-         if (Forward(c, cb)) return;
-         const FileId id = c->file_id;
-         QueryInfoOn(tree, id, kInfoFile, kFileAllInformation, [tree, id, cb](Result<Response> q) {
-           // Close without waiting: the answer does not depend on it.
-           CloseQuietly(tree, id);
-           if (Forward(q, cb)) return;
-           auto body = DecodeQueryInfoResponse(q->message);
-           if (Forward(body, cb)) return;
-           auto all = ParseFileAllInformation(body->buffer);
-           if (Forward(all, cb)) return;
-           cb(FromAll(*all));
-         });
-       });
+  OpenActClose(tree_, MetaOpen(std::move(*name), 0), QueryInfoRequestFor(*tree_, kInfoFile, kFileAllInformation),
+               [cb = std::move(cb)](Result<Response> q) {
+                 if (Forward(q, cb)) return;
+                 auto body = DecodeQueryInfoResponse(q->message);
+                 if (Forward(body, cb)) return;
+                 auto all = ParseFileAllInformation(body->buffer);
+                 if (Forward(all, cb)) return;
+                 cb(FromAll(*all));
+               });
 }
 
 namespace {
@@ -423,13 +455,12 @@ void DeletePath(const std::shared_ptr<Tree>& tree, std::string name, bool direct
   CreateRequest c = MetaOpen(std::move(name), kDelete, directory ? kFileDirectoryFile : kFileNonDirectoryFile);
   // MS-FSCC 2.4.11: set the delete disposition, so a non-empty directory is
   // refused here (STATUS_DIRECTORY_NOT_EMPTY) rather than silently at close.
-  WithOpen<void>(
-      tree, std::move(c),
-      [tree](FileId id, const CreateResponse&, Callback<void> done) {
-        SetInfoOn(tree, id, kInfoFile, kFileDispositionInformation, Encode(FileDispositionInformation{true}),
-                  std::move(done));
-      },
-      std::move(cb));
+  OpenActClose(tree, std::move(c),
+               SetInfoRequestFor(*tree, kFileDispositionInformation, Encode(FileDispositionInformation{true})),
+               [cb = std::move(cb)](Result<Response> r) {
+                 if (Forward(r, cb)) return;
+                 cb({});
+               });
 }
 
 }  // namespace
@@ -454,13 +485,12 @@ void SmbFs::Rename(std::string from, std::string to, bool replace, Callback<void
   FileRenameInformation info;
   info.replace_if_exists = replace;
   info.file_name = std::move(*dst);  // MS-FSCC 2.4.37.2: full path from the share root
-  auto tree = tree_;
-  WithOpen<void>(
-      tree, MetaOpen(std::move(*src), kDelete),
-      [tree, buf = Encode(info)](FileId id, const CreateResponse&, Callback<void> done) {
-        SetInfoOn(tree, id, kInfoFile, kFileRenameInformation, buf, std::move(done));
-      },
-      std::move(cb));
+  OpenActClose(tree_, MetaOpen(std::move(*src), kDelete),
+               SetInfoRequestFor(*tree_, kFileRenameInformation, Encode(info)),
+               [cb = std::move(cb)](Result<Response> r) {
+                 if (Forward(r, cb)) return;
+                 cb({});
+               });
 }
 
 void SmbFs::Truncate(Handle h, std::uint64_t size, Callback<void> cb) {
@@ -487,13 +517,12 @@ void SmbFs::HardLink(std::string existing, std::string new_path, Callback<void> 
   FileLinkInformation info;
   info.replace_if_exists = false;
   info.file_name = std::move(*dst);
-  auto tree = tree_;
-  WithOpen<void>(
-      tree, MetaOpen(std::move(*src), kFileWriteAttributes),
-      [tree, buf = Encode(info)](FileId id, const CreateResponse&, Callback<void> done) {
-        SetInfoOn(tree, id, kInfoFile, kFileLinkInformation, buf, std::move(done));
-      },
-      std::move(cb));
+  OpenActClose(tree_, MetaOpen(std::move(*src), kFileWriteAttributes),
+               SetInfoRequestFor(*tree_, kFileLinkInformation, Encode(info)),
+               [cb = std::move(cb)](Result<Response> r) {
+                 if (Forward(r, cb)) return;
+                 cb({});
+               });
 }
 
 void SmbFs::StatFs(Callback<FsStats> cb) {

@@ -8,9 +8,11 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <mutex>
 
 #include "fake_server.h"
 #include "smb2/client/session.h"
+#include "smb2/codec/compound.h"
 #include "smb2/codec/negotiate.h"
 #include "smb2/codec/session_setup.h"
 #include "smb2/codec/status.h"
@@ -342,6 +344,68 @@ TEST(ConnectionTest, OversizedFrameFailsTheConnection) {
   s.SendRaw(Bytes{0, 0xff, 0xff, 0xff});  // 16 MiB: above max_read + headers
   ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
   EXPECT_EQ(f.get().error(), make_error_code(errc::malformed_response));
+}
+
+TEST(ConnectionTest, CompoundIsOneFrameOfSignedAlignedMembers) {
+  // The fake server sees one message per read only for plain frames; here
+  // it records the raw compound and answers each member separately.
+  std::vector<Bytes> frames;
+  std::mutex mu;
+  FakeServer s([&](const Bytes& msg, const Header& h) {
+    FakeServer::Reply r;
+    if (h.command == Command::kNegotiate) {
+      r.frames.push_back(FakeServer::Response(h, status::kSuccess, Neg(kDialect210), 64));
+      return r;
+    }
+    {
+      std::lock_guard<std::mutex> l(mu);
+      frames.push_back(msg);
+    }
+    auto parts = SplitCompound(msg);
+    if (!parts) return r;
+    for (ByteSpan part : *parts) {
+      auto ph = DecodeHeader(part);
+      Bytes m = FakeServer::Response(*ph, status::kSuccess, TcResp());
+      SignAsServer(m, kDialect210, auth::SigningAlgorithm::kHmacSha256);
+      r.frames.push_back(std::move(m));
+    }
+    return r;
+  });
+  auto c = OpenSigned(s, Opts(s));
+  ASSERT_TRUE(c);
+  std::vector<Request> reqs;
+  for (int i = 0; i < 3; ++i) reqs.push_back(TreeConnectReq());
+  auto p = std::make_shared<std::promise<std::vector<Result<Response>>>>();
+  auto f = p->get_future();
+  c->SendCompound(std::move(reqs), true, [p](std::vector<Result<Response>> r) { p->set_value(std::move(r)); });
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  auto results = f.get();
+  ASSERT_EQ(results.size(), 3u);
+  for (auto& r : results) {
+    EXPECT_TRUE(r) << r.error().message();
+  }
+
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(frames.size(), 1u);  // one frame on the wire
+  auto parts = SplitCompound(frames[0]);
+  ASSERT_TRUE(parts);
+  ASSERT_EQ(parts->size(), 3u);
+  for (std::size_t i = 0; i < parts->size(); ++i) {
+    ByteSpan part = (*parts)[i];
+    auto h = DecodeHeader(part);
+    ASSERT_TRUE(h);
+    if (i < 2) {
+      EXPECT_EQ(part.size() % 8, 0u);
+    }
+    EXPECT_EQ((h->flags & kFlagRelatedOperations) != 0, i > 0);
+    ASSERT_TRUE(h->is_signed());
+    // Each member's signature covers it with its padding (3.1.4.1).
+    Bytes copy(part.begin(), part.end());
+    std::memset(copy.data() + kSignatureOffset, 0, kSignatureSize);
+    auto want = ComputeSignature(kDialect210, auth::SigningAlgorithm::kHmacSha256, ByteSpan(kKeyBytes, 16), copy);
+    ASSERT_TRUE(want);
+    EXPECT_EQ(0, std::memcmp(want->data(), part.data() + kSignatureOffset, 16));
+  }
 }
 
 TEST(ConnectionTest, ConnectRefusedIsAConnectError) {

@@ -44,6 +44,7 @@ class FakeServer {
     h.status = status;
     h.credits = credits;
     h.signature = {};
+    h.next_command = 0;  // each response goes in its own frame
     smb2::WireWriter w;
     smb2::Encode(h, w);
     Encode(body, w);  // found by argument-dependent lookup
