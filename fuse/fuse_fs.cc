@@ -96,6 +96,10 @@ struct FuseFs::Impl {
   std::mutex flight_mu;
   std::condition_variable flight_cv;
   int in_flight = 0;
+  // Of those, blocking locks (F_SETLKW, flock without LOCK_NB) waiting on
+  // the server for another client: they end only when that client lets
+  // go, or when their handle is closed (Shutdown does that).
+  int lock_waiters = 0;
 
   double Timeout() const { return opts.actimeo; }
 
@@ -127,7 +131,8 @@ struct FuseFs::Impl {
         impl->opts.on_operation(name, err, std::chrono::duration<double>(Clock::now() - start).count());
       }
       std::lock_guard<std::mutex> l(impl->flight_mu);
-      if (--impl->in_flight == 0) impl->flight_cv.notify_all();
+      --impl->in_flight;
+      impl->flight_cv.notify_all();
     }
     void Err(int err) {
       Done(err, [&] { fuse_reply_err(req, err); });
@@ -875,7 +880,15 @@ struct FuseFs::Impl {
     if (!f) return op->Err(EBADF);
     using LT = smb2::RemoteFs::LockType;
     const LT t = type == F_UNLCK ? LT::kUnlock : type == F_RDLCK ? LT::kShared : LT::kExclusive;
-    fs->Lock(f->handle, start, len, t, wait, [op, t](Result<void> r) {
+    if (wait) {
+      std::lock_guard<std::mutex> l(flight_mu);
+      ++lock_waiters;
+    }
+    fs->Lock(f->handle, start, len, t, wait, [this, op, t, wait](Result<void> r) {
+      if (wait) {
+        std::lock_guard<std::mutex> l(flight_mu);
+        --lock_waiters;
+      }
       if (r) return op->Err(0);
       const int err = ErrnoFor(r.error());
       // Unlocking a range that was never locked is not an error in POSIX.
@@ -1143,8 +1156,11 @@ void FuseFs::Exit() {
 void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
   Impl& i = *impl_;
   {
+    // Every request but the blocking locks: those wait for another client
+    // (with no deadline of their own) and would hold the stop for the whole
+    // drain timeout (e2e StopWithABlockedLockWaiter).
     std::unique_lock<std::mutex> l(i.flight_mu);
-    i.flight_cv.wait_for(l, drain_timeout, [&] { return i.in_flight == 0; });
+    i.flight_cv.wait_for(l, drain_timeout, [&] { return i.in_flight <= i.lock_waiters; });
   }
   // Close what the kernel did not release (a stop with files still open).
   std::vector<Handle> left;
@@ -1158,6 +1174,12 @@ void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
     auto p = std::make_shared<std::promise<void>>();
     i.fs->Close(h, [p](Result<void>) { p->set_value(); });
     p->get_future().wait_for(std::chrono::seconds(10));
+  }
+  {
+    // Closing a handle ends the locks still waiting on it (Samba 4.17
+    // answers them then), so their replies go out before the unmount.
+    std::unique_lock<std::mutex> l(i.flight_mu);
+    i.flight_cv.wait_for(l, std::chrono::seconds(5), [&] { return i.in_flight == 0; });
   }
   if (i.se && i.is_mounted) {
     if (i.signals_installed) {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <thread>
 
 #include "tests/e2e/e2e_fixture.h"
 
@@ -211,6 +212,55 @@ TEST_F(Data, TwoProcessesWriteAndReadOneFile) {
   PatternFill(kSeed, 0, want.data(), want.size());
   EXPECT_EQ(fs::file_size(S("shared.bin")), want.size());
   EXPECT_EQ(Sha256File(S("shared.bin")), Sha256(want.data(), want.size()));
+  StopClean(*m);
+}
+
+// Many threads at once, each with its own files: create, write, read back,
+// rename, stat, list, unlink. Exercises the multi-threaded FUSE loop with
+// many SMB requests in flight, and the inode and handle tables under
+// concurrency.
+TEST_F(Data, ParallelWorkersOnTheirOwnFiles) {
+  auto m = MountTestDir();
+  ASSERT_TRUE(m);
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::string> first_error(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto fail = [&](const std::string& what) {
+        if (first_error[static_cast<std::size_t>(t)].empty()) {
+          first_error[static_cast<std::size_t>(t)] = what + ": " + std::strerror(errno);
+        }
+        failures.fetch_add(1);
+      };
+      const std::string dir = *m / ("w" + std::to_string(t));
+      if (::mkdir(dir.c_str(), 0755) != 0) return fail("mkdir");
+      for (int r = 0; r < kRounds; ++r) {
+        std::string content(static_cast<std::size_t>(1000 + 997 * r + 13 * t), '\0');
+        PatternFill(static_cast<std::uint64_t>(t * 1000 + r), 0, content.data(), content.size());
+        const std::string a = dir + "/f" + std::to_string(r);
+        const std::string b = dir + "/g" + std::to_string(r);
+        if (!WriteFile(a, content)) fail("write " + a);
+        if (ReadFile(a) != content) fail("read back " + a);
+        if (::rename(a.c_str(), b.c_str()) != 0) fail("rename " + a);
+        struct stat st;
+        if (::stat(b.c_str(), &st) != 0 || st.st_size != static_cast<off_t>(content.size())) fail("stat " + b);
+        if (r % 2 == 0 && ::unlink(b.c_str()) != 0) fail("unlink " + b);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (const auto& e : first_error) {
+    if (!e.empty()) ADD_FAILURE() << e;
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(S("w" + std::to_string(t)))) ++n;
+    EXPECT_EQ(n, static_cast<std::size_t>(kRounds / 2)) << "thread " << t;
+  }
   StopClean(*m);
 }
 

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -30,8 +31,12 @@ namespace smbgate::test::e2e {
 
 using namespace std::chrono_literals;
 
-// The built `smbgate` executable.
-inline const char* SmbgateBinary() { return SMBGATE_BINARY; }
+// The `smbgate` executable under test: $SMBGATE_E2E_BINARY if set (an
+// installed or patched build), else the one built with the tests.
+inline const char* SmbgateBinary() {
+  const char* b = std::getenv("SMBGATE_E2E_BINARY");
+  return b && *b ? b : SMBGATE_BINARY;
+}
 
 // Sets the current test's time budget (from now); the default is 120 s.
 void SetTestBudget(std::chrono::seconds budget);

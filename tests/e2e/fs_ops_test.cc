@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -323,6 +324,29 @@ TEST_F(FsOps, TruncateShrinkAndExtend) {
   EXPECT_TRUE(SameBytes(ReadFile(f), want));
   ASSERT_SYS(::truncate(f.c_str(), 0));
   EXPECT_EQ(fs::file_size(S("t")), 0u);
+
+  // 64-bit offsets: a sparse file past 4 GiB.
+  {
+    const off_t far = (5ll << 30) + 12345;
+    const int bfd = ::open((*m / "sparse").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    ASSERT_SYS(bfd);
+    ASSERT_EQ(::pwrite(bfd, "far away", 8, far), 8);
+    struct stat bst;
+    ASSERT_SYS(::fstat(bfd, &bst));
+    EXPECT_EQ(bst.st_size, far + 8);
+    char b[16] = {};
+    EXPECT_EQ(::pread(bfd, b, sizeof b, far - 4), 12);
+    EXPECT_EQ(std::string(b, 12), std::string(4, '\0') + "far away");
+    EXPECT_SYS(::close(bfd));
+    EXPECT_EQ(fs::file_size(S("sparse")), static_cast<std::uintmax_t>(far + 8));
+    const int sfd = ::open(S("sparse").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_SYS(sfd);
+    EXPECT_EQ(::pread(sfd, b, 8, far), 8);
+    EXPECT_EQ(std::string(b, 8), "far away");
+    ::close(sfd);
+    ASSERT_SYS(::truncate((*m / "sparse").c_str(), 3ll << 30));
+    EXPECT_EQ(fs::file_size(S("sparse")), 3ull << 30);
+  }
   EXPECT_ERRNO(::truncate((*m / "missing").c_str(), 0), ENOENT);
   StopClean(*m);
 }
@@ -674,6 +698,47 @@ TEST_F(FsOps, FcntlLocksBetweenProcesses) {
   EXPECT_LT(waited, 10.0);
   EXPECT_SYS(::close(fd));
   StopClean(*m);
+}
+
+// A process blocked in F_SETLKW (an SMB2 LOCK waiting on the server) must
+// not hold up a clean stop.
+TEST_F(FsOps, StopWithABlockedLockWaiter) {
+  auto m = MountTestDir();
+  ASSERT_TRUE(m);
+  const std::string f = *m / "contended";
+  ASSERT_TRUE(WriteFile(f, "x"));
+  const int fd = ::open(f.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_SYS(fd);
+  struct flock l {};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  l.l_len = 1;
+  ASSERT_SYS(::fcntl(fd, F_SETLK, &l));
+  std::atomic<int> waiter_rc{-2};
+  std::thread waiter([&] {
+    waiter_rc = RunInChild(
+        [&]() -> int {
+          const int cfd = ::open(f.c_str(), O_RDWR | O_CLOEXEC);
+          if (cfd < 0) return 10;
+          struct flock c {};
+          c.l_type = F_WRLCK;
+          c.l_whence = SEEK_SET;
+          c.l_len = 1;
+          return ::fcntl(cfd, F_SETLKW, &c) == 0 ? 0 : 1;  // either, once the mount goes
+        },
+        std::chrono::seconds(60));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string mp = m->path();
+  const int rc = m->Stop(std::chrono::seconds(40));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(rc, 0) << m->Log();
+  EXPECT_LT(secs, 10.0) << "a waiting lock held up the stop";
+  EXPECT_FALSE(IsMountPoint(mp));
+  waiter.join();
+  EXPECT_NE(waiter_rc.load(), -1) << "the waiter was still blocked after the stop";
+  ::close(fd);
 }
 
 TEST_F(FsOps, FsyncPutsDataOnServer) {
