@@ -37,6 +37,42 @@ constexpr std::chrono::seconds kDefaultBudget{120};
 // whole binary exits (a syscall stuck even with every daemon dead).
 constexpr std::chrono::seconds kGrace{30};
 
+// Aborts the FUSE connections of the given mounts (their st_dev) through
+// fusectl, as `echo 1 > /sys/fs/fuse/connections/N/abort` does. This is the
+// one way out when a daemon cannot exit: a thread of it waiting on a request
+// of its own mount that the dead daemon had already read keeps /dev/fuse
+// open, so the kernel never aborts the connection by itself. fusectl is
+// mounted on a private directory when /sys/fs/fuse/connections is not.
+void AbortFuseConnections(const std::set<dev_t>& devs) {
+  if (devs.empty()) return;
+  std::string dir = "/sys/fs/fuse/connections";
+  std::string own;
+  std::error_code ec;
+  if (!fs::exists(dir, ec) || fs::is_empty(dir, ec)) {
+    std::string tmpl = (fs::temp_directory_path() / "smbgate-fusectl-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) return;
+    if (::mount("fusectl", tmpl.c_str(), "fusectl", 0, nullptr) != 0) {
+      ::rmdir(tmpl.c_str());
+      return;
+    }
+    dir = own = tmpl;
+  }
+  for (dev_t d : devs) {
+    // The connection directory is named by the superblock's device number;
+    // FUSE's anonymous devices have major 0.
+    const std::string abort_file = dir + "/" + std::to_string(minor(d)) + "/abort";
+    const int fd = ::open(abort_file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      [[maybe_unused]] ssize_t n = ::write(fd, "1", 1);
+      ::close(fd);
+    }
+  }
+  if (!own.empty()) {
+    ::umount2(own.c_str(), MNT_DETACH);
+    ::rmdir(own.c_str());
+  }
+}
+
 // ---- watchdog ------------------------------------------------------------
 
 class Watchdog {
@@ -80,16 +116,29 @@ class Watchdog {
     std::lock_guard<std::mutex> l(mu_);
     mounts_.erase(mountpoint);
   }
+  void AddDevice(dev_t dev) {
+    std::lock_guard<std::mutex> l(mu_);
+    devs_.insert(dev);
+  }
+  void RemoveDevice(dev_t dev) {
+    std::lock_guard<std::mutex> l(mu_);
+    devs_.erase(dev);
+  }
   // Kills and detaches everything still registered (end of the binary).
   void KillAll() {
     std::set<pid_t> pids;
     std::set<std::string> mounts;
+    std::set<dev_t> devs;
     {
       std::lock_guard<std::mutex> l(mu_);
       pids = pids_;
       mounts = mounts_;
+      devs = devs_;
     }
     for (pid_t p : pids) ::kill(p, SIGKILL);
+    // Killing is not always enough (see AbortFuseConnections).
+    std::this_thread::sleep_for(200ms);
+    AbortFuseConnections(devs);
     for (const auto& m : mounts) {
       for (int i = 0; i < 8 && IsMountPoint(m); ++i) ::umount2(m.c_str(), MNT_DETACH);
     }
@@ -135,6 +184,7 @@ class Watchdog {
   std::string test_;
   std::set<pid_t> pids_;
   std::set<std::string> mounts_;
+  std::set<dev_t> devs_;
 };
 
 class WatchdogListener : public ::testing::EmptyTestEventListener {
@@ -363,6 +413,8 @@ std::unique_ptr<Mount> Mount::Start(const MountParams& params, std::string* erro
     struct stat pst;
     if (::statx(AT_FDCWD, m->mountpoint_.c_str(), AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &sx) == 0 &&
         ::stat(parent_dir.c_str(), &pst) == 0 && makedev(sx.stx_dev_major, sx.stx_dev_minor) != pst.st_dev) {
+      m->dev_ = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+      Watchdog::Get().AddDevice(m->dev_);
       return m;
     }
     std::this_thread::sleep_for(20ms);
@@ -377,6 +429,7 @@ Mount::~Mount() {
     for (int i = 0; i < 8 && IsMountPoint(mountpoint_); ++i) ::umount2(mountpoint_.c_str(), MNT_DETACH);
     Watchdog::Get().RemoveMount(mountpoint_);
   }
+  if (dev_ != 0) Watchdog::Get().RemoveDevice(dev_);
 }
 
 int Mount::Reap(std::chrono::milliseconds timeout) {
@@ -414,8 +467,25 @@ int Mount::WaitExit(std::chrono::seconds timeout) { return Reap(timeout); }
 void Mount::Kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
-  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  // Bounded: a daemon with a thread stuck on its own mount cannot exit
+  // until its FUSE connection is aborted.
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      const pid_t w = ::waitpid(pid_, nullptr, WNOHANG);
+      if (w == pid_ || (w < 0 && errno != EINTR)) {
+        Watchdog::Get().RemovePid(pid_);
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    if (round == 0) {
+      ADD_FAILURE() << "smbgate (pid " << pid_ << ") did not die of SIGKILL within 5 s (a thread stuck on its own "
+                    << "mount?); aborting its FUSE connection";
+      AbortFuseConnections({dev_});
+    }
   }
+  ADD_FAILURE() << "smbgate (pid " << pid_ << ") is still alive after SIGKILL and a FUSE abort";
   Watchdog::Get().RemovePid(pid_);
   pid_ = -1;
 }

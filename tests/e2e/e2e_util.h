@@ -111,6 +111,7 @@ class Mount {
   std::string mountpoint_;
   std::filesystem::path log_path_;
   pid_t pid_ = -1;
+  dev_t dev_ = 0;  // the mount's device, once it answered
 };
 
 // The result of RunSmbgate.

@@ -157,6 +157,38 @@ TEST_F(Lifecycle, DISABLED_RemountRightAfterKill) {
   EXPECT_FALSE(IsMountPoint(mp));
 }
 
+// A daemon killed at any moment of its start (OOM killer, a failing probe)
+// must die and leave a dead mount that answers ENOTCONN, never a hang.
+// Disabled until src/mount.cc stops stat'ing its own mountpoint from inside
+// the daemon (the "ready" thread): when SIGKILL lands while one of those
+// requests has been read by a FUSE thread but not answered, the stat'ing
+// thread waits uninterruptibly for an answer that never comes; it keeps
+// /dev/fuse open, so the kernel never aborts the connection, the process
+// never exits, and every access to the mountpoint hangs until someone
+// writes to /sys/fs/fuse/connections/N/abort. See the e2e report.
+TEST_F(Lifecycle, DISABLED_KilledDuringStartNeverHangs) {
+  SetTestBudget(std::chrono::seconds(170));
+  int stuck = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto m = MountTestDir();
+    ASSERT_TRUE(m);
+    const pid_t pid = m->pid();
+    ::kill(pid, SIGKILL);
+    bool died = false;
+    for (int k = 0; k < 200 && !died; ++k) {
+      died = ::waitpid(pid, nullptr, WNOHANG) == pid;
+      if (!died) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!died) {
+      ++stuck;
+      continue;  // Mount's destructor aborts the FUSE connection
+    }
+    EXPECT_ERRNO(StatxForceSync(m->path()), ENOTCONN);
+    m->Kill();  // already reaped: only forgets the pid
+  }
+  EXPECT_EQ(stuck, 0) << "daemons that could not die of SIGKILL during their start";
+}
+
 // A dropped connection: smbd restarts on the same port. The mount stays,
 // the daemon reconnects by itself, an open file is reopened by path and
 // goes on working; at most one error reaches the application, for a
