@@ -92,6 +92,11 @@ struct FuseFs::Impl {
   // gone, so listings leave it out until the last release.
   std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> unlinked_open;
 
+  // Set by the INIT handler.
+  std::mutex init_mu;
+  std::condition_variable init_cv;
+  bool initialized = false;
+
   // Requests whose reply is still to come; Shutdown waits for them.
   std::mutex flight_mu;
   std::condition_variable flight_cv;
@@ -960,6 +965,11 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   }
   conn->time_gran = 100;  // FILETIME resolution, in ns
+  {
+    std::lock_guard<std::mutex> l(impl->init_mu);
+    impl->initialized = true;
+  }
+  impl->init_cv.notify_all();
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) { I(req)->Lookup(req, parent, name); }
@@ -1189,6 +1199,11 @@ void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
     fuse_session_unmount(i.se);
     i.is_mounted = false;
   }
+}
+
+bool FuseFs::WaitInitialized(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> l(impl_->init_mu);
+  return impl_->init_cv.wait_for(l, timeout, [this] { return impl_->initialized; });
 }
 
 bool FuseFs::mounted() const { return impl_->is_mounted; }

@@ -61,6 +61,9 @@ class FuseFs {
   // handle left open on the server, then unmounts.
   void Shutdown(std::chrono::milliseconds drain_timeout);
 
+  // Waits until the kernel completed FUSE INIT (the mount answers from then
+  // on); false on timeout.
+  bool WaitInitialized(std::chrono::milliseconds timeout);
   // True while the kernel has the mount.
   bool mounted() const;
   std::size_t open_files() const;

@@ -1,6 +1,7 @@
 #include "src/logging.h"
 
 #include <spdlog/sinks/base_sink.h>
+#include <syslog.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -73,6 +74,10 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
     std::lock_guard<std::mutex> lock(mutex_);
     test_sink_ = std::move(fn);
   }
+  void SetSyslog(bool on) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    syslog_ = on;
+  }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -81,6 +86,11 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
         std::string_view(msg.payload.data(), msg.payload.size()), t_fields);
     if (test_sink_) {
       test_sink_(line);
+    } else if (syslog_) {
+      // syslog adds its own time stamp and newline.
+      std::string_view body = line;
+      while (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+      ::syslog(SyslogPriority(FromSpdlog(msg.level)), "%.*s", static_cast<int>(body.size()), body.data());
     } else {
       WriteAll(STDERR_FILENO, line);
     }
@@ -88,7 +98,19 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
   void flush_() override {}
 
  private:
+  static int SyslogPriority(LogLevel l) {
+    switch (l) {
+      case LogLevel::kTrace:
+      case LogLevel::kDebug: return LOG_DEBUG;
+      case LogLevel::kInfo: return LOG_INFO;
+      case LogLevel::kWarn: return LOG_WARNING;
+      case LogLevel::kError: return LOG_ERR;
+    }
+    return LOG_INFO;
+  }
+
   LogFormat format_ = LogFormat::kText;
+  bool syslog_ = false;
   std::function<void(std::string_view)> test_sink_;
 };
 
@@ -394,6 +416,11 @@ void LogAuthentication(const AuthEvent& e) noexcept {
          {"duration_ms", e.duration_ms}});
   } catch (...) {
   }
+}
+
+void LogToSyslog(const char* ident) noexcept {
+  ::openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+  State().sink->SetSyslog(true);
 }
 
 void SetLogSinkForTesting(std::function<void(std::string_view line)> sink) {

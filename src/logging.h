@@ -123,6 +123,10 @@ std::string FormatLogLine(LogFormat format,
 
 // Sends every later line to `sink` instead of stderr (an empty function goes
 // back to stderr). For tests. Thread-safe.
+// Sends every later line to syslog (facility daemon) instead of stderr:
+// for a daemon in the background, whose stderr is /dev/null.
+void LogToSyslog(const char* ident) noexcept;
+
 void SetLogSinkForTesting(std::function<void(std::string_view line)> sink);
 
 }  // namespace smbgate

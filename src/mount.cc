@@ -102,7 +102,11 @@ std::string PrepareMountpoint(const std::string& mp) {
     return "";
   }
   struct stat st;
-  if (::stat(mp.c_str(), &st) != 0 && errno == ENOTCONN) {
+  // statx(AT_STATX_FORCE_SYNC) asks the filesystem itself: stat(2) of a
+  // dead FUSE mount is answered from the kernel's attribute cache for up to
+  // actimeo after the daemon died.
+  struct statx sx;
+  if (::statx(AT_FDCWD, mp.c_str(), AT_STATX_FORCE_SYNC, STATX_TYPE, &sx) != 0 && errno == ENOTCONN) {
     // A previous daemon died and left its mount behind: detach it, as a
     // new mount.cifs would have to, then use the directory again.
     if (!RunQuietly({"fusermount3", "-u", "-z", mp}) && ::umount2(mp.c_str(), MNT_DETACH) != 0) {
@@ -355,19 +359,13 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   // "Mounted" means the mount answers: stat it from another thread while
   // the loop below serves it, then tell the parent.
   std::atomic<bool> loop_ended{false};
-  std::thread ready([&cfg, &report, &target, &loop_ended, &mounted, &metrics] {
-    bool answered = IsFdMountpoint(cfg.mountpoint);
-    // Ours when the directory's device differs from its parent's.
-    struct stat parent;
-    const bool have_parent = ::stat((cfg.mountpoint + "/..").c_str(), &parent) == 0;
-    for (int i = 0; i < 200 && !answered && !loop_ended; ++i) {
-      struct stat st;
-      if (::stat(cfg.mountpoint.c_str(), &st) == 0 && (!have_parent || st.st_dev != parent.st_dev)) {
-        answered = true;
-        break;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
+  std::thread ready([&cfg, &report, &target, &loop_ended, &mounted, &metrics, &mount] {
+    // "Mounted" means the kernel finished FUSE INIT with this daemon: from
+    // then on the mount answers. The daemon never stats its own mount: a
+    // thread blocked on a request to its own process would keep a killed
+    // daemon from ever exiting, and the mount would hang for good.
+    bool answered = false;
+    for (int i = 0; i < 200 && !answered && !loop_ended; ++i) answered = mount->WaitInitialized(50ms);
     if (!answered) {
       report.Fail("mount on " + cfg.mountpoint + " did not answer (see the log above)");
       return;
@@ -455,8 +453,13 @@ int RunMount(const std::vector<std::string>& args) {
     if (null >= 0) {
       ::dup2(null, 0);
       ::dup2(null, 1);
+      // Not the caller's stderr either: `$(smbgate mount ...)` and other
+      // callers that read to EOF would wait until the unmount. Start-up
+      // errors reach the caller through the pipe.
+      ::dup2(null, 2);
       ::close(null);
     }
+    LogToSyslog("smbgate");
     StartupReport report(fds[1]);
     ::_exit(Serve(*cfg, *target, report));
   }

@@ -134,11 +134,10 @@ TEST_F(Lifecycle, RemountOverKilledDaemonsDeadMount) {
 
 // A restarted daemon (systemd Restart=, a Kubernetes sidecar) remounts
 // right away, while the dead mount still answers stat(2) from its
-// attribute cache. Disabled until src/mount.cc detects the dead mount with
-// statx(AT_STATX_FORCE_SYNC) instead of stat (see the e2e report): today it
-// takes the dead mount for a live directory and fails on its opendir with
-// "Transport endpoint is not connected".
-TEST_F(Lifecycle, DISABLED_RemountRightAfterKill) {
+// attribute cache: src/mount.cc detects the dead mount with
+// statx(AT_STATX_FORCE_SYNC); plain stat would take it for a live directory
+// and fail on its opendir with "Transport endpoint is not connected".
+TEST_F(Lifecycle, RemountRightAfterKill) {
   auto first = MountTestDir();
   ASSERT_TRUE(first);
   const std::string mp = first->path();
@@ -159,14 +158,13 @@ TEST_F(Lifecycle, DISABLED_RemountRightAfterKill) {
 
 // A daemon killed at any moment of its start (OOM killer, a failing probe)
 // must die and leave a dead mount that answers ENOTCONN, never a hang.
-// Disabled until src/mount.cc stops stat'ing its own mountpoint from inside
-// the daemon (the "ready" thread): when SIGKILL lands while one of those
-// requests has been read by a FUSE thread but not answered, the stat'ing
-// thread waits uninterruptibly for an answer that never comes; it keeps
-// /dev/fuse open, so the kernel never aborts the connection, the process
-// never exits, and every access to the mountpoint hangs until someone
-// writes to /sys/fs/fuse/connections/N/abort. See the e2e report.
-TEST_F(Lifecycle, DISABLED_KilledDuringStartNeverHangs) {
+// The daemon must never stat its own mountpoint (it waits for FUSE INIT
+// instead): when SIGKILL lands while such a request has been read by a FUSE
+// thread but not answered, the stat'ing thread waits uninterruptibly for an
+// answer that never comes; it keeps /dev/fuse open, so the kernel never
+// aborts the connection, the process never exits, and every access to the
+// mountpoint hangs until someone writes to /sys/fs/fuse/connections/N/abort.
+TEST_F(Lifecycle, KilledDuringStartNeverHangs) {
   SetTestBudget(std::chrono::seconds(170));
   int stuck = 0;
   for (int i = 0; i < 20; ++i) {
@@ -521,11 +519,7 @@ TEST_F(CommandLine, BackgroundModeExitsOnceMounted) {
 // exec CombinedOutput in Kubernetes mount helpers) reads until end of file:
 // the background daemon must not keep the caller's stdout or stderr open,
 // or that caller hangs until the unmount.
-//
-// Disabled until src/mount.cc points the background daemon's stderr at
-// /dev/null (it keeps the caller's stderr for its log today); see the
-// e2e report for the change.
-TEST_F(CommandLine, DISABLED_BackgroundDaemonReleasesCallersOutput) {
+TEST_F(CommandLine, BackgroundDaemonReleasesCallersOutput) {
   TempDir tmp;
   const std::string mp = (tmp.path() / "mnt").string();
   ASSERT_SYS(::mkdir(mp.c_str(), 0755));
