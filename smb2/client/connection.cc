@@ -425,7 +425,10 @@ struct Connection::Impl {
     pending.clear();
     auto w = std::move(waiting);
     waiting.clear();
-    out.clear();
+    // An async_write in progress still reads the frames at the front of
+    // `out`: free them only when no write is running (its handler sees the
+    // closed socket and frees nothing the kernel still reads).
+    if (!writing) out.clear();
     for (auto& [mid, pe] : p) {
       if (pe.done) pe.done(report);
     }
