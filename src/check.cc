@@ -4,10 +4,9 @@
 #include <cstdio>
 #include <optional>
 
-#include "smb2/client/connection.h"
 #include "smb2/client/names.h"
-#include "smb2/client/session.h"
 #include "smb2/codec/negotiate.h"
+#include "src/connect.h"
 #include "src/credentials.h"
 #include "src/target.h"
 
@@ -95,53 +94,32 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
     err << msg << "\n";
     return 2;
   }
-  const std::string who = creds->domain.empty() ? creds->user : creds->domain + "\\" + creds->user;
-  const std::string where = target->HostForDisplay() + ":" + std::to_string(target->port);
-
   smb2::ConnectionOptions opts;
-  opts.host = target->host;
-  opts.port = target->port;
   opts.connect_timeout = std::chrono::seconds(parsed->timeout_s);
   opts.request_timeout = std::chrono::seconds(parsed->timeout_s);
   if (parsed->vers) opts.min_dialect = opts.max_dialect = *parsed->vers;
-
-  const char* step = nullptr;
-  auto conn = smb2::Connection::Open(opts, &step);
-  if (!conn) {
-    err << step << " failed for " << where << ": " << conn.error().message() << "\n";
+  auto share = ConnectToShare(*target, *creds, opts, &msg);
+  if (!share) {
+    err << msg << "\n";
     return 1;
   }
-  auth::NtlmCredentials nc;
-  nc.user = creds->user;
-  nc.domain = creds->domain;
-  nc.password = creds->password.Clone();
-  auto session = smb2::Session::Setup(*conn, std::move(nc));
-  if (!session) {
-    err << "authentication failed for " << who << " at " << where << ": " << session.error().message() << "\n";
-    return 1;
-  }
-  auto tree = smb2::Tree::Connect(*session, target->UncPath());
-  if (!tree) {
-    err << "tree connect failed for " << target->UncPath() << " at " << where << ": " << tree.error().message()
-        << "\n";
-    return 1;
-  }
-  const smb2::NegotiatedState& n = (*conn)->negotiated();
+  const auto& [conn, session, tree] = *share;
+  const smb2::NegotiatedState& n = conn->negotiated();
   char auth_ms[32];
-  std::snprintf(auth_ms, sizeof auth_ms, "%.1f", (*session)->setup_duration().count() / 1000.0);
-  out << "server: " << where << "\n"
+  std::snprintf(auth_ms, sizeof auth_ms, "%.1f", session->setup_duration().count() / 1000.0);
+  out << "server: " << DisplayServer(*target) << "\n"
       << "share: " << target->UncPath() << "\n"
-      << "user: " << who << "\n"
+      << "user: " << DisplayUser(*creds) << "\n"
       << "dialect: " << smb2::DialectName(n.dialect) << "\n"
       << "signing: " << smb2::SigningAlgorithmName(n.signing_algorithm) << "\n"
       << "encryption: none\n"
       << "auth_ms: " << auth_ms << "\n"
-      << "share_type: " << smb2::ShareTypeName((*tree)->share_type()) << "\n"
+      << "share_type: " << smb2::ShareTypeName(tree->share_type()) << "\n"
       << "max_read: " << n.max_read_size << "\n"
       << "max_write: " << n.max_write_size << "\n";
   // Leave politely: TREE_DISCONNECT and LOGOFF, both signed.
-  (void)(*tree)->Disconnect();
-  (void)(*session)->Logoff();
+  (void)tree->Disconnect();
+  (void)session->Logoff();
   return 0;
 }
 

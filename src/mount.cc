@@ -17,12 +17,12 @@
 #include <iostream>
 #include <thread>
 
-#include "fuse/errno_map.h"
 #include "fuse/fuse_fs.h"
 #include "smb2/client/names.h"
 #include "smb2/client/reconnecting_fs.h"
 #include "smb2/client/session.h"
 #include "smb2/codec/status.h"
+#include "src/connect.h"
 #include "src/credentials.h"
 #include "src/credentials_watcher.h"
 #include "src/http_server.h"
@@ -133,8 +133,6 @@ std::string PrepareMountpoint(const std::string& mp) {
   return "";
 }
 
-std::string Who(const Credentials& c) { return c.domain.empty() ? c.user : c.domain + "\\" + c.user; }
-
 // Everything one connection attempt needs; re-reads the credentials each
 // time so a rotated password is used by the next session setup.
 struct Connector {
@@ -181,10 +179,7 @@ struct Connector {
     }
     *used = Fingerprint(*creds);
     if (!cfg.domain.empty() && creds->domain.empty()) creds->domain = cfg.domain;
-    const std::string where = target.HostForDisplay() + ":" + std::to_string(target.port);
     smb2::ConnectionOptions o;
-    o.host = target.host;
-    o.port = target.port;
     if (cfg.vers) o.min_dialect = o.max_dialect = *cfg.vers;
     std::uint32_t io = 8u << 20;
     if (cfg.rsize) io = std::min(io, cfg.rsize);
@@ -201,43 +196,16 @@ struct Connector {
         m->BadSignature();
       }
     };
-    const char* step = nullptr;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto conn = smb2::Connection::Open(o, &step);
-    if (!conn) {
-      *error = std::string(step) + " failed for " + where + ": " + conn.error().message();
-      return conn.error();
-    }
-    auth::NtlmCredentials nc;
-    nc.user = creds->user;
-    nc.domain = creds->domain;
-    nc.password = creds->password.Clone();
-    auto session = smb2::Session::Setup(*conn, std::move(nc));
-    AuthEvent ev;
-    ev.user = creds->user;
-    ev.domain = creds->domain;
-    ev.server = where;
-    ev.dialect = std::string(smb2::DialectName((*conn)->negotiated().dialect));
-    ev.signing = std::string(smb2::SigningAlgorithmName((*conn)->negotiated().signing_algorithm));
-    ev.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (!session) {
-      const std::error_code ec = session.error();
-      ev.result = smb2::IsNtStatus(ec) ? smb2::NtStatusName(smb2::NtStatusOf(ec)) : ec.message();
+    auto share = ConnectToShare(target, *creds, o, error, [m](const AuthEvent& ev) {
       LogAuthentication(ev);
-      metrics->AuthAttempt(smb2::IsNtStatus(ec) ? ev.result : "error", ev.duration_ms / 1000);
-      *error = "authentication failed for " + Who(*creds) + " at " + where + ": " + ec.message();
-      return ec;
-    }
-    ev.result = "success";
-    LogAuthentication(ev);
-    metrics->AuthAttempt("success", ev.duration_ms / 1000);
-    metrics->SessionSetup();
-    auto tree = smb2::Tree::Connect(*session, target.UncPath());
-    if (!tree) {
-      *error = "tree connect failed for " + target.UncPath() + " at " + where + ": " + tree.error().message();
-      return tree.error();
-    }
-    return std::make_shared<smb2::SmbFs>(*tree, target.subdir);
+      // Label values stay bounded: "success", an NTSTATUS name, or "error".
+      const bool named = ev.result == "success" || ev.result.rfind("STATUS_", 0) == 0 ||
+                         ev.result.rfind("NTSTATUS", 0) == 0;
+      m->AuthAttempt(named ? ev.result : "error", ev.duration_ms / 1000);
+      if (ev.result == "success") m->SessionSetup();
+    });
+    if (!share) return share.error();
+    return std::make_shared<smb2::SmbFs>(share->tree, target.subdir);
   }
 };
 
