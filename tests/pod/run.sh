@@ -173,9 +173,8 @@ grep -E "^smbgate_(credential_rotations|reconnects)_total" <<<"$metrics_page"; e
 kill -TERM "$rotd"
 wait "$rotd"
 check "rotation: clean stop" "[ $? = 0 ] && ! grep -q ' $rot/mnt fuse' /proc/self/mounts"
-# Later sections use the new password.
+# Later sections use the new password (written by builtins: never in argv).
 printf '%s' "$new_password" >"$work/smbd/secret/password"
-sed -i "s/^password=.*/password=$(printf '%s' "$new_password" | sed 's/[\\/&]/\\&/g')/" "$work/smbd/auth.txt"
 
 # ---------------------------------------------------------------- 4. host
 host="$work/host"
