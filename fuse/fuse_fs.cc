@@ -367,10 +367,9 @@ struct FuseFs::Impl {
     const std::uint64_t size = has_size ? static_cast<std::uint64_t>(attr->st_size) : 0;
     const bool has_mode = to_set & FUSE_SET_ATTR_MODE;
     const mode_t mode = attr->st_mode;
-    auto cached = inodes.CachedAttributes(ino);
     auto fsys = fs;
-    auto run = [this, fsys, sa, basic, has_size, size, has_mode, mode, ino](
-                   Handle h, std::function<void(std::error_code)> done) mutable {
+    auto run = [fsys, sa, basic, has_size, size, has_mode, mode](Handle h,
+                                                                 std::function<void(std::error_code)> done) mutable {
       auto after_size = [fsys, h, sa, basic, has_mode, mode, done](std::error_code ec) mutable {
         if (ec) return done(ec);
         if (has_mode) {
@@ -400,9 +399,7 @@ struct FuseFs::Impl {
       } else {
         after_size({});
       }
-      (void)ino;
     };
-    (void)cached;
     WithHandle(ino, fi, has_size, std::move(run), [this, op, ino, fi](std::error_code ec) {
       if (ec) return op->Err(ec);
       inodes.InvalidateAttributes(ino);

@@ -528,26 +528,21 @@ void SmbFs::HardLink(std::string existing, std::string new_path, Callback<void> 
 void SmbFs::StatFs(Callback<FsStats> cb) {
   auto name = ToSmbName("");
   if (Forward(name, cb)) return;
-  auto tree = tree_;
-  WithOpen<FsStats>(
-      tree, MetaOpen(std::move(*name), 0, kFileDirectoryFile),
-      [tree](FileId id, const CreateResponse&, Callback<FsStats> done) {
-        QueryInfoOn(tree, id, kInfoFilesystem, kFileFsFullSizeInformation, [done](Result<Response> r) {
-          if (Forward(r, done)) return;
-          auto q = DecodeQueryInfoResponse(r->message);
-          if (Forward(q, done)) return;
-          auto fs = ParseFileFsFullSizeInformation(q->buffer);
-          if (Forward(fs, done)) return;
-          FsStats s;
-          const std::uint64_t unit =
-              std::uint64_t{fs->sectors_per_allocation_unit} * fs->bytes_per_sector;
-          s.block_size = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(unit, 512, 1 << 20));
-          s.total_bytes = fs->total_allocation_units * unit;
-          s.free_bytes = fs->caller_available_allocation_units * unit;
-          done(s);
-        });
-      },
-      std::move(cb));
+  OpenActClose(tree_, MetaOpen(std::move(*name), 0, kFileDirectoryFile),
+               QueryInfoRequestFor(*tree_, kInfoFilesystem, kFileFsFullSizeInformation),
+               [cb = std::move(cb)](Result<Response> r) {
+                 if (Forward(r, cb)) return;
+                 auto q = DecodeQueryInfoResponse(r->message);
+                 if (Forward(q, cb)) return;
+                 auto fs = ParseFileFsFullSizeInformation(q->buffer);
+                 if (Forward(fs, cb)) return;
+                 FsStats s;
+                 const std::uint64_t unit = std::uint64_t{fs->sectors_per_allocation_unit} * fs->bytes_per_sector;
+                 s.block_size = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(unit, 512, 1 << 20));
+                 s.total_bytes = fs->total_allocation_units * unit;
+                 s.free_bytes = fs->caller_available_allocation_units * unit;
+                 cb(s);
+               });
 }
 
 void SmbFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <thread>
 
@@ -84,48 +85,50 @@ TEST(CredentialsWatcherTest, SeesTheKubeletSwapOnce) {
   w.Stop();
 }
 
-TEST(CredentialsWatcherTest, SameContentIsNoRotation) {
+// A mount.cifs-style file holding `first`, watched with a short poll.
+struct FileWatch {
   TempDir d;
-  const fs::path f = d.path() / "cred";
-  Write(f, "username=alice\npassword=same\n");
+  fs::path f = d.path() / "cred";
   std::atomic<int> rotations{0};
-  CredentialsWatcher w(f.string(), 100ms, [&](const std::string&, const std::string&) { ++rotations; });
+  std::unique_ptr<CredentialsWatcher> w;
+
+  explicit FileWatch(const std::string& first) {
+    Write(f, first);
+    w = std::make_unique<CredentialsWatcher>(f.string(), 100ms,
+                                             [this](const std::string&, const std::string&) { ++rotations; });
+  }
+};
+
+TEST(CredentialsWatcherTest, SameContentIsNoRotation) {
+  FileWatch fw("username=alice\npassword=same\n");
   std::string err;
-  ASSERT_TRUE(w.Start(&err)) << err;
-  Write(f, "username=alice\npassword=same\n");
+  ASSERT_TRUE(fw.w->Start(&err)) << err;
+  Write(fw.f, "username=alice\npassword=same\n");
   std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(rotations.load(), 0);
-  Write(f, "username=alice\npassword=changed\n");
-  EXPECT_TRUE(WaitFor(rotations, 1, 3s));
+  EXPECT_EQ(fw.rotations.load(), 0);
+  Write(fw.f, "username=alice\npassword=changed\n");
+  EXPECT_TRUE(WaitFor(fw.rotations, 1, 3s));
 }
 
 TEST(CredentialsWatcherTest, AHalfWrittenFileIsIgnoredUntilItLoads) {
-  TempDir d;
-  const fs::path f = d.path() / "cred";
-  Write(f, "username=alice\npassword=one\n");
-  std::atomic<int> rotations{0};
-  CredentialsWatcher w(f.string(), 100ms, [&](const std::string&, const std::string&) { ++rotations; });
+  FileWatch fw("username=alice\npassword=one\n");
   std::string err;
-  ASSERT_TRUE(w.Start(&err)) << err;
-  Write(f, "username=alice\n");  // no password yet: does not load
+  ASSERT_TRUE(fw.w->Start(&err)) << err;
+  Write(fw.f, "username=alice\n");  // no password yet: does not load
   std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(rotations.load(), 0);
-  Write(f, "username=alice\npassword=two\n");
-  EXPECT_TRUE(WaitFor(rotations, 1, 3s));
+  EXPECT_EQ(fw.rotations.load(), 0);
+  Write(fw.f, "username=alice\npassword=two\n");
+  EXPECT_TRUE(WaitFor(fw.rotations, 1, 3s));
 }
 
 TEST(CredentialsWatcherTest, FileRewrittenInPlaceIsSeenOnce) {
-  TempDir d;
-  const fs::path f = d.path() / "cred";
-  Write(f, "username=alice\npassword=one\n");
-  std::atomic<int> rotations{0};
-  CredentialsWatcher w(f.string(), 100ms, [&](const std::string&, const std::string&) { ++rotations; });
+  FileWatch fw("username=alice\npassword=one\n");
   std::string err;
-  ASSERT_TRUE(w.Start(&err)) << err;
-  Write(f, "username=alice\npassword=two\n");
-  EXPECT_TRUE(WaitFor(rotations, 1, 3s));
+  ASSERT_TRUE(fw.w->Start(&err)) << err;
+  Write(fw.f, "username=alice\npassword=two\n");
+  EXPECT_TRUE(WaitFor(fw.rotations, 1, 3s));
   // Already reported: checking again finds nothing new.
-  EXPECT_FALSE(w.CheckNow());
+  EXPECT_FALSE(fw.w->CheckNow());
 }
 
 TEST(CredentialsWatcherTest, FingerprintSeparatesFields) {
