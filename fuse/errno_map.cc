@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <iterator>
 
+#include "smb2/client/errors.h"
 #include "smb2/codec/errors.h"
 
 namespace smbgate::fuse {
@@ -94,16 +95,11 @@ int ErrnoForStatus(std::uint32_t status) noexcept {
 int ErrnoFor(const std::error_code& ec) noexcept {
   if (!ec) return 0;
   if (smb2::IsNtStatus(ec)) return ErrnoForStatus(smb2::NtStatusOf(ec));
-  if (ec.category() == smb2::smb2_category()) {
-    switch (static_cast<smb2::errc>(ec.value())) {
-      case smb2::errc::timeout: return ETIMEDOUT;
-      case smb2::errc::connection_lost: return EIO;
-      case smb2::errc::name_invalid: return EINVAL;
-      case smb2::errc::too_large: return EFBIG;
-      case smb2::errc::cancelled: return EINTR;
-      default: return EIO;
-    }
+  if (ec.category() == smb2::client_category()) {
+    return smb2::ClientErrno(static_cast<smb2::client_errc>(ec.value()));
   }
+  // The codec's errors all mean the server sent something malformed.
+  if (ec.category() == smb2::smb2_category()) return EIO;
   if (ec.category() == std::system_category() || ec.category() == std::generic_category()) {
     return ec.value() > 0 ? ec.value() : EIO;
   }

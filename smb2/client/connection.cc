@@ -30,10 +30,10 @@ constexpr auto kZombieLifetime = std::chrono::minutes(5);
 constexpr auto kSweepInterval = std::chrono::milliseconds(250);
 
 std::error_code ToStd(const boost::system::error_code& ec) {
-  if (ec == asio::error::operation_aborted) return errc::cancelled;
+  if (ec == asio::error::operation_aborted) return client_errc::cancelled;
   if (ec == asio::error::eof || ec == asio::error::connection_reset ||
       ec == asio::error::broken_pipe) {
-    return errc::connection_lost;
+    return client_errc::connection_lost;
   }
   return std::error_code(ec.value(), std::system_category());
 }
@@ -94,7 +94,7 @@ struct Connection::Impl {
       : opts(o), work(asio::make_work_guard(io)), sock(io), sweep(io) {}
 
   ~Impl() {
-    asio::post(io, [this] { Fail(errc::connection_lost); });
+    asio::post(io, [this] { Fail(client_errc::connection_lost); });
     work.reset();
     if (thread.joinable()) {
       if (thread.get_id() == std::this_thread::get_id()) {
@@ -137,7 +137,7 @@ struct Connection::Impl {
         if (ec) return;
         boost::system::error_code ignored;
         sock.close(ignored);
-        finish(errc::timeout);
+        finish(client_errc::timeout);
       });
       resolver->async_resolve(
           opts.host, std::to_string(opts.port),
@@ -170,7 +170,7 @@ struct Connection::Impl {
 
   void Submit(Waiting w) {
     if (!open) {
-      for (auto& d : w.dones) d(errc::connection_lost);
+      for (auto& d : w.dones) d(client_errc::connection_lost);
       return;
     }
     std::uint32_t charge = 0;
@@ -195,7 +195,7 @@ struct Connection::Impl {
     if (open && !waiting.empty() && credits < waiting.front().charge && in_flight == 0) {
       // No response can grant more: the server starved us (MS-SMB2 3.2.4.1.3
       // requires it to leave at least one credit).
-      Fail(errc::credits_exhausted);
+      Fail(client_errc::credits_exhausted);
     }
   }
 
@@ -360,9 +360,9 @@ struct Connection::Impl {
       if (!h.is_signed()) {
         stats_unsigned.fetch_add(1, std::memory_order_relaxed);
         if (opts.on_signature_failure) opts.on_signature_failure(true);
-        return done_p.done(errc::unsigned_response);
+        return done_p.done(client_errc::unsigned_response);
       }
-      if (h.session_id != done_p.session_id) return done_p.done(errc::unknown_session);
+      if (h.session_id != done_p.session_id) return done_p.done(client_errc::unknown_session);
       // The frame is ours until delivered: zero the field in place instead
       // of copying the message (3.1.5.1 step 2).
       const std::size_t off = static_cast<std::size_t>(msg.data() - frame->data());
@@ -373,7 +373,7 @@ struct Connection::Impl {
       if (!want || !auth::ConstantTimeEqual(*want, got)) {
         stats_bad_sig.fetch_add(1, std::memory_order_relaxed);
         if (opts.on_signature_failure) opts.on_signature_failure(false);
-        return done_p.done(errc::signature_mismatch);
+        return done_p.done(client_errc::signature_mismatch);
       }
     }
     if (opts.on_response) opts.on_response(h.command, h.status);
@@ -393,7 +393,7 @@ struct Connection::Impl {
           auto d = std::move(p.done);
           p.done = nullptr;
           p.deadline = now + kZombieLifetime;
-          d(errc::timeout);
+          d(client_errc::timeout);
           ++it;
         } else if (!p.done && now >= p.deadline) {
           in_flight -= p.charge;
@@ -420,7 +420,7 @@ struct Connection::Impl {
     sock.close(ignored);
     sweep.cancel();
     // Every waiter learns of the loss now; none is left to time out.
-    const std::error_code report = (ec == errc::cancelled) ? make_error_code(errc::connection_lost) : ec;
+    const std::error_code report = (ec == client_errc::cancelled) ? make_error_code(client_errc::connection_lost) : ec;
     auto p = std::move(pending);
     pending.clear();
     auto w = std::move(waiting);
@@ -481,7 +481,7 @@ Result<std::shared_ptr<Connection>> Connection::Open(const ConnectionOptions& op
   const char*& step = failed_step ? *failed_step : ignored_step;
   step = "negotiate";
   if (!KnownDialect(opts.min_dialect) || !KnownDialect(opts.max_dialect) || opts.min_dialect > opts.max_dialect) {
-    return errc::no_common_dialect;
+    return client_errc::no_common_dialect;
   }
   auto impl = std::make_unique<Impl>(opts);
   impl->Start();
@@ -537,9 +537,9 @@ Result<void> Connection::Negotiate() {
   if (!nresp) return nresp.error();
 
   if (std::find(nr.dialects.begin(), nr.dialects.end(), nresp->dialect_revision) == nr.dialects.end()) {
-    return errc::no_common_dialect;  // includes the 0x02FF wildcard
+    return client_errc::no_common_dialect;  // includes the 0x02FF wildcard
   }
-  if (!(nresp->security_mode & kSecurityModeSigningEnabled)) return errc::signing_not_supported;
+  if (!(nresp->security_mode & kSecurityModeSigningEnabled)) return client_errc::signing_not_supported;
   st.dialect = nresp->dialect_revision;
   st.server_guid = nresp->server_guid;
   st.server_capabilities = nresp->capabilities;
@@ -618,7 +618,7 @@ void Connection::SendCompound(std::vector<Request> reqs, bool related,
 }
 
 Result<Response> Connection::Call(Request req) {
-  if (impl_->OnIoThread()) return errc::cancelled;  // would deadlock
+  if (impl_->OnIoThread()) return client_errc::cancelled;  // would deadlock
   std::promise<Result<Response>> p;
   auto f = p.get_future();
   Send(std::move(req), [&p](Result<Response> r) { p.set_value(std::move(r)); });
@@ -666,7 +666,7 @@ ConnectionStats Connection::stats() const noexcept {
 
 void Connection::Close() {
   Impl* i = impl_.get();
-  asio::post(i->io, [i] { i->Fail(errc::connection_lost); });
+  asio::post(i->io, [i] { i->Fail(client_errc::connection_lost); });
 }
 
 }  // namespace smbgate::smb2

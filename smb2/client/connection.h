@@ -24,6 +24,7 @@
 #include "auth/common/result.h"
 #include "auth/crypto.h"
 #include "auth/smb_keys.h"
+#include "smb2/client/errors.h"
 #include "smb2/codec/header.h"
 
 namespace smbgate::smb2 {
@@ -42,6 +43,10 @@ struct ConnectionOptions {
   // Credits smbgate tries to keep in hand: how many requests can be in
   // flight at once (MS-SMB2 3.2.4.1.2).
   std::uint16_t credits_target = 512;
+  // Encrypt every session and tree whatever the server asks (mount.cifs
+  // `seal`). Needs SMB 3.x: against a 2.x-only server the session setup
+  // fails with errc::encryption_unavailable.
+  bool seal = false;
   // Observers for metrics, called on the I/O thread (must be quick): every
   // final response with its status, and every response refused for its
   // signature (`unsigned_response` true when it carried none).
@@ -64,6 +69,10 @@ struct NegotiatedState {
   std::uint32_t max_write_size = 0;  // min(server, options)
   std::uint32_t max_transact_size = 0;
   auth::SigningAlgorithm signing_algorithm = auth::SigningAlgorithm::kHmacSha256;
+  // Connection.CipherId (MS-SMB2 2.2.3.1.2 ids): AES-128-CCM for 3.0/3.0.2
+  // servers with SMB2_GLOBAL_CAP_ENCRYPTION, the ENCRYPTION_CAPABILITIES
+  // choice in 3.1.1; 0 when the server cannot encrypt.
+  std::uint16_t cipher_id = 0;
   Bytes server_security_buffer;  // the SPNEGO hint of the NEGOTIATE response
   Bytes preauth_hash;            // 3.1.1: after NEGOTIATE request+response
   auth::PreauthHash preauth;     // the same, to continue into SESSION_SETUP
@@ -155,7 +164,7 @@ class Connection {
   // Remote endpoint as "host:port" for messages.
   std::string peer() const;
 
-  // Fails every pending request with errc::connection_lost and closes.
+  // Fails every pending request with client_errc::connection_lost and closes.
   void Close();
 
   struct Impl;

@@ -34,6 +34,17 @@ std::string_view SigningAlgorithmName(auth::SigningAlgorithm a) noexcept {
   return "unknown";
 }
 
+std::string_view CipherName(std::uint16_t cipher_id) noexcept {
+  switch (cipher_id) {
+    case 0: return "none";
+    case kCipherAes128Ccm: return "AES-128-CCM";
+    case kCipherAes128Gcm: return "AES-128-GCM";
+    case kCipherAes256Ccm: return "AES-256-CCM";
+    case kCipherAes256Gcm: return "AES-256-GCM";
+    default: return "unknown";
+  }
+}
+
 std::string_view CommandName(Command c) noexcept {
   switch (c) {
     case Command::kNegotiate: return "NEGOTIATE";

@@ -17,6 +17,9 @@ std::string_view DialectName(std::uint16_t dialect) noexcept;
 std::optional<std::uint16_t> ParseDialect(std::string_view s) noexcept;
 // "HMAC-SHA256", "AES-128-CMAC", "AES-128-GMAC".
 std::string_view SigningAlgorithmName(auth::SigningAlgorithm a) noexcept;
+// "AES-128-CCM", "AES-128-GCM", "AES-256-CCM", "AES-256-GCM" for the
+// MS-SMB2 2.2.3.1.2 cipher ids, "none" for 0, "unknown" otherwise.
+std::string_view CipherName(std::uint16_t cipher_id) noexcept;
 // "NEGOTIATE", "CREATE", ... (MS-SMB2 2.2.1.2), for logs and metrics.
 std::string_view CommandName(Command c) noexcept;
 // "disk", "pipe", "print", or "unknown".

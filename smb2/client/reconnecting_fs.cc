@@ -9,7 +9,7 @@
 namespace smbgate::smb2 {
 
 bool ReconnectingFs::IsConnectionError(const std::error_code& ec) {
-  if (ec == errc::connection_lost || ec == errc::timeout || ec == errc::credits_exhausted ||
+  if (ec == client_errc::connection_lost || ec == client_errc::timeout || ec == client_errc::credits_exhausted ||
       ec == errc::malformed_response || ec == errc::unexpected_command) {
     return true;
   }
@@ -59,7 +59,7 @@ void ReconnectingFs::Stop() {
     reconnect_thread_.join();
   }
   if (echo_thread_.joinable() && echo_thread_.get_id() != std::this_thread::get_id()) echo_thread_.join();
-  for (auto& x : w) x.fail(errc::cancelled);
+  for (auto& x : w) x.fail(client_errc::cancelled);
 }
 
 bool ReconnectingFs::up() const {
@@ -89,7 +89,7 @@ void ReconnectingFs::Submit(Job job, std::function<void(std::error_code)> fail) 
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stopping_) {
-      fail(errc::cancelled);
+      fail(client_errc::cancelled);
       return;
     }
     // The connection may have died while idle (the server restarted): then
@@ -106,7 +106,7 @@ void ReconnectingFs::Submit(Job job, std::function<void(std::error_code)> fail) 
     }
   }
   if (noticed_loss) {
-    if (options_.on_down) options_.on_down(errc::connection_lost);
+    if (options_.on_down) options_.on_down(client_errc::connection_lost);
     cv_.notify_all();
   }
   if (fs) job(fs, gen);
@@ -179,7 +179,7 @@ void ReconnectingFs::ReconnectLoop() {
       for (auto& w : run) w.job(fs, gen);
       continue;
     }
-    for (auto& w : expired) w.fail(errc::connection_lost);
+    for (auto& w : expired) w.fail(client_errc::connection_lost);
     // Jittered exponential backoff (PEERS.md: servers that delay failed
     // logons are flooded by clients that retry in a tight loop).
     std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
@@ -222,7 +222,7 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
         {
           std::lock_guard<std::mutex> l(self->mu_);
           auto it = self->handles_.find(vh.persistent);
-          if (it == self->handles_.end()) return cb(make_error_code(errc::cancelled));
+          if (it == self->handles_.end()) return cb(make_error_code(client_errc::cancelled));
           h = it->second;
         }
         if (h.generation == gen) return body(fs, h.real, self->Watch(gen, cb));

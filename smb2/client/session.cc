@@ -14,10 +14,12 @@
 namespace smbgate::smb2 {
 
 Result<std::shared_ptr<Session>> Session::Setup(std::shared_ptr<Connection> conn,
-                                                auth::NtlmCredentials creds) {
+                                                auth::NtlmCredentials creds, std::string target_spn) {
   const auto started = std::chrono::steady_clock::now();
   const NegotiatedState& neg = conn->negotiated();
-  auth::SpnegoNtlmClient spnego{auth::NtlmClient(std::move(creds))};
+  auth::NtlmClient ntlm(std::move(creds));
+  if (!target_spn.empty()) ntlm.SetTargetSpn(std::move(target_spn));
+  auth::SpnegoNtlmClient spnego{std::move(ntlm)};
 
   // MS-SMB2 3.2.5.3.1: Session.PreauthIntegrityHashValue starts from the
   // connection's value after NEGOTIATE and takes in every SESSION_SETUP
@@ -61,16 +63,16 @@ Result<std::shared_ptr<Session>> Session::Setup(std::shared_ptr<Connection> conn
 
     // STATUS_SUCCESS: the final response.
     if (session_id == 0) session_id = resp->header.session_id;
-    if (resp->header.session_id != session_id) return errc::unknown_session;
+    if (resp->header.session_id != session_id) return client_errc::unknown_session;
     // A guest or anonymous session cannot sign, and would mean the server
     // ignored the credentials: refuse it (MS-SMB2 3.2.5.3.1, PEERS.md).
     if (body->session_flags & (kSessionFlagIsGuest | kSessionFlagIsNull)) {
-      return errc::guest_session_refused;
+      return client_errc::guest_session_refused;
     }
     if (body->session_flags & kSessionFlagEncryptData) {
       // Encryption is not implemented yet; a server that demands it would
       // refuse every later request.
-      return errc::too_large;
+      return client_errc::encryption_unavailable;
     }
     if (auto fin = spnego.Finish(body->security_buffer); !fin) return fin.error();
 
@@ -80,8 +82,8 @@ Result<std::shared_ptr<Session>> Session::Setup(std::shared_ptr<Connection> conn
     // key. smbgate always requires signing, so an unsigned one is refused:
     // verifying it is what binds the negotiation (and, in 3.1.1, the whole
     // preauth transcript) to the password.
-    if (!resp->header.is_signed()) return errc::unsigned_response;
-    if (!conn->VerifySignature(resp->message, keys.signing_key.span())) return errc::signature_mismatch;
+    if (!resp->header.is_signed()) return client_errc::unsigned_response;
+    if (!conn->VerifySignature(resp->message, keys.signing_key.span())) return client_errc::signature_mismatch;
 
     conn->SetSigningKey(session_id, std::move(keys.signing_key));
     std::shared_ptr<Session> s(new Session(conn, session_id));
@@ -118,7 +120,7 @@ Result<std::shared_ptr<Tree>> Tree::Connect(std::shared_ptr<Session> session, co
   t->share_type_ = body->share_type;
   t->share_flags_ = body->share_flags;
   t->maximal_access_ = body->maximal_access;
-  if (body->share_flags & kShareFlagEncryptData) return errc::too_large;
+  if (body->share_flags & kShareFlagEncryptData) return client_errc::encryption_unavailable;
   const std::uint16_t d = conn.negotiated().dialect;
   if (d == kDialect300 || d == kDialect302) {
     if (auto v = t->ValidateNegotiate(); !v) {
@@ -147,14 +149,14 @@ Result<void> Tree::ValidateNegotiate() {
   io.flags = kIoctlIsFsctl;
   auto resp = connection().Call(MakeRequest(Command::kIoctl, io, session_->id(), id_));
   if (!resp) return resp.error();
-  if (auto e = StatusError(*resp)) return errc::validate_negotiate_failed;
+  if (auto e = StatusError(*resp)) return client_errc::validate_negotiate_failed;
   auto body = DecodeIoctlResponse(resp->message);
   if (!body) return body.error();
   auto info = DecodeValidateNegotiateInfoResponse(body->output);
   if (!info) return info.error();
   if (info->capabilities != neg.server_capabilities || info->guid != neg.server_guid ||
       info->security_mode != neg.server_security_mode || info->dialect != neg.dialect) {
-    return errc::validate_negotiate_failed;
+    return client_errc::validate_negotiate_failed;
   }
   return {};
 }

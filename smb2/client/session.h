@@ -21,16 +21,22 @@ class Session {
  public:
   // Authenticates on `conn` (blocking). Errors: the server's NTSTATUS
   // (STATUS_LOGON_FAILURE, ...), auth::errc for a bad or tampered token,
-  // errc::guest_session_refused, errc::unsigned_response or
-  // errc::signature_mismatch for a final response that does not verify.
+  // client_errc::guest_session_refused, client_errc::unsigned_response or
+  // client_errc::signature_mismatch for a final response that does not verify.
+  // `target_spn` is sent as MsvAvTargetName ("cifs/<server name>"); empty
+  // sends none.
   static Result<std::shared_ptr<Session>> Setup(std::shared_ptr<Connection> conn,
-                                                auth::NtlmCredentials creds);
+                                                auth::NtlmCredentials creds,
+                                                std::string target_spn = {});
   ~Session();
 
   std::uint64_t id() const noexcept { return id_; }
   Connection& connection() const noexcept { return *conn_; }
   const std::shared_ptr<Connection>& connection_ptr() const noexcept { return conn_; }
   std::chrono::microseconds setup_duration() const noexcept { return setup_duration_; }
+  // Whether every message of this session is encrypted (the server set
+  // SMB2_SESSION_FLAG_ENCRYPT_DATA, or ConnectionOptions::seal).
+  bool encrypted() const noexcept { return encrypted_; }
   // Sends LOGOFF; the session is unusable afterwards.
   Result<void> Logoff();
 
@@ -40,14 +46,15 @@ class Session {
   std::uint64_t id_;
   std::chrono::microseconds setup_duration_{0};
   bool logged_off_ = false;
+  bool encrypted_ = false;
 };
 
 class Tree {
  public:
   // TREE_CONNECT to `unc` ("\\host\share"), then, on 3.0 and 3.0.2,
   // FSCTL_VALIDATE_NEGOTIATE_INFO. Errors: NTSTATUS (STATUS_BAD_NETWORK_NAME,
-  // STATUS_ACCESS_DENIED), errc::validate_negotiate_failed, errc::too_large
-  // for a share that demands encryption (not supported yet).
+  // STATUS_ACCESS_DENIED), client_errc::validate_negotiate_failed,
+  // client_errc::encryption_unavailable.
   static Result<std::shared_ptr<Tree>> Connect(std::shared_ptr<Session> session,
                                                const std::string& unc);
   ~Tree();
@@ -57,6 +64,9 @@ class Tree {
   std::uint32_t share_flags() const noexcept { return share_flags_; }
   std::uint32_t maximal_access() const noexcept { return maximal_access_; }
   const std::string& unc() const noexcept { return unc_; }
+  // Whether this tree's messages are encrypted (its session's are, the share
+  // sets SHI1005_FLAGS_ENCRYPT_DATA, or ConnectionOptions::seal).
+  bool encrypted() const noexcept { return encrypted_; }
   Session& session() const noexcept { return *session_; }
   Connection& connection() const noexcept { return session_->connection(); }
 
@@ -74,6 +84,7 @@ class Tree {
   std::uint32_t share_flags_ = 0;
   std::uint32_t maximal_access_ = 0;
   bool disconnected_ = false;
+  bool encrypted_ = false;
 };
 
 // A request with the 64-byte header region reserved and the body encoded.

@@ -105,7 +105,7 @@ Result<std::string> SmbFs::ToSmbName(const std::string& path) const {
   for (const std::string* s : {&subdir_, &path}) {
     for (char c : *s + "/") {
       if (c == '/') {
-        if (!add(cur)) return errc::name_invalid;
+        if (!add(cur)) return client_errc::name_invalid;
         cur.clear();
       } else {
         cur += c;
@@ -314,7 +314,7 @@ void SmbFs::Read(Handle h, std::uint64_t offset, std::uint32_t length, Callback<
 }
 
 void SmbFs::Write(Handle h, std::uint64_t offset, std::shared_ptr<const Bytes> data, Callback<std::uint32_t> cb) {
-  if (data->size() > max_io_size()) return cb(errc::too_large);
+  if (data->size() > max_io_size()) return cb(client_errc::io_too_large);
   WriteRequest w;
   w.offset = offset;
   w.file_id = ToFileId(h);

@@ -40,7 +40,7 @@ class SmbFs final : public RemoteFs {
   const std::shared_ptr<Tree>& tree() const noexcept { return tree_; }
 
   // The SMB name ("dir\\file") for a '/'-separated path under the subdir.
-  // Errors: errc::name_invalid for a component with '\\' or ':' (which
+  // Errors: client_errc::name_invalid for a component with '\\' or ':' (which
   // Windows would read as a separator or a stream), "." or "..".
   Result<std::string> ToSmbName(const std::string& path) const;
 

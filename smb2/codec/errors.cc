@@ -15,18 +15,6 @@ class Smb2Category final : public std::error_category {
       case errc::malformed_response: return "malformed response from the server";
       case errc::bad_structure_size: return "response with a wrong StructureSize";
       case errc::unexpected_command: return "response to a different command";
-      case errc::signature_mismatch: return "response signature does not verify";
-      case errc::unsigned_response: return "response that must be signed was not signed";
-      case errc::connection_lost: return "connection to the server lost";
-      case errc::timeout: return "no response from the server in time";
-      case errc::no_common_dialect: return "no SMB dialect in common with the server";
-      case errc::signing_not_supported: return "the server does not sign messages";
-      case errc::guest_session_refused: return "the server offered a guest or anonymous session, which smbgate refuses";
-      case errc::unknown_session: return "response for an unknown session";
-      case errc::credits_exhausted: return "the server granted no credits";
-      case errc::validate_negotiate_failed: return "negotiation was tampered with (VALIDATE_NEGOTIATE_INFO mismatch)";
-      case errc::name_invalid: return "invalid file name";
-      case errc::cancelled: return "request cancelled";
       case errc::too_large: return "request or response larger than allowed";
     }
     return "unknown smb2 error";

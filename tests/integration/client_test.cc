@@ -389,7 +389,7 @@ TEST_P(ClientTest, ServerThatDoesNotSignIsRefused) {
   // The final SESSION_SETUP response arrives unsigned: refused before any
   // tree or file is touched.
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), smb2::make_error_code(smb2::errc::unsigned_response));
+  EXPECT_EQ(s.error(), smb2::make_error_code(smb2::client_errc::unsigned_response));
 }
 
 TEST_P(ClientTest, CorruptedSignaturesAreRefused) {
@@ -405,12 +405,12 @@ TEST_P(ClientTest, CorruptedSignaturesAreRefused) {
   proxy.set_mode(StripProxy::Mode::kCorruptSignatures);
   auto t = smb2::Tree::Connect(*s, Unc(server_->share()));
   ASSERT_FALSE(t);
-  EXPECT_EQ(t.error(), smb2::make_error_code(smb2::errc::signature_mismatch));
+  EXPECT_EQ(t.error(), smb2::make_error_code(smb2::client_errc::signature_mismatch));
   EXPECT_GE((*conn)->stats().bad_signatures, 1u);
   proxy.set_mode(StripProxy::Mode::kStripSignatures);
   auto t2 = smb2::Tree::Connect(*s, Unc(server_->share()));
   ASSERT_FALSE(t2);
-  EXPECT_EQ(t2.error(), smb2::make_error_code(smb2::errc::unsigned_response));
+  EXPECT_EQ(t2.error(), smb2::make_error_code(smb2::client_errc::unsigned_response));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDialects, ClientTest, ::testing::ValuesIn(kAllDialects),

@@ -188,7 +188,7 @@ TEST(ConnectionTest, RefusesUnsignedResponse) {
   ASSERT_TRUE(c);
   auto r = c->Call(TreeConnectReq());
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(errc::unsigned_response));
+  EXPECT_EQ(r.error(), make_error_code(client_errc::unsigned_response));
   EXPECT_EQ(c->stats().unsigned_responses, 1u);
 }
 
@@ -198,7 +198,7 @@ TEST(ConnectionTest, RefusesBadSignature) {
   ASSERT_TRUE(c);
   auto r = c->Call(TreeConnectReq());
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(errc::signature_mismatch));
+  EXPECT_EQ(r.error(), make_error_code(client_errc::signature_mismatch));
   EXPECT_EQ(c->stats().bad_signatures, 1u);
 }
 
@@ -241,7 +241,7 @@ TEST(ConnectionTest, TimeoutFailsTheWaiter) {
   const auto t0 = std::chrono::steady_clock::now();
   auto r = c->Call(std::move(req));
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(errc::timeout));
+  EXPECT_EQ(r.error(), make_error_code(client_errc::timeout));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
   EXPECT_EQ(c->stats().timeouts, 1u);
 }
@@ -263,12 +263,12 @@ TEST(ConnectionTest, LostConnectionFailsEveryWaiterAtOnce) {
     ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
     auto r = f.get();
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error(), make_error_code(errc::connection_lost));
+    EXPECT_EQ(r.error(), make_error_code(client_errc::connection_lost));
   }
   EXPECT_FALSE(c->is_open());
   // Later requests fail at once too.
   auto r = c->Call(TreeConnectReq());
-  EXPECT_EQ(r.error(), make_error_code(errc::connection_lost));
+  EXPECT_EQ(r.error(), make_error_code(client_errc::connection_lost));
 }
 
 TEST(ConnectionTest, MultiCreditRequestChargesAndAdvancesMessageIds) {
@@ -302,7 +302,7 @@ TEST(ConnectionTest, StarvedOfCreditsFailsInsteadOfHanging) {
   ASSERT_TRUE(c);
   auto r = c->Call(TreeConnectReq());
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(errc::credits_exhausted));
+  EXPECT_EQ(r.error(), make_error_code(client_errc::credits_exhausted));
 }
 
 TEST(ConnectionTest, RefusesADialectItDidNotOffer) {
@@ -316,7 +316,7 @@ TEST(ConnectionTest, RefusesADialectItDidNotOffer) {
   const char* step = nullptr;
   auto c = Connection::Open(o, &step);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), make_error_code(errc::no_common_dialect));
+  EXPECT_EQ(c.error(), make_error_code(client_errc::no_common_dialect));
   EXPECT_STREQ(step, "negotiate");
 }
 
@@ -330,7 +330,7 @@ TEST(ConnectionTest, RefusesAServerThatCannotSign) {
   });
   auto c = Connection::Open(Opts(s));
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error(), make_error_code(errc::signing_not_supported));
+  EXPECT_EQ(c.error(), make_error_code(client_errc::signing_not_supported));
 }
 
 TEST(ConnectionTest, OversizedFrameFailsTheConnection) {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "smb2/client/errors.h"
 #include "smb2/codec/errors.h"
 #include "smb2/codec/status.h"
 
@@ -46,9 +47,17 @@ TEST(ErrnoMapTest, UnknownStatusIsEio) {
 TEST(ErrnoMapTest, OtherErrorKinds) {
   EXPECT_EQ(ErrnoFor({}), 0);
   EXPECT_EQ(ErrnoFor(smb2::MakeNtStatusError(smb2::status::kAccessDenied)), EACCES);
-  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::errc::timeout)), ETIMEDOUT);
-  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::errc::signature_mismatch)), EIO);
-  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::errc::name_invalid)), EINVAL);
+  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::client_errc::timeout)), ETIMEDOUT);
+  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::client_errc::signature_mismatch)), EIO);
+  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::client_errc::name_invalid)), EINVAL);
+  // Refusals by smbgate's own security policy read as permission errors,
+  // never as EFBIG or another borrowed code.
+  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::client_errc::encryption_unavailable)), EACCES);
+  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::client_errc::downgrade_refused)), EACCES);
+  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::client_errc::decryption_failed)), EIO);
+  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::client_errc::io_too_large)), EMSGSIZE);
+  EXPECT_EQ(ErrnoFor(smb2::make_error_code(smb2::errc::malformed_response)), EIO);
+  EXPECT_NE(smb2::client_category().name(), smb2::smb2_category().name());
   EXPECT_EQ(ErrnoFor(std::make_error_code(std::errc::no_space_on_device)), ENOSPC);
   EXPECT_STREQ(ErrnoName(ENOENT), "ENOENT");
   EXPECT_STREQ(ErrnoName(0), "0");
