@@ -275,6 +275,193 @@ Result<Digest16> AesGmac128(ByteSpan key, ByteSpan nonce12, ByteSpan data) {
   return tag;
 }
 
+// ---- AEAD for SMB 3.x encryption, MS-SMB2 3.1.4.3 ---------------------------
+
+namespace {
+
+using CipherCtxPtr =
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+// The Signature field of the TRANSFORM_HEADER (MS-SMB2 2.2.41).
+constexpr int kAeadTagSize = 16;
+
+bool IsCcm(AeadCipher c) {
+  return c == AeadCipher::kAes128Ccm || c == AeadCipher::kAes256Ccm;
+}
+
+// An explicit fetch resolves the algorithm in the provider tables (a lock
+// and string lookups); the legacy EVP_aes_*() handles would repeat that on
+// every init, i.e. on every message. One fetch per cipher, kept for the
+// life of the process; a failed fetch stays null and every call fails.
+const EVP_CIPHER* FetchedCipher(AeadCipher c) {
+  switch (c) {
+    case AeadCipher::kAes128Ccm: {
+      static EVP_CIPHER* const cipher =
+          EVP_CIPHER_fetch(nullptr, "AES-128-CCM", nullptr);
+      return cipher;
+    }
+    case AeadCipher::kAes128Gcm: {
+      static EVP_CIPHER* const cipher =
+          EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
+      return cipher;
+    }
+    case AeadCipher::kAes256Ccm: {
+      static EVP_CIPHER* const cipher =
+          EVP_CIPHER_fetch(nullptr, "AES-256-CCM", nullptr);
+      return cipher;
+    }
+    case AeadCipher::kAes256Gcm: {
+      static EVP_CIPHER* const cipher =
+          EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+      return cipher;
+    }
+  }
+  return nullptr;
+}
+
+bool AeadArgsOk(AeadCipher c, ByteSpan key, ByteSpan nonce, ByteSpan aad,
+                std::size_t text_len, const std::uint8_t* out) {
+  constexpr auto kMaxLen = static_cast<std::size_t>(INT_MAX);
+  return key.size() == AeadKeySize(c) && nonce.size() == AeadNonceSize(c) &&
+         aad.size() <= kMaxLen && text_len <= kMaxLen &&
+         (text_len == 0 || out != nullptr);
+}
+
+// Sets `ctx` up for one message, up to and including the AAD. The order is
+// CCM's: its tag length and nonce length are fixed when the key is set, and
+// the message length must be known before the AAD because all three go into
+// the first CBC-MAC block B0 (RFC 3610 2.2). CCM also checks the tag while
+// decrypting rather than at the final step, so for decryption the expected
+// tag goes in here. GCM takes its expected tag just before the final step.
+bool StartAead(EVP_CIPHER_CTX* ctx, AeadCipher c, ByteSpan key, ByteSpan nonce,
+               ByteSpan aad, std::size_t text_len,
+               const std::uint8_t* expected_tag, int enc) {
+  const EVP_CIPHER* cipher = FetchedCipher(c);
+  if (cipher == nullptr ||
+      EVP_CipherInit_ex2(ctx, cipher, nullptr, nullptr, enc, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN,
+                          static_cast<int>(nonce.size()), nullptr) != 1) {
+    return false;
+  }
+  const bool ccm = IsCcm(c);
+  // OpenSSL copies the tag; the ctrl interface only lacks a const pointer.
+  if (ccm &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagSize,
+                          const_cast<std::uint8_t*>(expected_tag)) != 1) {
+    return false;
+  }
+  if (EVP_CipherInit_ex2(ctx, nullptr, key.data(), nonce.data(), enc,
+                         nullptr) != 1) {
+    return false;
+  }
+  int outl = 0;
+  if (ccm && EVP_CipherUpdate(ctx, nullptr, &outl, nullptr,
+                              static_cast<int>(text_len)) != 1) {
+    return false;
+  }
+  return aad.empty() || EVP_CipherUpdate(ctx, nullptr, &outl, aad.data(),
+                                         static_cast<int>(aad.size())) == 1;
+}
+
+// The whole message in one update: CCM accepts exactly one, and for GCM it
+// lets OpenSSL's AES-NI/VAES loop run over the message without splitting
+// it. CCM needs the call even for an empty message (it computes or checks
+// the tag there), with non-null pointers: OpenSSL reads a null input with
+// an output as the final step.
+bool AeadUpdate(EVP_CIPHER_CTX* ctx, ByteSpan in, std::uint8_t* out) {
+  static const std::uint8_t kNoInput[1] = {0};
+  std::uint8_t no_output[1];
+  const std::uint8_t* src = in.empty() ? kNoInput : in.data();
+  std::uint8_t* dst = in.empty() ? no_output : out;
+  int outl = 0;
+  return EVP_CipherUpdate(ctx, dst, &outl, src, static_cast<int>(in.size())) ==
+             1 &&
+         static_cast<std::size_t>(outl) == in.size();
+}
+
+}  // namespace
+
+std::size_t AeadNonceSize(AeadCipher c) noexcept {
+  switch (c) {
+    case AeadCipher::kAes128Ccm:
+    case AeadCipher::kAes256Ccm:
+      return 11;
+    case AeadCipher::kAes128Gcm:
+    case AeadCipher::kAes256Gcm:
+      return 12;
+  }
+  return 0;
+}
+
+std::size_t AeadKeySize(AeadCipher c) noexcept {
+  switch (c) {
+    case AeadCipher::kAes128Ccm:
+    case AeadCipher::kAes128Gcm:
+      return 16;
+    case AeadCipher::kAes256Ccm:
+    case AeadCipher::kAes256Gcm:
+      return 32;
+  }
+  return 0;
+}
+
+Result<Digest16> AeadSeal(AeadCipher c, ByteSpan key, ByteSpan nonce,
+                          ByteSpan aad, ByteSpan plaintext, std::uint8_t* out) {
+  if (!AeadArgsOk(c, key, nonce, aad, plaintext.size(), out)) {
+    return errc::crypto_failure;
+  }
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  std::uint8_t none[16];
+  int outl = 0;
+  Digest16 tag{};
+  if (!ctx ||
+      !StartAead(ctx.get(), c, key, nonce, aad, plaintext.size(), nullptr, 1) ||
+      !AeadUpdate(ctx.get(), plaintext, out) ||
+      EVP_EncryptFinal_ex(ctx.get(), none, &outl) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, kAeadTagSize,
+                          tag.data()) != 1) {
+    return errc::crypto_failure;
+  }
+  return tag;
+}
+
+Result<void> AeadOpen(AeadCipher c, ByteSpan key, ByteSpan nonce, ByteSpan aad,
+                      ByteSpan ciphertext, ByteSpan tag, std::uint8_t* out) {
+  const std::size_t n = ciphertext.size();
+  auto fail = [&](errc e) -> Result<void> {
+    if (n != 0 && out != nullptr) std::memset(out, 0, n);
+    return e;
+  };
+  if (!AeadArgsOk(c, key, nonce, aad, n, out) ||
+      tag.size() != static_cast<std::size_t>(kAeadTagSize)) {
+    return fail(errc::crypto_failure);
+  }
+  CipherCtxPtr ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  if (!ctx || !StartAead(ctx.get(), c, key, nonce, aad, n, tag.data(), 0)) {
+    return fail(errc::crypto_failure);
+  }
+  if (IsCcm(c)) {
+    // Everything before this step succeeded, so a failure here is CCM
+    // rejecting the tag (OpenSSL also wipes its output then).
+    if (!AeadUpdate(ctx.get(), ciphertext, out)) {
+      return fail(errc::aead_tag_mismatch);
+    }
+    return {};
+  }
+  std::uint8_t none[16];
+  int outl = 0;
+  if (!AeadUpdate(ctx.get(), ciphertext, out) ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, kAeadTagSize,
+                          const_cast<std::uint8_t*>(tag.data())) != 1) {
+    return fail(errc::crypto_failure);
+  }
+  // GCM compares the tag (in constant time) here.
+  if (EVP_DecryptFinal_ex(ctx.get(), none, &outl) != 1) {
+    return fail(errc::aead_tag_mismatch);
+  }
+  return {};
+}
+
 SecretBytes Sp800108Kdf(ByteSpan key, ByteSpan label, ByteSpan context,
                         std::size_t out_bits) {
   if (out_bits == 0 || out_bits % 8 != 0 || out_bits > 0xffffffffu) return {};

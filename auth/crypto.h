@@ -80,6 +80,41 @@ Result<Digest16> AesCmac128(ByteSpan key, ByteSpan data);
 // on a key that is not 16 bytes, a nonce that is not 12, or an OpenSSL error.
 Result<Digest16> AesGmac128(ByteSpan key, ByteSpan nonce12, ByteSpan data);
 
+// ---- SMB 3.x message encryption (MS-SMB2 3.1.4.3, 2.2.41) ------------------
+//
+// The AAD of an SMB2 TRANSFORM_HEADER is its 32 bytes from Nonce through
+// SessionId (header offsets 20..52); the tag is its Signature field. The
+// caller builds both: these functions only run the cipher.
+
+// SMB 3.x ciphers (MS-SMB2 2.2.3.1.2 ids 1..4).
+enum class AeadCipher { kAes128Ccm, kAes128Gcm, kAes256Ccm, kAes256Gcm };
+
+// Nonce length the cipher uses in the TRANSFORM_HEADER: 11 for CCM, 12 for
+// GCM (MS-SMB2 2.2.41); the rest of the 16-byte Nonce field is not used.
+std::size_t AeadNonceSize(AeadCipher c) noexcept;
+
+// Key length: 16 for the AES-128 ciphers, 32 for AES-256.
+std::size_t AeadKeySize(AeadCipher c) noexcept;
+
+// Encrypts `plaintext` into out[0..plaintext.size()) (out may equal
+// plaintext.data(); it may be null when the plaintext is empty)
+// authenticating `aad`, and returns the 16-byte tag. Errors: crypto_failure
+// on a key that is not AeadKeySize(c) bytes, a nonce that is not
+// AeadNonceSize(c), a plaintext or aad longer than INT_MAX bytes, or an
+// OpenSSL failure. Reentrant: the fetched ciphers are shared read-only, each
+// call has its own context.
+Result<Digest16> AeadSeal(AeadCipher c, ByteSpan key, ByteSpan nonce,
+                          ByteSpan aad, ByteSpan plaintext, std::uint8_t* out);
+
+// Decrypts `ciphertext` into out[0..ciphertext.size()) (out may equal
+// ciphertext.data()) and verifies `tag` over it and `aad`. Errors:
+// aead_tag_mismatch when the tag does not verify (wrong key or a changed
+// message); crypto_failure for the argument errors of AeadSeal, a tag that
+// is not 16 bytes, or an OpenSSL failure. On any error out[0..n) is zeroed,
+// so unauthenticated plaintext is never left behind. Reentrant.
+Result<void> AeadOpen(AeadCipher c, ByteSpan key, ByteSpan nonce, ByteSpan aad,
+                      ByteSpan ciphertext, ByteSpan tag, std::uint8_t* out);
+
 // SP800-108 KDF in counter mode with HMAC-SHA256 as PRF, r = 32 (MS-SMB2
 // 3.1.4.2): K(i) = HMAC-SHA256(key, [i]_32BE || label || 0x00 || context ||
 // [L]_32BE) for i = 1.., output = the first L bits. The SMB labels carry

@@ -18,6 +18,7 @@ class AuthCategory final : public std::error_category {
       case errc::invalid_credentials: return "invalid credentials (empty user name or text that is not UTF-8)";
       case errc::crypto_failure: return "a cryptographic operation failed";
       case errc::invalid_state: return "authentication step called out of order";
+      case errc::aead_tag_mismatch: return "an encrypted message does not authenticate (wrong key or tampering)";
     }
     return "unknown auth error";
   }

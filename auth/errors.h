@@ -14,6 +14,7 @@ enum class errc {
   invalid_credentials,     // empty user name, text not valid UTF-8, ...
   crypto_failure,          // an OpenSSL call failed
   invalid_state,           // API called out of order (a bug in the caller)
+  aead_tag_mismatch,       // an encrypted SMB message failed authentication
 };
 
 const std::error_category& auth_category() noexcept;
