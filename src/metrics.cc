@@ -400,14 +400,27 @@ Metrics::Metrics() {
       registry_
           .AddCounter("smbgate_unsigned_responses_total",
                       "Responses that should have been signed and were not "
-                      "(each failed its request).")
+                      "(each dropped; its request kept waiting for the genuine one).")
           .WithLabels({});
   bad_signatures_ =
       registry_
           .AddCounter(
               "smbgate_bad_signatures_total",
-              "Responses whose signature did not verify (each failed its "
-              "request).")
+              "Responses whose signature did not verify (each dropped; its "
+              "request kept waiting for the genuine one).")
+          .WithLabels({});
+  encryption_failures_ =
+      registry_
+          .AddCounter("smbgate_encryption_failures_total",
+                      "Responses of an encrypted session or share that came "
+                      "unencrypted or did not decrypt (each dropped).")
+          .WithLabels({});
+  downgrade_refusals_ =
+      registry_
+          .AddCounter("smbgate_downgrade_refusals_total",
+                      "Connections refused because the negotiation was "
+                      "tampered with or a reconnect reached another server "
+                      "or weaker parameters than the first connection.")
           .WithLabels({});
 }
 
@@ -437,6 +450,8 @@ void Metrics::SetMounted(bool mounted) { mounted_->Set(mounted ? 1 : 0); }
 void Metrics::SetSessionUp(bool up) { session_up_->Set(up ? 1 : 0); }
 void Metrics::UnsignedResponse() { unsigned_responses_->Inc(); }
 void Metrics::BadSignature() { bad_signatures_->Inc(); }
+void Metrics::EncryptionFailure() { encryption_failures_->Inc(); }
+void Metrics::DowngradeRefusal() { downgrade_refusals_->Inc(); }
 
 Metrics& GlobalMetrics() {
   static Metrics* metrics = new Metrics();

@@ -182,6 +182,13 @@ class Metrics {
   // did not verify.
   void UnsignedResponse();
   void BadSignature();
+  // A response of an encrypted session or tree that was not encrypted or
+  // did not decrypt.
+  void EncryptionFailure();
+  // A connection refused as a downgrade: VALIDATE_NEGOTIATE_INFO failed, or
+  // a reconnect reached another ServerGuid, dialect, signing algorithm or
+  // cipher than the first connection.
+  void DowngradeRefusal();
 
   std::string RenderPrometheus() const { return registry_.RenderPrometheus(); }
   // For adding metrics of one's own.
@@ -203,6 +210,8 @@ class Metrics {
   Gauge* session_up_;
   Counter* unsigned_responses_;
   Counter* bad_signatures_;
+  Counter* encryption_failures_;
+  Counter* downgrade_refusals_;
 };
 
 // The process's metrics, created on first use and never destroyed.

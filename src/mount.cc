@@ -72,6 +72,17 @@ class StartupReport {
 bool IsFdMountpoint(const std::string& mp) { return mp.rfind("/dev/fd/", 0) == 0; }
 
 // Runs a program without a shell; true if it exited 0.
+// A response dropped for failing its protection is logged the first time
+// each reason is seen (a tampering proxy would otherwise flood the log); the
+// metrics count every one.
+void LogProtectionFailure(std::error_code why) {
+  static std::atomic<std::uint32_t> seen{0};
+  const std::uint32_t bit = 1u << (why.value() & 31);
+  if (seen.fetch_or(bit) & bit) return;
+  LogWarn("dropped a response that failed its protection; the request waits for the genuine one",
+          {{"error", why.message()}});
+}
+
 bool RunQuietly(std::vector<std::string> argv) {
   std::vector<char*> a;
   for (auto& s : argv) a.push_back(s.data());
@@ -189,12 +200,15 @@ struct Connector {
     o.on_response = [m](smb2::Command c, std::uint32_t status) {
       m->SmbRequest(smb2::CommandName(c), smb2::NtStatusName(status));
     };
-    o.on_signature_failure = [m](bool unsigned_response) {
-      if (unsigned_response) {
+    o.on_protection_failure = [m](std::error_code why) {
+      if (why == smb2::client_errc::unsigned_response) {
         m->UnsignedResponse();
+      } else if (why == smb2::client_errc::unencrypted_response || why == smb2::client_errc::decryption_failed) {
+        m->EncryptionFailure();
       } else {
         m->BadSignature();
       }
+      LogProtectionFailure(why);
     };
     auto share = ConnectToShare(target, *creds, o, error, [m](const AuthEvent& ev) {
       LogAuthentication(ev);

@@ -25,6 +25,8 @@
 #include "auth/crypto.h"
 #include "auth/smb_keys.h"
 #include "smb2/client/errors.h"
+#include "smb2/client/message.h"
+#include "smb2/client/transport.h"
 #include "smb2/codec/header.h"
 
 namespace smbgate::smb2 {
@@ -47,11 +49,13 @@ struct ConnectionOptions {
   // `seal`). Needs SMB 3.x: against a 2.x-only server the session setup
   // fails with errc::encryption_unavailable.
   bool seal = false;
-  // Observers for metrics, called on the I/O thread (must be quick): every
-  // final response with its status, and every response refused for its
-  // signature (`unsigned_response` true when it carried none).
+  // Observers for metrics and logs, called on the I/O thread (must be
+  // quick): every final response with its status, and every response
+  // dropped for failing its protection, with the reason
+  // (client_errc::unsigned_response, signature_mismatch,
+  // unencrypted_response, decryption_failed, unknown_session).
   std::function<void(Command, std::uint32_t status)> on_response;
-  std::function<void(bool unsigned_response)> on_signature_failure;
+  std::function<void(std::error_code reason)> on_protection_failure;
 };
 
 // What NEGOTIATE settled, kept so a reconnect can check it is talking to the
@@ -79,53 +83,19 @@ struct NegotiatedState {
   bool large_mtu = false;        // multi-credit requests allowed
 };
 
-// One request handed to Send(). `message` holds a 64-byte header region
-// followed by the encoded body; the connection fills the header (message id,
-// credits, session and tree ids, flags) and signs it.
-struct Request {
-  Command command = Command::kEcho;
-  Bytes message;
-  std::uint64_t session_id = 0;
-  std::uint32_t tree_id = 0;
-  // Bytes that the request sends or expects back, whichever is larger; sets
-  // the CreditCharge of READ, WRITE, IOCTL, QUERY_* (MS-SMB2 3.2.4.1.5).
-  std::uint32_t payload_size = 0;
-  // Sign with the session's key (ignored before the session has one).
-  bool sign = true;
-  // Keep a copy of the request as sent (session setup's preauth hash).
-  bool keep_sent = false;
-  std::chrono::milliseconds timeout{0};  // 0: the connection's default
-};
 
-// One response. `message` is a view into `frame` (kept alive by the
-// shared_ptr), from the SMB2 header to the end of this message.
-struct Response {
-  std::shared_ptr<const Bytes> frame;
-  ByteSpan message;
-  Header header;
-  Bytes sent;  // the request as sent, when Request::keep_sent
-  std::uint32_t status() const noexcept { return header.status; }
-};
-
-using ResponseHandler = std::function<void(Result<Response>)>;
-
-// Counters for metrics and tests; read with relaxed atomics.
-struct ConnectionStats {
-  std::uint64_t requests_sent = 0;
-  std::uint64_t responses_received = 0;
-  std::uint64_t unsigned_responses = 0;
-  std::uint64_t bad_signatures = 0;
-  std::uint64_t timeouts = 0;
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t bytes_received = 0;
-};
 
 class Connection {
  public:
-  // Connects and negotiates (blocking the caller). Errors: errc::*,
-  // connection errors as system error codes, NTSTATUS of NEGOTIATE. On
-  // failure `failed_step` (if given) is set to "connect" or "negotiate".
+  // Connects over TCP and negotiates (blocking the caller). Errors:
+  // client_errc::*, connection errors as system error codes, NTSTATUS of
+  // NEGOTIATE, client_errc::encryption_unavailable when `seal` is set and
+  // the server cannot encrypt. On failure `failed_step` (if given) is set to
+  // "connect" or "negotiate".
   static Result<std::shared_ptr<Connection>> Open(const ConnectionOptions& opts,
+                                                  const char** failed_step = nullptr);
+  // The same over the transport `make_transport` returns (unit tests).
+  static Result<std::shared_ptr<Connection>> Open(const ConnectionOptions& opts, const TransportFactory& make_transport,
                                                   const char** failed_step = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -133,23 +103,31 @@ class Connection {
 
   // Queues a request; `done` runs exactly once, on the I/O thread, with the
   // final response (any status), or an error (timeout, connection_lost,
-  // unsigned_response, signature_mismatch, malformed_response).
+  // malformed_response). A response that fails its protection (unsigned,
+  // mis-signed, not encrypted, not decrypting) is dropped without touching
+  // the request; if no genuine one comes, the request fails at its deadline
+  // with that reason (unsigned_response, signature_mismatch,
+  // unencrypted_response, decryption_failed) instead of timeout.
   void Send(Request req, ResponseHandler done);
 
   // Sends `reqs` as one compound frame (MS-SMB2 3.2.4.1.4), each member
-  // signed; with `related`, members after the first carry
-  // SMB2_FLAGS_RELATED_OPERATIONS (use FileId 0xFFFF... for "the handle the
-  // first member opened"). `done` runs once, on the I/O thread, with one
-  // result per member in order.
+  // signed (or the whole frame encrypted); with `related`, members after the
+  // first carry SMB2_FLAGS_RELATED_OPERATIONS (use FileId 0xFFFF... for "the
+  // handle the first member opened"). `done` runs once, on the I/O thread,
+  // with one result per member in order.
   void SendCompound(std::vector<Request> reqs, bool related,
                     std::function<void(std::vector<Result<Response>>)> done);
 
   // Send() and wait. Never call from a response handler.
   Result<Response> Call(Request req);
 
-  // Turns signing on for `session_id`: its requests are signed and its
-  // responses must verify (MS-SMB2 3.2.4.1.1, 3.2.5.1.3).
-  void SetSigningKey(std::uint64_t session_id, SecretBytes key);
+  // Installs a session's keys once its setup succeeded (blocking): its
+  // requests are signed, or with `encrypt_all` encrypted, and its responses
+  // must verify (MS-SMB2 3.2.4.1.1, 3.2.4.1.8, 3.2.5.1.3). Errors:
+  // client_errc::encryption_unavailable.
+  Result<void> AddSession(std::uint64_t session_id, auth::SmbSessionKeys keys, bool encrypt_all);
+  // Encrypts every message of one tree (blocking). Errors as AddSession.
+  Result<void> EncryptTree(std::uint64_t session_id, std::uint32_t tree_id);
   void ForgetSession(std::uint64_t session_id);
 
   // Verifies a message's signature with an explicit key (the final
@@ -158,13 +136,13 @@ class Connection {
 
   const NegotiatedState& negotiated() const noexcept;
   const ConnectionOptions& options() const noexcept;
-  ConnectionStats stats() const noexcept;
   // False once the connection failed or was closed.
   bool is_open() const noexcept;
   // Remote endpoint as "host:port" for messages.
   std::string peer() const;
 
-  // Fails every pending request with client_errc::connection_lost and closes.
+  // Fails every pending request with client_errc::connection_lost and
+  // closes.
   void Close();
 
   struct Impl;
@@ -174,12 +152,5 @@ class Connection {
   Result<void> Negotiate();
   std::unique_ptr<Impl> impl_;
 };
-
-// Signature of `message` (signature field taken as zero) per MS-SMB2 3.1.4.1.
-// The AES-GMAC nonce (MessageId, role and CANCEL bits) is read from the
-// message's own header.
-Result<std::array<std::uint8_t, 16>> ComputeSignature(
-    std::uint16_t dialect, auth::SigningAlgorithm alg, ByteSpan key,
-    ByteSpan message);
 
 }  // namespace smbgate::smb2

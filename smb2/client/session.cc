@@ -69,15 +69,10 @@ Result<std::shared_ptr<Session>> Session::Setup(std::shared_ptr<Connection> conn
     if (body->session_flags & (kSessionFlagIsGuest | kSessionFlagIsNull)) {
       return client_errc::guest_session_refused;
     }
-    if (body->session_flags & kSessionFlagEncryptData) {
-      // Encryption is not implemented yet; a server that demands it would
-      // refuse every later request.
-      return client_errc::encryption_unavailable;
-    }
     if (auto fin = spnego.Finish(body->security_buffer); !fin) return fin.error();
 
-    auth::SmbSessionKeys keys =
-        auth::DeriveSmbKeys(neg.dialect, spnego.session_key().span(), preauth ? hash.value() : ByteSpan{});
+    auth::SmbSessionKeys keys = auth::DeriveSmbKeys(neg.dialect, spnego.session_key().span(),
+                                                    preauth ? hash.value() : ByteSpan{}, neg.cipher_id);
     // MS-SMB2 3.2.5.3.1: the final response is signed with the new signing
     // key. smbgate always requires signing, so an unsigned one is refused:
     // verifying it is what binds the negotiation (and, in 3.1.1, the whole
@@ -85,8 +80,12 @@ Result<std::shared_ptr<Session>> Session::Setup(std::shared_ptr<Connection> conn
     if (!resp->header.is_signed()) return client_errc::unsigned_response;
     if (!conn->VerifySignature(resp->message, keys.signing_key.span())) return client_errc::signature_mismatch;
 
-    conn->SetSigningKey(session_id, std::move(keys.signing_key));
+    // 3.2.5.3.1: SMB2_SESSION_FLAG_ENCRYPT_DATA means every later message
+    // of the session is encrypted; `seal` asks for the same.
+    const bool encrypt = (body->session_flags & kSessionFlagEncryptData) || conn->options().seal;
+    if (auto a = conn->AddSession(session_id, std::move(keys), encrypt); !a) return a.error();
     std::shared_ptr<Session> s(new Session(conn, session_id));
+    s->encrypted_ = encrypt;
     s->setup_duration_ = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started);
     return s;
@@ -120,13 +119,31 @@ Result<std::shared_ptr<Tree>> Tree::Connect(std::shared_ptr<Session> session, co
   t->share_type_ = body->share_type;
   t->share_flags_ = body->share_flags;
   t->maximal_access_ = body->maximal_access;
-  if (body->share_flags & kShareFlagEncryptData) return client_errc::encryption_unavailable;
-  const std::uint16_t d = conn.negotiated().dialect;
-  if (d == kDialect300 || d == kDialect302) {
+  // MS-SMB2 3.2.5.5: a share with SHI1005_FLAGS_ENCRYPT_DATA is encrypted
+  // from its next request on; so is every tree of an encrypted session.
+  const Session& sess = t->session();
+  if (sess.encrypted()) {
+    t->encrypted_ = true;
+  } else if ((body->share_flags & kShareFlagEncryptData) || conn.options().seal) {
+    if (auto e = conn.EncryptTree(sess.id(), t->id_); !e) {
+      t->disconnected_ = true;  // nothing may be sent to it unencrypted
+      return e.error();
+    }
+    t->encrypted_ = true;
+  }
+  const NegotiatedState& neg = conn.negotiated();
+  const std::uint16_t best_offered =
+      neg.offered_dialects.empty() ? neg.dialect : neg.offered_dialects.back();
+  // 3.2.5.5 validates on 3.0 and 3.0.2. smbgate also validates whenever
+  // the dialect is below the best it offered, 2.x included (as Samba's own
+  // client does): that is what a man in the middle who rewrote NEGOTIATE
+  // would have caused. 3.1.1 is protected by the preauth hash instead.
+  if (neg.dialect == kDialect300 || neg.dialect == kDialect302 || neg.dialect < best_offered) {
     if (auto v = t->ValidateNegotiate(); !v) {
       // 3.2.5.14.12: on a failed validation the client MUST terminate the
       // connection: someone rewrote the negotiation.
       conn.Close();
+      t->disconnected_ = true;
       return v.error();
     }
   }
@@ -148,8 +165,24 @@ Result<void> Tree::ValidateNegotiate() {
   io.max_output_response = 24;
   io.flags = kIoctlIsFsctl;
   auto resp = connection().Call(MakeRequest(Command::kIoctl, io, session_->id(), id_));
-  if (!resp) return resp.error();
-  if (auto e = StatusError(*resp)) return client_errc::validate_negotiate_failed;
+  if (!resp) {
+    // MS-SMB2 3.3.5.15.12: a server that finds the negotiation was
+    // rewritten terminates the connection instead of answering.
+    if (resp.error() == client_errc::connection_lost) return client_errc::validate_negotiate_failed;
+    return resp.error();
+  }
+  if (resp->status() != status::kSuccess) {
+    // A genuine 2.x-only server does not know the FSCTL and says so:
+    // Windows Server 2008 and Samba 4.17 on 2.0.2 with STATUS_FILE_CLOSED
+    // (the MS-SMB2 3.3.5.15.12 product note), others with NOT_SUPPORTED or
+    // INVALID_DEVICE_REQUEST. The answer is signed, so it is the server's
+    // own. On 3.x the FSCTL is mandatory and no failure is accepted.
+    const bool unknown_fsctl = resp->status() == status::kNotSupported ||
+                               resp->status() == status::kInvalidDeviceRequest ||
+                               resp->status() == status::kFileClosed;
+    if (neg.dialect < kDialect300 && unknown_fsctl) return {};
+    return client_errc::validate_negotiate_failed;
+  }
   auto body = DecodeIoctlResponse(resp->message);
   if (!body) return body.error();
   auto info = DecodeValidateNegotiateInfoResponse(body->output);

@@ -498,7 +498,9 @@ bool SmbdServer::WriteConfigs(std::string* error) {
     << "  disable spoolss = yes\n"
     << "  kernel oplocks = no\n"
     << "  vfs objects =\n"
-    << "  smb encrypt = off\n"
+    // Encryption offered, used when a share, the server or the client
+    // requires it (Samba's default), so tests can ask for it per share.
+    << "  server smb encrypt = if_required\n"
     // Samba 4.16+ starts samba-dcerpcd on demand for RPC pipes (srvsvc,
     // ...). File access does not need it, and it would be one more process
     // to clean up.
@@ -507,8 +509,9 @@ bool SmbdServer::WriteConfigs(std::string* error) {
   c << "\n[share]\n"
     << "  path = " << d << "/share\n"
     << "  read only = no\n"
-    << "  create mask = 0644\n"
-    << "\n[readonly]\n"
+    << "  create mask = 0644\n";
+  for (const auto& line : options_.extra_share) c << "  " << line << "\n";
+  c << "\n[readonly]\n"
     << "  path = " << d << "/readonly\n"
     << "  read only = yes\n";
   if (!WriteFileMode(config_path(), c.str(), 0644, error)) return false;

@@ -66,6 +66,8 @@ struct SmbdOptions {
   int debug_level = 1;
   // More `name = value` lines for [global], e.g. "smb encrypt = required".
   std::vector<std::string> extra_global;
+  // More lines for the read-write [share], e.g. "smb encrypt = required".
+  std::vector<std::string> extra_share;
 };
 
 // One smbd. Not thread-safe: use one instance from one thread at a time

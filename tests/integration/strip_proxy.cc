@@ -85,6 +85,7 @@ struct StripProxy::Conn {
   int server = -1;
   std::vector<std::uint8_t> to_server;  // from the client, not yet written
   std::vector<std::uint8_t> partial;    // from the server, frame incomplete
+  std::vector<std::uint8_t> client_partial;  // from the client, incomplete
   std::vector<std::uint8_t> to_client;  // rewritten frames, not yet written
   bool client_eof = false;
   bool server_eof = false;
@@ -110,9 +111,39 @@ StripProxy::StripProxy(std::string upstream_host, std::uint16_t upstream_port,
 
 StripProxy::~StripProxy() { Stop(); }
 
+bool StripProxy::DowngradeNegotiate(std::uint8_t* p, std::size_t size,
+                                    std::uint16_t max_dialect) {
+  // MS-SMB2 2.2.3: after the 64-byte header, StructureSize (36),
+  // DialectCount, ..., and the Dialects array at body offset 36.
+  constexpr std::size_t kBody = kHeaderSize;
+  if (size < kBody + 36 || !(p[0] == 0xFE && p[1] == 'S' && p[2] == 'M' && p[3] == 'B')) return false;
+  if (p[12] != 0 || p[13] != 0) return false;  // not NEGOTIATE
+  const std::size_t count = p[kBody + 2] | (p[kBody + 3] << 8);
+  if (size < kBody + 36 + 2 * count) return false;
+  std::size_t keep = 0;
+  while (keep < count) {
+    const std::uint16_t d = static_cast<std::uint16_t>(p[kBody + 36 + 2 * keep] | (p[kBody + 37 + 2 * keep] << 8));
+    if (d > max_dialect) break;
+    ++keep;
+  }
+  if (keep == count || keep == 0) return false;
+  p[kBody + 2] = static_cast<std::uint8_t>(keep);
+  p[kBody + 3] = 0;
+  return true;
+}
+
 int StripProxy::RewriteFrame(std::uint8_t* p, std::size_t size, Mode mode,
                              int* messages_seen) {
   int changed = 0;
+  if (mode == Mode::kCorruptEncrypted) {
+    // MS-SMB2 2.2.41: 52 bytes of TRANSFORM_HEADER, then the ciphertext.
+    if (size > 52 && p[0] == 0xFD && p[1] == 'S' && p[2] == 'M' && p[3] == 'B') {
+      if (messages_seen) ++*messages_seen;
+      p[size - 1] ^= 0x01;
+      return 1;
+    }
+    return 0;
+  }
   std::size_t off = 0;
   // Each message of a compound (MS-SMB2 3.3.4.1.3) starts NextCommand bytes
   // after the previous one; a bad offset ends the walk and leaves the rest.
@@ -136,6 +167,8 @@ int StripProxy::RewriteFrame(std::uint8_t* p, std::size_t size, Mode mode,
         }
         break;
       }
+      case Mode::kCorruptEncrypted:
+        break;
       case Mode::kCorruptSignatures:
         // Unsigned responses (NEGOTIATE, interim replies) have nothing to
         // corrupt; flipping bits there would test something else.
@@ -269,6 +302,26 @@ void StripProxy::Run() {
                     c.partial.begin() + static_cast<std::ptrdiff_t>(off));
   };
 
+  // Moves every complete client frame to `to_server`, NEGOTIATE requests
+  // downgraded when asked.
+  auto take_client_frames = [this](Conn& c) {
+    std::size_t off = 0;
+    while (c.client_partial.size() - off >= 4) {
+      const std::uint8_t* h = c.client_partial.data() + off;
+      const std::size_t len = (std::size_t{h[0]} << 24) | (std::size_t{h[1]} << 16) | (std::size_t{h[2]} << 8) | h[3];
+      if (len > kMaxFrame) {
+        c.dead = true;
+        return;
+      }
+      if (c.client_partial.size() - off - 4 < len) break;
+      const std::uint16_t max = downgrade_.load();
+      if (max != 0 && DowngradeNegotiate(c.client_partial.data() + off + 4, len, max)) ++downgraded_;
+      Append(&c.to_server, c.client_partial.data() + off, 4 + len);
+      off += 4 + len;
+    }
+    c.client_partial.erase(c.client_partial.begin(), c.client_partial.begin() + static_cast<std::ptrdiff_t>(off));
+  };
+
   // Reads what `fd` has; false at EOF or on an error.
   auto read_some = [&chunk](int fd, std::vector<std::uint8_t>* into) {
     const ssize_t n = ::read(fd, chunk.data(), chunk.size());
@@ -308,8 +361,9 @@ void StripProxy::Run() {
       const short cr = fds[2 + 2 * i].revents;
       const short sr = fds[3 + 2 * i].revents;
       if (cr & (POLLIN | POLLHUP | POLLERR)) {
-        if (!c.client_eof && !read_some(c.client, &c.to_server))
+        if (!c.client_eof && !read_some(c.client, &c.client_partial))
           c.client_eof = true;
+        take_client_frames(c);
       }
       if (sr & (POLLIN | POLLHUP | POLLERR)) {
         if (!c.server_eof && !read_some(c.server, &c.partial))

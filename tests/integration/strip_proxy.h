@@ -19,6 +19,8 @@ class StripProxy {
                          // every response
     kCorruptSignatures,  // flip one bit of the signature of every signed
                          // response
+    kCorruptEncrypted,   // flip one ciphertext bit of every encrypted
+                         // (TRANSFORM_HEADER) response
   };
 
   // Forwards to `upstream_host:upstream_port`, which must be a loopback
@@ -37,6 +39,13 @@ class StripProxy {
   // Takes effect for the next response frame; thread-safe. Switching after
   // the session is set up lets a test attack only the signed traffic.
   void set_mode(Mode m) { mode_.store(m); }
+  // Rewrites the client's NEGOTIATE requests to offer only the dialects up
+  // to `max_dialect` (0x0210: a downgrade to SMB 2.1), as a man in the
+  // middle would; 0 (the default) leaves them alone. Thread-safe; takes
+  // effect for the next NEGOTIATE.
+  void set_downgrade(std::uint16_t max_dialect) { downgrade_.store(max_dialect); }
+  // NEGOTIATE requests rewritten so far.
+  std::uint64_t downgraded() const { return downgraded_.load(); }
   Mode mode() const { return mode_.load(); }
 
   const std::string& host() const { return host_; }  // "127.0.0.1"
@@ -55,6 +64,11 @@ class StripProxy {
   // Returns how many messages were changed. Exposed for tests.
   static int RewriteFrame(std::uint8_t* payload, std::size_t size, Mode mode,
                           int* messages_seen);
+  // Cuts the dialect list of a NEGOTIATE request frame payload to the
+  // dialects <= max_dialect (they are sent in ascending order); returns
+  // whether it changed anything. Exposed for tests.
+  static bool DowngradeNegotiate(std::uint8_t* payload, std::size_t size,
+                                 std::uint16_t max_dialect);
 
  private:
   struct Conn;
@@ -71,6 +85,8 @@ class StripProxy {
   std::atomic<std::uint64_t> connections_{0};
   std::atomic<std::uint64_t> responses_{0};
   std::atomic<std::uint64_t> rewritten_{0};
+  std::atomic<std::uint16_t> downgrade_{0};
+  std::atomic<std::uint64_t> downgraded_{0};
 };
 
 }  // namespace smbgate::test

@@ -115,6 +115,8 @@ TEST(MetricsTest, ErrnoLabel) {
 TEST(MetricsTest, GoldenExposition) {
   Metrics m;
   m.AuthAttempt("success", 0.02);
+  m.EncryptionFailure();
+  m.DowngradeRefusal();
   m.AuthAttempt("STATUS_LOGON_FAILURE", 2.1);
   m.SessionSetup();
   m.Reconnect();
@@ -225,12 +227,18 @@ smbgate_mounted 1
 # HELP smbgate_session_up 1 while an authenticated SMB session to the server is up, else 0.
 # TYPE smbgate_session_up gauge
 smbgate_session_up 0
-# HELP smbgate_unsigned_responses_total Responses that should have been signed and were not (each failed its request).
+# HELP smbgate_unsigned_responses_total Responses that should have been signed and were not (each dropped; its request kept waiting for the genuine one).
 # TYPE smbgate_unsigned_responses_total counter
 smbgate_unsigned_responses_total 1
-# HELP smbgate_bad_signatures_total Responses whose signature did not verify (each failed its request).
+# HELP smbgate_bad_signatures_total Responses whose signature did not verify (each dropped; its request kept waiting for the genuine one).
 # TYPE smbgate_bad_signatures_total counter
 smbgate_bad_signatures_total 2
+# HELP smbgate_encryption_failures_total Responses of an encrypted session or share that came unencrypted or did not decrypt (each dropped).
+# TYPE smbgate_encryption_failures_total counter
+smbgate_encryption_failures_total 1
+# HELP smbgate_downgrade_refusals_total Connections refused because the negotiation was tampered with or a reconnect reached another server or weaker parameters than the first connection.
+# TYPE smbgate_downgrade_refusals_total counter
+smbgate_downgrade_refusals_total 1
 )");
 }
 
