@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <random>
 
+#include "smb2/client/names.h"
 #include "smb2/codec/session_setup.h"
 #include "smb2/codec/status.h"
 
@@ -28,6 +29,28 @@ bool ReconnectingFs::IsConnectionError(const std::error_code& ec) {
   return false;
 }
 
+bool ReconnectingFs::IsSessionGone(const std::error_code& ec) {
+  return IsNtStatus(ec) &&
+         (NtStatusOf(ec) == status::kUserSessionDeleted || NtStatusOf(ec) == status::kNetworkSessionExpired);
+}
+
+std::string ReconnectingFs::DowngradeBetween(const NegotiatedState& first, const NegotiatedState& now) {
+  std::string what;
+  auto add = [&what](const std::string& s) { what += (what.empty() ? "" : ", ") + s; };
+  if (first.server_guid != now.server_guid) add("ServerGuid changed (another server answered)");
+  if (first.dialect != now.dialect) {
+    add("dialect " + std::string(DialectName(first.dialect)) + " -> " + std::string(DialectName(now.dialect)));
+  }
+  if (first.signing_algorithm != now.signing_algorithm) {
+    add("signing " + std::string(SigningAlgorithmName(first.signing_algorithm)) + " -> " +
+        std::string(SigningAlgorithmName(now.signing_algorithm)));
+  }
+  if (first.cipher_id != now.cipher_id) {
+    add("cipher " + std::string(CipherName(first.cipher_id)) + " -> " + std::string(CipherName(now.cipher_id)));
+  }
+  return what;
+}
+
 std::shared_ptr<ReconnectingFs> ReconnectingFs::Create(std::shared_ptr<SmbFs> initial, Factory factory,
                                                        Options options) {
   std::shared_ptr<ReconnectingFs> fs(new ReconnectingFs(std::move(initial), std::move(factory), std::move(options)));
@@ -41,6 +64,7 @@ std::shared_ptr<ReconnectingFs> ReconnectingFs::Create(std::shared_ptr<SmbFs> in
 ReconnectingFs::ReconnectingFs(std::shared_ptr<SmbFs> initial, Factory factory, Options options)
     : factory_(std::move(factory)), options_(std::move(options)), current_(std::move(initial)) {
   max_io_ = current_->max_io_size();
+  first_ = current_->tree()->connection().negotiated();
 }
 
 ReconnectingFs::~ReconnectingFs() { Stop(); }
@@ -122,18 +146,26 @@ void ReconnectingFs::ReportError(std::uint64_t generation, const std::error_code
     old = current_;
   }
   // Make every other request of the old connection fail now rather than at
-  // its deadline.
-  if (old) old->tree()->connection().Close();
+  // its deadline. A lost session leaves the connection up: the server
+  // answers each request of it the same way, and each is sent again; the
+  // old connection closes once the new one replaces it.
+  if (old && !IsSessionGone(ec)) old->tree()->connection().Close();
   if (options_.on_down) options_.on_down(ec);
   cv_.notify_all();
 }
 
 template <class T>
-Callback<T> ReconnectingFs::Watch(std::uint64_t generation, Callback<T> cb) {
+Callback<T> ReconnectingFs::Watch(std::uint64_t generation, Callback<T> cb, std::function<void()> retry) {
   std::weak_ptr<ReconnectingFs> weak = weak_from_this();
-  return [weak, generation, cb = std::move(cb)](Result<T> r) {
+  return [weak, generation, cb = std::move(cb), retry = std::move(retry)](Result<T> r) {
     if (!r) {
-      if (auto self = weak.lock()) self->ReportError(generation, r.error());
+      if (auto self = weak.lock()) {
+        self->ReportError(generation, r.error());
+        // MS-SMB2 3.2.5.1.6: the server lost or expired the session, so it
+        // did not carry the request out: set up a new session with the
+        // newest credentials, then send it again (once).
+        if (retry && IsSessionGone(r.error())) return retry();
+      }
     }
     cb(std::move(r));
   };
@@ -149,13 +181,22 @@ void ReconnectingFs::ReconnectLoop() {
       if (stopping_) return;
     }
     auto fresh = factory_();
+    if (fresh) {
+      const std::string changed = DowngradeBetween(first_, (*fresh)->tree()->connection().negotiated());
+      if (!changed.empty()) {
+        (*fresh)->tree()->connection().Close();
+        fresh = make_error_code(client_errc::downgrade_refused);
+        if (options_.on_refused) options_.on_refused(changed);
+      }
+    }
     std::deque<Waiting> run, expired;
-    std::shared_ptr<SmbFs> fs;
+    std::shared_ptr<SmbFs> fs, replaced;
     std::uint64_t gen = 0;
     {
       std::lock_guard<std::mutex> l(mu_);
       if (stopping_) return;
       if (fresh) {
+        replaced = current_;
         current_ = *fresh;
         ++generation_;
         ++reconnects_;
@@ -175,6 +216,7 @@ void ReconnectingFs::ReconnectLoop() {
       }
     }
     if (fresh) {
+      if (replaced) replaced->tree()->connection().Close();
       if (options_.on_reconnected) options_.on_reconnected();
       for (auto& w : run) w.job(fs, gen);
       continue;
@@ -214,10 +256,13 @@ void ReconnectingFs::EchoLoop() {
 
 template <class T>
 void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
-                                std::function<void(const std::shared_ptr<SmbFs>&, Handle, Callback<T>)> body) {
+                                std::function<void(const std::shared_ptr<SmbFs>&, Handle, Callback<T>)> body,
+                                int attempt) {
   auto self = shared_from_this();
+  std::function<void()> retry;
+  if (attempt == 0) retry = [self, vh, cb, body] { self->WithHandle<T>(vh, cb, body, 1); };
   Submit(
-      [self, vh, cb, body](const std::shared_ptr<SmbFs>& fs, std::uint64_t gen) {
+      [self, vh, cb, body, retry](const std::shared_ptr<SmbFs>& fs, std::uint64_t gen) {
         VirtualHandle h;
         {
           std::lock_guard<std::mutex> l(self->mu_);
@@ -225,7 +270,7 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
           if (it == self->handles_.end()) return cb(make_error_code(client_errc::cancelled));
           h = it->second;
         }
-        if (h.generation == gen) return body(fs, h.real, self->Watch(gen, cb));
+        if (h.generation == gen) return body(fs, h.real, self->Watch(gen, cb, retry));
         // Its file was unlinked while open and went with the old connection;
         // whatever has its name now is another file (e2e
         // ReconnectFollowsRenameAndRefusesUnlinked).
@@ -234,7 +279,7 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
         // creating again) and carry on with the new handle.
         OpenParams p = h.params;
         p.disposition = OpenDisposition::kOpen;
-        fs->Open(h.path, p, self->Watch<OpenResult>(gen, [self, vh, gen, fs, cb, body](Result<OpenResult> o) {
+        fs->Open(h.path, p, self->Watch<OpenResult>(gen, [self, vh, gen, fs, cb, body, retry](Result<OpenResult> o) {
           if (!o) return cb(o.error());
           {
             std::lock_guard<std::mutex> l(self->mu_);
@@ -244,16 +289,22 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
               it->second.generation = gen;
             }
           }
-          body(fs, o->handle, self->Watch(gen, cb));
+          body(fs, o->handle, self->Watch(gen, cb, retry));
         }));
       },
       [cb](std::error_code ec) { cb(ec); });
 }
 
 void ReconnectingFs::Open(std::string path, OpenParams params, Callback<OpenResult> cb) {
+  OpenAttempt(std::move(path), params, std::move(cb), 0);
+}
+
+void ReconnectingFs::OpenAttempt(std::string path, OpenParams params, Callback<OpenResult> cb, int attempt) {
   auto self = shared_from_this();
+  std::function<void()> retry;
+  if (attempt == 0) retry = [self, path, params, cb] { self->OpenAttempt(path, params, cb, 1); };
   Submit(
-      [self, path, params, cb](const std::shared_ptr<SmbFs>& fs, std::uint64_t gen) {
+      [self, path, params, cb, retry](const std::shared_ptr<SmbFs>& fs, std::uint64_t gen) {
         fs->Open(path, params, self->Watch<OpenResult>(gen, [self, path, params, gen, cb](Result<OpenResult> o) {
           if (!o) return cb(std::move(o));
           OpenResult v = *o;
@@ -264,7 +315,7 @@ void ReconnectingFs::Open(std::string path, OpenParams params, Callback<OpenResu
             v.handle = Handle{id, 0};
           }
           cb(std::move(v));
-        }));
+        }, retry));
       },
       [cb](std::error_code ec) { cb(ec); });
 }
@@ -335,10 +386,12 @@ void ReconnectingFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, 
 }
 
 template <class T, class F>
-void ReconnectingFs::PathOp(Callback<T> cb, F call) {
+void ReconnectingFs::PathOp(Callback<T> cb, F call, int attempt) {
   auto self = shared_from_this();
-  Submit([self, cb, call](const std::shared_ptr<SmbFs>& fs,
-                          std::uint64_t gen) { call(fs, self->Watch(gen, cb)); },
+  std::function<void()> retry;
+  if (attempt == 0) retry = [self, cb, call] { self->PathOp<T>(cb, call, 1); };
+  Submit([self, cb, call, retry](const std::shared_ptr<SmbFs>& fs,
+                                 std::uint64_t gen) { call(fs, self->Watch(gen, cb, retry)); },
          [cb](std::error_code ec) { cb(ec); });
 }
 

@@ -39,6 +39,10 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
     std::chrono::milliseconds echo_interval{30'000};
     std::function<void()> on_reconnected;  // metrics/logs; any thread
     std::function<void(std::error_code)> on_down;
+    // A reconnect reached another server (ServerGuid) or weaker parameters
+    // (dialect, signing algorithm, cipher) than the first connection and
+    // was refused; `what` names the change. Any thread.
+    std::function<void(const std::string& what)> on_refused;
   };
 
   static std::shared_ptr<ReconnectingFs> Create(std::shared_ptr<SmbFs> initial, Factory factory, Options options);
@@ -74,6 +78,15 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
 
   // Whether an error means the connection or session is gone.
   static bool IsConnectionError(const std::error_code& ec);
+  // Whether the server lost or expired the session
+  // (STATUS_USER_SESSION_DELETED, STATUS_NETWORK_SESSION_EXPIRED): the
+  // request was not carried out and is sent again after a new session setup.
+  static bool IsSessionGone(const std::error_code& ec);
+  // What differs between the first connection and a reconnect that must
+  // be refused ("ServerGuid changed", "dialect 3.1.1 -> 2.1", ...); empty
+  // when it may be used. `vers=` pins the dialect, so an unchanged one is
+  // the only one accepted either way.
+  static std::string DowngradeBetween(const NegotiatedState& first, const NegotiatedState& now);
 
  private:
   ReconnectingFs(std::shared_ptr<SmbFs> initial, Factory factory, Options options);
@@ -96,6 +109,8 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
     bool unlinked = false;
   };
 
+  // Open(), sent again once (attempt 1) after a lost session.
+  void OpenAttempt(std::string path, OpenParams params, Callback<OpenResult> cb, int attempt);
   // Runs `job` now if up, else queues it.
   void Submit(Job job, std::function<void(std::error_code)> fail);
   // Called by a job whose request failed: marks the generation down.
@@ -103,13 +118,17 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   // Runs `body` with the real handle of `vh` in the current generation,
   // reopening it by path first if the connection was replaced.
   template <class T>
-  void WithHandle(Handle vh, Callback<T> cb, std::function<void(const std::shared_ptr<SmbFs>&, Handle, Callback<T>)> body);
-  // Runs a path operation on the current generation.
+  void WithHandle(Handle vh, Callback<T> cb, std::function<void(const std::shared_ptr<SmbFs>&, Handle, Callback<T>)> body,
+                  int attempt = 0);
+  // Runs a path operation on the current generation; `attempt` counts the
+  // times it was sent again after the session was lost (at most once).
   template <class T, class F>
-  void PathOp(Callback<T> cb, F call);
-  // Wraps a callback so connection errors trigger a reconnect.
+  void PathOp(Callback<T> cb, F call, int attempt = 0);
+  // Wraps a callback so connection errors trigger a reconnect. With
+  // `retry`, a lost session runs it (after marking the generation down, so
+  // it waits for the new session) instead of reporting the error.
   template <class T>
-  Callback<T> Watch(std::uint64_t generation, Callback<T> cb);
+  Callback<T> Watch(std::uint64_t generation, Callback<T> cb, std::function<void()> retry = nullptr);
 
   // Keeps the paths of open handles in step with renames and unlinks done
   // through this filesystem, for reopening after a reconnect.
@@ -129,6 +148,7 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   bool stopping_ = false;
   std::uint64_t reconnects_ = 0;
   std::uint32_t max_io_ = 65536;
+  NegotiatedState first_;  // of the first connection: what reconnects must match
   std::deque<Waiting> waiting_;
   std::unordered_map<std::uint64_t, VirtualHandle> handles_;
   std::uint64_t next_handle_ = 1;
