@@ -62,6 +62,64 @@ Rc4Stream SealHandle(ByteSpan exported_session_key, std::uint32_t flags,
   return s;
 }
 
+// The AV pairs of the client's NTLMv2 blob (MS-NLMP 3.1.5.1.2). The
+// server's TargetInfo, in its order, with two changes:
+// - MsvAvFlags: 3.1.5.1.2 sets bit 0x2 (MIC present) in the server's pair if
+//   it sent one, else adds one. Its other client assertion, 0x4 (SPN from an
+//   untrusted source, 2.2.2.1), is never echoed: smbgate's SPN is the one
+//   its user configured. A second server MsvAvFlags is dropped.
+// - MsvAvSingleHost, MsvAvTargetName and MsvAvChannelBindings describe the
+//   client (2.2.2.1): whatever a server put there is dropped, never echoed
+//   as if the client said it, and the client's own follow. A hostile server
+//   could otherwise pick the SPN or channel binding the client "asserts".
+// The client's own: Single_Host_Data (2.2.2.2: Size 48, Z4, CustomData Z(8),
+// a random MachineID: only a server on this very host could use it, and
+// none is), MsvAvChannelBindings Z(16) (SMB has no outer channel to bind;
+// Windows sends the same) and MsvAvTargetName when an SPN is configured
+// (UTF-16LE, no terminating NUL).
+std::vector<AvPair> ClientAvPairs(
+    const std::vector<AvPair>& server, const Bytes& spn16,
+    const std::array<std::uint8_t, 32>& machine_id) {
+  std::vector<AvPair> pairs;
+  pairs.reserve(server.size() + 4);
+  bool have_flags = false;
+  for (const AvPair& p : server) {
+    switch (p.av_id) {
+      case ntlmssp::kMsvAvSingleHost:
+      case ntlmssp::kMsvAvTargetName:
+      case ntlmssp::kMsvAvChannelBindings:
+        continue;
+      case ntlmssp::kMsvAvFlags: {
+        if (have_flags) continue;
+        have_flags = true;
+        // DecodeAvPairs checked the size (4).
+        const std::uint32_t f =
+            (detail::Le32(p.value.data()) & ~ntlmssp::kAvFlagUntrustedSpn) |
+            ntlmssp::kAvFlagMicPresent;
+        Bytes v;
+        PutLe32(&v, f);
+        pairs.push_back({ntlmssp::kMsvAvFlags, std::move(v)});
+        continue;
+      }
+      default:
+        pairs.push_back(p);
+    }
+  }
+  if (!have_flags) {
+    Bytes v;
+    PutLe32(&v, ntlmssp::kAvFlagMicPresent);
+    pairs.push_back({ntlmssp::kMsvAvFlags, std::move(v)});
+  }
+  Bytes single_host;
+  PutLe32(&single_host, 48);
+  single_host.insert(single_host.end(), 4 + 8, 0);  // Z4, CustomData
+  Append(&single_host, machine_id);
+  pairs.push_back({ntlmssp::kMsvAvSingleHost, std::move(single_host)});
+  pairs.push_back({ntlmssp::kMsvAvChannelBindings, Bytes(16, 0)});
+  if (!spn16.empty()) pairs.push_back({ntlmssp::kMsvAvTargetName, spn16});
+  return pairs;
+}
+
 }  // namespace
 
 // ---- NTLMv2 (MS-NLMP 3.3.2) -------------------------------------------------
@@ -307,35 +365,14 @@ Result<Bytes> NtlmClient::Authenticate(ByteSpan challenge) {
       ch->negotiate_flags &
       (ntlmssp::kClientNegotiateFlags | ntlmssp::kNegotiateTargetInfo);
 
-  // The client's AV pairs (3.1.5.1.2): the server's, in its order, then
-  // MsvAvFlags with the MIC bit (ORed into the server's if it sent one),
-  // MsvAvChannelBindings (all-zero: SMB has no channel binding; Windows
-  // sends the same) and MsvAvTargetName when configured.
-  std::vector<AvPair> pairs = ch->target_info;
-  bool have_flags = false;
-  for (AvPair& p : pairs) {
-    if (p.av_id == ntlmssp::kMsvAvFlags) {
-      const std::uint32_t f =
-          detail::Le32(p.value.data()) | ntlmssp::kAvFlagMicPresent;
-      detail::StoreLe32(p.value.data(), f);
-      have_flags = true;
-    }
-  }
-  if (!have_flags) {
-    Bytes v;
-    PutLe32(&v, ntlmssp::kAvFlagMicPresent);
-    pairs.push_back({ntlmssp::kMsvAvFlags, std::move(v)});
-  }
-  if (!FindAvPair(pairs, ntlmssp::kMsvAvChannelBindings)) {
-    pairs.push_back({ntlmssp::kMsvAvChannelBindings, Bytes(16, 0)});
-  }
-  if (!spn16.empty() && !FindAvPair(pairs, ntlmssp::kMsvAvTargetName)) {
-    pairs.push_back({ntlmssp::kMsvAvTargetName, spn16});
-  }
-  const Bytes av = EncodeAvPairs(pairs);
-
   std::array<std::uint8_t, 8> client_challenge{};
   random_(client_challenge);
+  std::array<std::uint8_t, 32> machine_id{};
+  random_(machine_id);
+  const std::vector<AvPair> pairs =
+      ClientAvPairs(ch->target_info, spn16, machine_id);
+  const Bytes av = EncodeAvPairs(pairs);
+
   const std::optional<std::uint64_t> server_time =
       FindAvTimestamp(ch->target_info);
   const std::uint64_t time = server_time ? *server_time : clock_();

@@ -289,7 +289,9 @@ class NtlmClient {
 
   // Sets the service principal name sent as MsvAvTargetName ("cifs/host"),
   // which servers with SPN hardening (SmbServerNameHardeningLevel) check.
-  // Empty (the default) sends none. Call before Authenticate().
+  // Empty (the default) sends none. Call before Authenticate(). A target
+  // name in the server's CHALLENGE is never used instead (see
+  // Authenticate()).
   void SetTargetSpn(std::string spn);
 
   // The NEGOTIATE_MESSAGE (flags ntlmssp::kClientNegotiateFlags, no domain
@@ -297,12 +299,19 @@ class NtlmClient {
   Bytes Negotiate();
 
   // Processes the server's CHALLENGE_MESSAGE and returns the
-  // AUTHENTICATE_MESSAGE: NTLMv2 response over the server's AV pairs plus
-  // MsvAvFlags (MIC present), MsvAvChannelBindings (Z(16), as Windows sends
-  // without channel bindings) and MsvAvTargetName when set; the time is the
-  // server's MsvAvTimestamp when present (then LmChallengeResponse is Z(24),
-  // 3.1.5.1.2) else the clock's; with KEY_EXCH a random ExportedSessionKey
-  // RC4-encrypted with the KeyExchangeKey; and the MIC.
+  // AUTHENTICATE_MESSAGE: NTLMv2 response over the server's AV pairs, less
+  // the ones only a client asserts (MsvAvSingleHost, MsvAvTargetName,
+  // MsvAvChannelBindings: a server's are dropped, never echoed), with the
+  // MIC bit set in MsvAvFlags (the server's value, if it sent one, without
+  // its UNTRUSTED_SPN bit), then the client's own MsvAvSingleHost (a random
+  // MachineID), MsvAvChannelBindings (Z(16), as Windows sends without
+  // channel bindings) and MsvAvTargetName when set; each exactly once. The
+  // time is the server's MsvAvTimestamp when present (then
+  // LmChallengeResponse is Z(24), 3.1.5.1.2) else the clock's; with KEY_EXCH
+  // a random ExportedSessionKey RC4-encrypted with the KeyExchangeKey; and
+  // the MIC. The random source gives the client challenge (8 bytes), the
+  // MachineID (32) and, with KEY_EXCH, the ExportedSessionKey (16), in that
+  // order.
   // Errors: invalid_state (Negotiate() not called, or already
   // authenticated), invalid_credentials (empty user, text not UTF-8),
   // malformed_token / unexpected_message (from DecodeChallenge),

@@ -15,13 +15,15 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: smbgate check //HOST[:PORT]/SHARE --credentials PATH [--vers 2.0|2.1|3.0|3.02|3.1.1] "
-    "[--timeout SECONDS]";
+    "[--timeout SECONDS] [--seal] [--spn SPN]";
 
 struct CheckArgs {
   std::string target;
   std::string credentials;
   std::optional<std::uint16_t> vers;
   int timeout_s = 30;
+  bool seal = false;
+  std::string spn;  // empty: DefaultSpn(target)
 };
 
 // Accepts `--name VALUE` and `--name=VALUE`.
@@ -58,6 +60,15 @@ std::optional<CheckArgs> Parse(const std::vector<std::string>& a, std::ostream& 
         return std::nullopt;
       }
       c.timeout_s = static_cast<int>(t);
+    } else if (TakeValue(a, i, "--spn", &v)) {
+      std::string why;
+      if (!ValidateSpn(v, &why)) {
+        err << "check: --spn " << why << "\n";
+        return std::nullopt;
+      }
+      c.spn = v;
+    } else if (a[i] == "--seal") {
+      c.seal = true;
     } else if (a[i].rfind("-", 0) == 0) {
       err << "check: unknown option " << a[i] << "\n" << kUsage << "\n";
       return std::nullopt;
@@ -98,7 +109,8 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   opts.connect_timeout = std::chrono::seconds(parsed->timeout_s);
   opts.request_timeout = std::chrono::seconds(parsed->timeout_s);
   if (parsed->vers) opts.min_dialect = opts.max_dialect = *parsed->vers;
-  auto share = ConnectToShare(*target, *creds, opts, &msg);
+  opts.seal = parsed->seal;
+  auto share = ConnectToShare(*target, *creds, opts, parsed->spn, &msg);
   if (!share) {
     err << msg << "\n";
     return 1;
@@ -112,7 +124,7 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
       << "user: " << DisplayUser(*creds) << "\n"
       << "dialect: " << smb2::DialectName(n.dialect) << "\n"
       << "signing: " << smb2::SigningAlgorithmName(n.signing_algorithm) << "\n"
-      << "encryption: none\n"
+      << "encryption: " << EncryptionName(n, *session, tree.get()) << "\n"
       << "auth_ms: " << auth_ms << "\n"
       << "share_type: " << smb2::ShareTypeName(tree->share_type()) << "\n"
       << "max_read: " << n.max_read_size << "\n"

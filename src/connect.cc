@@ -11,8 +11,14 @@ std::string DisplayUser(const Credentials& c) { return c.domain.empty() ? c.user
 
 std::string DisplayServer(const Target& t) { return t.HostForDisplay() + ":" + std::to_string(t.port); }
 
+std::string EncryptionName(const smb2::NegotiatedState& n, const smb2::Session& session, const smb2::Tree* tree) {
+  const bool encrypted = session.encrypted() || (tree != nullptr && tree->encrypted());
+  return std::string(encrypted ? smb2::CipherName(n.cipher_id) : smb2::CipherName(0));
+}
+
 Result<ShareSession> ConnectToShare(const Target& target, const Credentials& creds, smb2::ConnectionOptions opts,
-                                    std::string* error, const std::function<void(const AuthEvent&)>& on_auth) {
+                                    const std::string& spn, std::string* error,
+                                    const std::function<void(const AuthEvent&)>& on_auth) {
   const std::string where = DisplayServer(target);
   opts.host = target.host;
   opts.port = target.port;
@@ -27,7 +33,7 @@ Result<ShareSession> ConnectToShare(const Target& target, const Credentials& cre
   nc.domain = creds.domain;
   nc.password = creds.password.Clone();
   const auto t0 = std::chrono::steady_clock::now();
-  auto session = smb2::Session::Setup(*conn, std::move(nc));
+  auto session = smb2::Session::Setup(*conn, std::move(nc), spn.empty() ? DefaultSpn(target) : spn);
   if (on_auth) {
     AuthEvent ev;
     ev.user = creds.user;
@@ -35,6 +41,8 @@ Result<ShareSession> ConnectToShare(const Target& target, const Credentials& cre
     ev.server = where;
     ev.dialect = std::string(smb2::DialectName((*conn)->negotiated().dialect));
     ev.signing = std::string(smb2::SigningAlgorithmName((*conn)->negotiated().signing_algorithm));
+    ev.encryption =
+        session ? EncryptionName((*conn)->negotiated(), **session, nullptr) : std::string(smb2::CipherName(0));
     ev.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (session) {
       ev.result = "success";

@@ -27,12 +27,17 @@ std::string DisplayUser(const Credentials& c);
 // "host:port", IPv6 hosts bracketed.
 std::string DisplayServer(const Target& t);
 
+// "AES-128-GCM", ... when the tree or its session is encrypted, else "none".
+std::string EncryptionName(const smb2::NegotiatedState& n, const smb2::Session& session, const smb2::Tree* tree);
+
 // Connects to `target` with `creds` (host and port of `opts` are set from
-// the target). `on_auth`, if given, is told the outcome of the session setup
-// (success or the NTSTATUS name; never a secret). Blocking; thread-safe.
-// Errors: the failing step's error, with the one-line message in *error.
+// the target). `spn` is sent as NTLM MsvAvTargetName; empty sends
+// DefaultSpn(target). `on_auth`, if given, is told the outcome of the
+// session setup (success or the NTSTATUS name; never a secret). Blocking;
+// thread-safe. Errors: the failing step's error, with the one-line message
+// in *error.
 Result<ShareSession> ConnectToShare(const Target& target, const Credentials& creds, smb2::ConnectionOptions opts,
-                                    std::string* error,
+                                    const std::string& spn, std::string* error,
                                     const std::function<void(const AuthEvent&)>& on_auth = {});
 
 }  // namespace smbgate

@@ -412,6 +412,7 @@ void LogAuthentication(const AuthEvent& e) noexcept {
          {"server", e.server},
          {"dialect", e.dialect},
          {"signing", e.signing},
+         {"encryption", e.encryption},
          {"result", e.result},
          {"duration_ms", e.duration_ms}});
   } catch (...) {

@@ -97,10 +97,12 @@ void LogError(std::string_view msg, LogFields fields = {}) noexcept;
 struct AuthEvent {
   std::string user;
   std::string domain;
-  std::string server;   // host:port
-  std::string dialect;  // "3.1.1", or empty if negotiation did not finish
-  std::string signing;  // "AES-128-GMAC", ...
-  std::string result;   // "success", or the NTSTATUS or error name
+  std::string server;      // host:port
+  std::string dialect;     // "3.1.1", or empty if negotiation did not finish
+  std::string signing;     // "AES-128-GMAC", ...
+  std::string encryption;  // "AES-128-GCM", ... when the session is
+                           // encrypted, else "none"
+  std::string result;      // "success", or the NTSTATUS or error name
   double duration_ms = 0;
 };
 

@@ -14,7 +14,8 @@ constexpr const char* kUsage =
     "usage: smbgate COMMAND ...\n"
     "  smbgate mount //HOST[:PORT]/SHARE[/SUBDIR] MOUNTPOINT --credentials PATH [--config FILE]\n"
     "                [-o OPTIONS] [--foreground]\n"
-    "  smbgate check //HOST[:PORT]/SHARE --credentials PATH [--vers V] [--timeout S]\n"
+    "  smbgate check //HOST[:PORT]/SHARE --credentials PATH [--vers V] [--timeout S] [--seal]\n"
+    "                [--spn SPN]\n"
     "  smbgate --version\n";
 
 }  // namespace

@@ -192,6 +192,8 @@ struct Connector {
     if (!cfg.domain.empty() && creds->domain.empty()) creds->domain = cfg.domain;
     smb2::ConnectionOptions o;
     if (cfg.vers) o.min_dialect = o.max_dialect = *cfg.vers;
+    // Every connection, the first and each reconnect, is built here.
+    o.seal = cfg.seal;
     std::uint32_t io = 8u << 20;
     if (cfg.rsize) io = std::min(io, cfg.rsize);
     if (cfg.wsize) io = std::min(io, cfg.wsize);
@@ -210,7 +212,7 @@ struct Connector {
       }
       LogProtectionFailure(why);
     };
-    auto share = ConnectToShare(target, *creds, o, error, [m](const AuthEvent& ev) {
+    auto share = ConnectToShare(target, *creds, o, cfg.spn, error, [m](const AuthEvent& ev) {
       LogAuthentication(ev);
       // Label values stay bounded: "success", an NTSTATUS name, or "error".
       const bool named = ev.result == "success" || ev.result.rfind("STATUS_", 0) == 0 ||

@@ -371,10 +371,17 @@ bool SetMountpoint(MountConfig* c, std::string_view v, std::string* why) {
   return true;
 }
 
+bool SetSpn(MountConfig* c, std::string_view v, std::string* why) {
+  if (!ValidateSpn(v, why)) return false;
+  c->spn = std::string(v);
+  return true;
+}
+
 void SetReadOnly(MountConfig* c, bool on) { c->read_only = on; }
 void SetReadWrite(MountConfig* c, bool on) { c->read_only = !on; }
 void SetAllowOther(MountConfig* c, bool on) { c->allow_other = on; }
 void SetForeground(MountConfig* c, bool on) { c->foreground = on; }
+void SetSeal(MountConfig* c, bool on) { c->seal = on; }
 
 struct Option {
   std::string_view name;
@@ -402,7 +409,9 @@ constexpr Option kOptions[] = {
     {"ro", nullptr, SetReadOnly},
     {"rsize", SetRsize},
     {"rw", nullptr, SetReadWrite},
+    {"seal", nullptr, SetSeal},
     {"share", SetShare, nullptr, true},
+    {"spn", SetSpn},
     {"uid", SetUid},
     {"vers", SetVers},
     {"wsize", SetWsize},

@@ -40,6 +40,12 @@ struct MountConfig {
   std::string domain;  // `domain=`; empty: the credentials' domain, if any
   std::optional<std::uint16_t> vers;  // a pinned dialect (0x0202 ... 0x0311);
                                       // nullopt: negotiate the best
+  // `seal` (as mount.cifs): encrypt every session and tree, on every
+  // connection including reconnects (smb2::ConnectionOptions::seal).
+  bool seal = false;
+  // `spn=`: the service principal name sent as NTLM MsvAvTargetName
+  // (checked by ValidateSpn); empty: DefaultSpn(target), `cifs/HOST`.
+  std::string spn;
   double actimeo = 1.0;  // attribute and entry cache seconds, 0..3600
   enum class Cache { kStrict, kLoose, kNone };
   Cache cache = Cache::kStrict;
@@ -101,8 +107,8 @@ Result<void> ApplyMountOption(std::string_view item, MountConfig* config,
 // Applies the YAML text of a config file to `config`. `display_path` is used
 // in messages only (`config PATH:LINE: ...`). Each key is a -o name or one of
 // `share`, `mountpoint`, `credentials`, `foreground`; flags (`ro`, `rw`,
-// `allow_other`, `foreground`) take a boolean. An empty document changes
-// nothing. Never throws. Thread-safe as ParseMountArgs.
+// `allow_other`, `seal`, `foreground`) take a boolean. An empty document
+// changes nothing. Never throws. Thread-safe as ParseMountArgs.
 Result<void> ApplyConfigYaml(std::string_view yaml,
                              std::string_view display_path, MountConfig* config,
                              std::string* error);

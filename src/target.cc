@@ -6,6 +6,8 @@
 #include <charconv>
 #include <vector>
 
+#include "auth/common/utf16.h"
+
 namespace smbgate {
 namespace {
 
@@ -98,6 +100,32 @@ std::string Target::UncPath() const {
   // take the share from after the third backslash (Samba 4.17's
   // smbd_smb2_tree_connect skips the server part without checking it).
   return "\\\\" + host + "\\" + share;
+}
+
+std::string DefaultSpn(const Target& t) { return "cifs/" + t.host; }
+
+bool ValidateSpn(std::string_view spn, std::string* why) {
+  auto fail = [&](const std::string& what) {
+    if (why)
+      *why = "\"" + Visible(spn) + "\" " + what +
+             " (write SERVICE/HOST, like cifs/filer.example.com)";
+    return false;
+  };
+  if (spn.empty()) return fail("is empty");
+  // MsvAvTargetName is an AV pair of a 16-bit length; real SPNs are short.
+  if (spn.size() > 256) return fail("is longer than 256 bytes");
+  Bytes utf16;
+  if (!Utf8ToUtf16le(spn, &utf16)) return fail("is not valid UTF-8");
+  const bool bad = std::any_of(spn.begin(), spn.end(), [](char c) {
+    return IsControl(c) || c == ' ' || c == ',';
+  });
+  if (bad) return fail("holds a space, comma or control character");
+  const auto slash = spn.find('/');
+  if (slash == std::string_view::npos || slash == 0 ||
+      slash + 1 == spn.size() || spn[slash + 1] == '/') {
+    return fail("is not a service principal name");
+  }
+  return true;
 }
 
 Result<Target> ParseTarget(std::string_view input, std::string* error_message) {

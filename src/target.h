@@ -45,6 +45,18 @@ inline std::error_code make_error_code(target_errc e) noexcept {
   return {static_cast<int>(e), target_category()};
 }
 
+// The service principal name sent as NTLM MsvAvTargetName when none is
+// configured: `cifs/HOST`, the host as written in the target (no port, an
+// IPv6 literal without brackets), as Samba's client sends it. Thread-safe.
+std::string DefaultSpn(const Target& t);
+
+// Whether `spn` can be sent as MsvAvTargetName: `SERVICE/HOST[...]` (like
+// cifs/filer.example.com), at most 256 bytes of UTF-8 without control
+// characters, spaces or commas. If not, stores in `*why` (if not null) what
+// is wrong, quoting the input in double quotes with control characters
+// shown as '?'. Thread-safe.
+bool ValidateSpn(std::string_view spn, std::string* why);
+
 // Parses `//HOST[:PORT]/SHARE[/SUBDIR...]`, or the same with backslashes
 // (`\\HOST\SHARE\dir`; the two separators may be mixed). HOST is a name, a
 // dotted IPv4 address or a bracketed IPv6 address (`//[fd00::1]:4450/s`);

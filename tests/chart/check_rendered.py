@@ -210,6 +210,11 @@ def main(argv):
         c.expect(o.get("cache") == v["mountOptions"]["cache"], "cache")
         vers = str(v["mountOptions"]["vers"])
         c.expect(o.get("vers") == (None if vers == "default" else vers), f"vers={o.get('vers')}")
+        # seal is a flag (no value); spn= only when set (smbgate's default is cifs/HOST).
+        c.expect(o.get("seal") is (True if v["mountOptions"]["seal"] else None),
+                 f"seal iff mountOptions.seal, as a flag: {o.get('seal')!r}")
+        spn = v["mountOptions"]["spn"]
+        c.expect(o.get("spn") == (spn or None), f"spn={o.get('spn')}")
         for name in ("password", "pass", "passwd", "password2"):
             c.expect(name not in o, f"no {name}= option")
         for extra in v["mountOptions"]["extra"]:

@@ -108,6 +108,12 @@ SCHEMA = obj({
         "wsize": integer(0, 16777216),
         "fileMode": MODE,
         "dirMode": MODE,
+        "seal": BOOL,
+        # What `smbgate mount -o spn=` accepts (SERVICE/HOST, no space, comma or control
+        # character, at most 256 bytes), or empty for the default.
+        "spn": string("SERVICE/HOST sent as NTLM MsvAvTargetName; empty: cifs/HOST",
+                      pattern=r"^$|^[^/\s,\x00-\x1f\x7f]+/[^/\s,\x00-\x1f\x7f][^\s,\x00-\x1f\x7f]*$",
+                      maxLength=256),
         "extra": {"type": "array", "items": string(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*(=[^,]*)?$")},
     }),
     "logging": obj({

@@ -180,6 +180,11 @@ refuse "set server.port: 4450" --set server.share=//fs1:4450/share
 refuse "a password is never a mount option" --set 'mountOptions.extra[0]=password=x'
 refuse "is set by the chart" --set 'mountOptions.extra[0]=uid=0'
 refuse "mountOptions.extra.0" --set-json 'mountOptions.extra=["domain=A,uid=0"]'
+refuse "is set by the chart" --set 'mountOptions.extra[0]=seal'
+refuse "is set by the chart" --set 'mountOptions.extra[0]=spn=cifs/x'
+refuse "mountOptions.seal" --set-string mountOptions.seal=yes
+refuse "mountOptions.spn" --set mountOptions.spn=fileserver
+refuse "mountOptions.spn" --set 'mountOptions.spn=cifs/a b'
 
 # --- the checker itself catches broken renderings ------------------------------------------------
 if [ -f "$tmp/render-default" ]; then
@@ -205,6 +210,8 @@ EOF
   broken "no propagation on the sidecar" 'del pod["initContainers"][0]["volumeMounts"][0]["mountPropagation"]'
   broken "liveness on /readyz" 'pod["initContainers"][0]["livenessProbe"]["httpGet"]["path"] = "/readyz"'
   broken "a privileged application" 'pod["containers"][0]["securityContext"]["privileged"] = True'
+  broken "seal without mountOptions.seal" 'pod["initContainers"][0]["args"][-1] += ",seal"'
+  broken "an spn= without mountOptions.spn" 'pod["initContainers"][0]["args"][-1] += ",spn=cifs/x"'
 fi
 
 # --- NOTES.txt (helm template does not render it: a copy of the chart renders it as data) ------

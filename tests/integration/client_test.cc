@@ -134,6 +134,14 @@ TEST_P(ClientTest, CheckReportsDialectAndSigning) {
   ASSERT_FALSE(secret.empty()) << err;
   std::ostringstream out2, errs2;
   EXPECT_EQ(RunCheck({server_->Target(), "--credentials", secret.string()}, out2, errs2), 0) << errs2.str();
+
+  // An explicit SPN goes in MsvAvTargetName instead of cifs/127.0.0.1 (the
+  // fixture's smbd has no SPN hardening, so it accepts either).
+  std::ostringstream out3, errs3;
+  EXPECT_EQ(RunCheck({server_->Target(), "--credentials", cred.string(), "--spn", "cifs/smbgate-test.example"},
+                     out3, errs3),
+            0)
+      << errs3.str();
 }
 
 TEST_P(ClientTest, FileAndDirectoryOperations) {

@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <deque>
+#include <vector>
 
 #include "auth/ntlm.h"
 #include "tests/vectors/hex.h"
@@ -188,7 +189,9 @@ TEST(NtlmV2Vectors, GssWrapEx) {
 // NtlmClient against the spec's CHALLENGE with the spec's randomness: what
 // does not depend on the AV pairs the client adds must match 4.2.4.
 TEST(NtlmV2Vectors, ClientAgainstSpecChallenge) {
-  std::deque<Bytes> randomness = {Bytes(8, 0xaa), Hex(kRandomSessionKey)};
+  // Client challenge, the MachineID of MsvAvSingleHost, RandomSessionKey.
+  std::deque<Bytes> randomness = {Bytes(8, 0xaa), Bytes(32, 0x5c),
+                                  Hex(kRandomSessionKey)};
   auto random = [&randomness](MutableByteSpan out) {
     ASSERT_FALSE(randomness.empty());
     ASSERT_EQ(out.size(), randomness.front().size());
@@ -234,6 +237,23 @@ TEST(NtlmV2Vectors, ClientAgainstSpecChallenge) {
   ASSERT_GT(nt.size(), 16u + 28u + 36u);
   EXPECT_EQ(ToHex(ByteSpan(nt).subspan(16, 28 + 32)),
             ToHex(ByteSpan(Hex(kSpecTemp)).first(28 + 32)));
+  // The client's additions in the order Windows sends them (the
+  // WindowsExchangeVectors blob below): MsvAvFlags, MsvAvSingleHost,
+  // MsvAvChannelBindings (no SPN was set, so no MsvAvTargetName).
+  auto pairs = DecodeAvPairs(ByteSpan(nt).subspan(16 + 28));
+  ASSERT_TRUE(pairs);
+  std::vector<std::uint16_t> ids;
+  for (const AvPair& p : *pairs) ids.push_back(p.av_id);
+  EXPECT_EQ(ids, (std::vector<std::uint16_t>{
+                     ntlmssp::kMsvAvNbDomainName, ntlmssp::kMsvAvNbComputerName,
+                     ntlmssp::kMsvAvFlags, ntlmssp::kMsvAvSingleHost,
+                     ntlmssp::kMsvAvChannelBindings}));
+  const AvPair* single_host = FindAvPair(*pairs, ntlmssp::kMsvAvSingleHost);
+  ASSERT_TRUE(single_host);
+  EXPECT_EQ(
+      ToHex(single_host->value),
+      NormHex("30000000 00000000 0000000000000000") + ToHex(Bytes(32, 0x5c)));
+  EXPECT_TRUE(randomness.empty()) << "every random draw was used";
 
   // The MIC verifies over the three messages.
   ASSERT_TRUE(am->mic);

@@ -75,6 +75,8 @@ The `-o` list of `smbgate mount`. Input: (dict "values" V), V shaped as this cha
 {{- $o = append $o (printf "actimeo=%v" $m.actimeo) }}
 {{- if gt (int64 $m.rsize) 0 }}{{ $o = append $o (printf "rsize=%d" (int64 $m.rsize)) }}{{ end }}
 {{- if gt (int64 $m.wsize) 0 }}{{ $o = append $o (printf "wsize=%d" (int64 $m.wsize)) }}{{ end }}
+{{- if $m.seal }}{{ $o = append $o "seal" }}{{ end }}
+{{- if $m.spn }}{{ $o = append $o (printf "spn=%s" $m.spn) }}{{ end }}
 {{- range $m.extra }}
 {{- $name := lower (regexReplaceAll "=.*$" (toString .) "") }}
 {{- if contains "," (toString .) }}
@@ -83,7 +85,7 @@ The `-o` list of `smbgate mount`. Input: (dict "values" V), V shaped as this cha
 {{- if has $name (list "pass" "passwd" "password" "password2") }}
 {{- fail "mountOptions.extra: a password is never a mount option; put it in the credentials Secret" }}
 {{- end }}
-{{- if has $name (list "uid" "gid" "allow_other" "metrics" "credentials" "cred" "file_mode" "dir_mode" "ro" "rw" "vers" "cache" "actimeo" "rsize" "wsize" "log_level" "log_format") }}
+{{- if has $name (list "uid" "gid" "allow_other" "metrics" "credentials" "cred" "file_mode" "dir_mode" "ro" "rw" "vers" "cache" "actimeo" "rsize" "wsize" "seal" "spn" "log_level" "log_format") }}
 {{- fail (printf "mountOptions.extra: %s is set by the chart; use app.uid/app.gid, metrics.port, credentials, mountOptions or logging instead" $name) }}
 {{- end }}
 {{- $o = append $o (toString .) }}

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "tests/unit/auth/fake_ntlm_server.h"
@@ -339,6 +340,7 @@ TEST(NtlmClientTest, FullExchangeWithTimestamp) {
       FindAvPair(server.client_pairs, ntlmssp::kMsvAvChannelBindings);
   ASSERT_TRUE(cb);
   EXPECT_EQ(cb->value, Bytes(16, 0));
+  EXPECT_TRUE(FindAvPair(server.client_pairs, ntlmssp::kMsvAvSingleHost));
   EXPECT_FALSE(FindAvPair(server.client_pairs, ntlmssp::kMsvAvTargetName));
   EXPECT_EQ(server.authenticate.workstation, Utf16le("WS01"));
   // KEY_EXCH: the session key is not the key-exchange key.
@@ -422,6 +424,102 @@ TEST(NtlmClientTest, TargetSpn) {
       FindAvPair(server.client_pairs, ntlmssp::kMsvAvTargetName);
   ASSERT_TRUE(spn);
   EXPECT_EQ(spn->value, Utf16le("cifs/filer.example.test"));
+}
+
+std::size_t CountAvPairs(const std::vector<AvPair>& pairs, std::uint16_t id) {
+  return static_cast<std::size_t>(
+      std::count_if(pairs.begin(), pairs.end(),
+                    [id](const AvPair& p) { return p.av_id == id; }));
+}
+
+// What a hostile or broken server might put in its TargetInfo: the pairs
+// only a client asserts (MS-NLMP 2.2.2.1), and MsvAvFlags with the
+// client's UNTRUSTED_SPN bit.
+std::vector<AvPair> ClientOnlyPairsFromServer() {
+  Bytes single_host = Hex("30000000 00000000 1111111111111111");
+  single_host.insert(single_host.end(), 32, 0xdd);
+  Bytes flags(4, 0);
+  flags[0] = ntlmssp::kAvFlagAccountConstrained | ntlmssp::kAvFlagUntrustedSpn;
+  return {
+      {ntlmssp::kMsvAvTargetName, Utf16le("cifs/attacker.example.test")},
+      {ntlmssp::kMsvAvChannelBindings, Bytes(16, 0xee)},
+      {ntlmssp::kMsvAvSingleHost, single_host},
+      {ntlmssp::kMsvAvFlags, flags},
+  };
+}
+
+TEST(NtlmClientTest, ServerClientOnlyPairsAreReplacedByTheClients) {
+  FakeNtlmServer server;
+  server.extra_pairs = ClientOnlyPairsFromServer();
+  NtlmClient client(Alice(), CountingRandom(), FixedClock(1));
+  client.SetTargetSpn("cifs/filer.example.test");
+  auto auth = client.Authenticate(server.Challenge(client.Negotiate()));
+  ASSERT_TRUE(auth) << auth.error().message();
+  ASSERT_TRUE(server.Accept(*auth));
+  const auto& pairs = server.client_pairs;
+  for (std::uint16_t id :
+       {ntlmssp::kMsvAvFlags, ntlmssp::kMsvAvSingleHost,
+        ntlmssp::kMsvAvTargetName, ntlmssp::kMsvAvChannelBindings}) {
+    EXPECT_EQ(CountAvPairs(pairs, id), 1u) << "AvId " << id;
+  }
+  // The client's SPN, not the server's.
+  EXPECT_EQ(FindAvPair(pairs, ntlmssp::kMsvAvTargetName)->value,
+            Utf16le("cifs/filer.example.test"));
+  // No channel binding: Z(16), not the server's bytes.
+  EXPECT_EQ(FindAvPair(pairs, ntlmssp::kMsvAvChannelBindings)->value,
+            Bytes(16, 0));
+  // Single_Host_Data (2.2.2.2): Size 48, Z4, CustomData Z(8), and the
+  // MachineID from the random source (after the 8-byte client challenge:
+  // CountingRandom's bytes 0x48..0x67), not the server's.
+  Bytes want = Hex("30000000 00000000 0000000000000000");
+  for (std::uint8_t i = 0; i < 32; ++i)
+    want.push_back(static_cast<std::uint8_t>(0x48 + i));
+  EXPECT_EQ(ToHex(FindAvPair(pairs, ntlmssp::kMsvAvSingleHost)->value),
+            ToHex(want));
+  // The server's flags keep ACCOUNT_CONSTRAINED and gain the MIC bit;
+  // UNTRUSTED_SPN is the client's to say, and it does not.
+  EXPECT_EQ(ToHex(FindAvPair(pairs, ntlmssp::kMsvAvFlags)->value), "03000000");
+}
+
+TEST(NtlmClientTest, ServerTargetNameIsNotEchoedWithoutAnSpn) {
+  FakeNtlmServer server;
+  server.extra_pairs = ClientOnlyPairsFromServer();
+  NtlmClient client(Alice(), CountingRandom(), FixedClock(1));
+  auto auth = client.Authenticate(server.Challenge(client.Negotiate()));
+  ASSERT_TRUE(auth);
+  ASSERT_TRUE(server.Accept(*auth));
+  EXPECT_EQ(CountAvPairs(server.client_pairs, ntlmssp::kMsvAvTargetName), 0u);
+  EXPECT_EQ(CountAvPairs(server.client_pairs, ntlmssp::kMsvAvChannelBindings),
+            1u);
+  EXPECT_EQ(CountAvPairs(server.client_pairs, ntlmssp::kMsvAvSingleHost), 1u);
+}
+
+TEST(NtlmClientTest, DuplicateServerMsvAvFlagsBecomeOne) {
+  FakeNtlmServer server;
+  Bytes v(4, 0);
+  server.extra_pairs = {{ntlmssp::kMsvAvFlags, v}, {ntlmssp::kMsvAvFlags, v}};
+  NtlmClient client(Alice(), CountingRandom(), FixedClock(1));
+  auto auth = client.Authenticate(server.Challenge(client.Negotiate()));
+  ASSERT_TRUE(auth);
+  ASSERT_TRUE(server.Accept(*auth));
+  EXPECT_EQ(CountAvPairs(server.client_pairs, ntlmssp::kMsvAvFlags), 1u);
+}
+
+// The client's pairs come after the server's, in the order Windows sends
+// them: MsvAvFlags, MsvAvSingleHost, MsvAvChannelBindings, MsvAvTargetName.
+TEST(NtlmClientTest, ClientPairsInWindowsOrder) {
+  FakeNtlmServer server;
+  NtlmClient client(Alice(), CountingRandom(), FixedClock(1));
+  client.SetTargetSpn("cifs/filer.example.test");
+  auto auth = client.Authenticate(server.Challenge(client.Negotiate()));
+  ASSERT_TRUE(auth);
+  ASSERT_TRUE(server.Accept(*auth));
+  const std::size_t n = server.TargetInfo().size();
+  ASSERT_EQ(server.client_pairs.size(), n + 4);
+  EXPECT_EQ(server.client_pairs[n].av_id, ntlmssp::kMsvAvFlags);
+  EXPECT_EQ(server.client_pairs[n + 1].av_id, ntlmssp::kMsvAvSingleHost);
+  EXPECT_EQ(server.client_pairs[n + 2].av_id, ntlmssp::kMsvAvChannelBindings);
+  EXPECT_EQ(server.client_pairs[n + 3].av_id, ntlmssp::kMsvAvTargetName);
 }
 
 TEST(NtlmClientTest, WithoutKeyExchange) {

@@ -180,20 +180,22 @@ TEST(LoggingTest, LevelsFilterAndFieldsArrive) {
 
 TEST(LoggingTest, AuthenticationLine) {
   Capture cap(LogFormat::kText, "info");
-  LogAuthentication(
-      {"alice", "CORP", "fs1:445", "3.1.1", "AES-128-GMAC", "success", 12.5});
-  LogAuthentication({"bob", "", "fs1:445", "3.1.1", "AES-128-GMAC",
+  LogAuthentication({"alice", "CORP", "fs1:445", "3.1.1", "AES-128-GMAC",
+                     "AES-128-GCM", "success", 12.5});
+  LogAuthentication({"bob", "", "fs1:445", "3.1.1", "AES-128-GMAC", "none",
                      "STATUS_LOGON_FAILURE", 2003.25});
   const auto lines = cap.lines();
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0].substr(24),
             " info  authentication user=alice domain=CORP server=fs1:445 "
             "dialect=3.1.1 "
-            "signing=AES-128-GMAC result=success duration_ms=12.5\n");
+            "signing=AES-128-GMAC encryption=AES-128-GCM result=success "
+            "duration_ms=12.5\n");
   EXPECT_EQ(
       lines[1].substr(24),
       " warn  authentication user=bob domain=\"\" server=fs1:445 dialect=3.1.1 "
-      "signing=AES-128-GMAC result=STATUS_LOGON_FAILURE duration_ms=2003.25\n");
+      "signing=AES-128-GMAC encryption=none result=STATUS_LOGON_FAILURE "
+      "duration_ms=2003.25\n");
 }
 
 TEST(LoggingTest, ConcurrentLinesStayWhole) {

@@ -86,6 +86,8 @@ TEST(MountOptionsTest, Defaults) {
   EXPECT_EQ(c.log_format, MountConfig::LogFormat::kText);
   EXPECT_EQ(c.metrics_port, 0);
   EXPECT_FALSE(c.foreground);
+  EXPECT_FALSE(c.seal);
+  EXPECT_EQ(c.spn, "");  // DefaultSpn(target) at connect time
 }
 
 TEST(MountOptionsTest, ArgumentForms) {
@@ -122,7 +124,7 @@ TEST(MountOptionsTest, EveryOption) {
        "uid=1000,gid=100,file_mode=0644,dir_mode=750,ro,domain=CORP,vers=3.1.1,"
        "actimeo=2.5,cache=loose,rsize=1048576,wsize=65536,allow_other,log_"
        "level=debug,"
-       "log_format=json,metrics=0.0.0.0:9100"}));
+       "log_format=json,metrics=0.0.0.0:9100,seal,spn=cifs/fs1.corp.example"}));
   EXPECT_EQ(c.uid, 1000u);
   EXPECT_EQ(c.gid, 100u);
   EXPECT_EQ(c.file_mode, 0644u);
@@ -139,6 +141,8 @@ TEST(MountOptionsTest, EveryOption) {
   EXPECT_EQ(c.log_format, MountConfig::LogFormat::kJson);
   EXPECT_EQ(c.metrics_address, "0.0.0.0");
   EXPECT_EQ(c.metrics_port, 9100);
+  EXPECT_TRUE(c.seal);
+  EXPECT_EQ(c.spn, "cifs/fs1.corp.example");
 }
 
 TEST(MountOptionsTest, Values) {
@@ -191,6 +195,17 @@ TEST(MountOptionsTest, Values) {
       {"metrics=off", [](auto& c) { return c.metrics_port == 0; }},
       {"domain=corp.example.com",
        [](auto& c) { return c.domain == "corp.example.com"; }},
+      {"seal", [](auto& c) { return c.seal; }},
+      {"spn=cifs/fs1", [](auto& c) { return c.spn == "cifs/fs1"; }},
+      {"spn=CIFS/FS1.CORP.EXAMPLE.COM",
+       [](auto& c) { return c.spn == "CIFS/FS1.CORP.EXAMPLE.COM"; }},
+      {"spn=cifs/fd00::10", [](auto& c) { return c.spn == "cifs/fd00::10"; }},
+      {"spn=cifs/fs1.corp.example:4450",
+       [](auto& c) { return c.spn == "cifs/fs1.corp.example:4450"; }},
+      {"spn=cifs/fs1@CORP.EXAMPLE",
+       [](auto& c) { return c.spn == "cifs/fs1@CORP.EXAMPLE"; }},
+      {"spn=cifs/f\xc3\xa4ller",
+       [](auto& c) { return c.spn == "cifs/f\xc3\xa4ller"; }},
   };
   for (const auto& k : cases) {
     const MountConfig c = MustParse(With({"-o", k.opt}));
@@ -233,6 +248,18 @@ TEST(MountOptionsTest, BadValuesNameTheOption) {
       {"ro=1", "ro"},
       {"allow_other=yes", "allow_other"},
       {"credentials=", "credentials"},
+      {"seal=1", "seal"},
+      {"seal=yes", "seal"},
+      {"spn", "spn"},
+      {"spn=", "spn"},
+      {"spn=fs1", "spn"},
+      {"spn=/fs1", "spn"},
+      {"spn=cifs/", "spn"},
+      {"spn=cifs//fs1", "spn"},
+      {"spn=cifs/fs 1", "spn"},
+      {"spn=cifs/fs\t1", "spn"},
+      {"spn=cifs/\xff\xfe", "spn"},
+      {"spn=cifs/" + std::string(252, 'a'), "spn"},
   };
   for (const auto& [opt, name] : cases) {
     const std::string err =
@@ -246,6 +273,28 @@ TEST(MountOptionsTest, BadValuesNameTheOption) {
             "mount: option file_mode: \"0999\" is not an octal mode like "
             "0644 (0000 to "
             "07777)");
+}
+
+TEST(MountOptionsTest, BadSpnIsOneClearLine) {
+  EXPECT_EQ(MustFail(With({"-o", "spn=fs1"}), mount_options_errc::bad_value),
+            "mount: option spn: \"fs1\" is not a service principal name "
+            "(write SERVICE/HOST, like cifs/filer.example.com)");
+  EXPECT_EQ(MustFail(With({"-o", "spn=cifs/a b"})),
+            "mount: option spn: \"cifs/a b\" holds a space, comma or control "
+            "character (write SERVICE/HOST, like cifs/filer.example.com)");
+  // A control character is shown, not written raw.
+  const std::string err = MustFail(With({"-o", "spn=cifs/a\nb"}));
+  EXPECT_NE(err.find("\"cifs/a?b\""), std::string::npos) << err;
+  // The longest accepted is 256 bytes.
+  EXPECT_EQ(
+      MustParse(With({"-o", "spn=cifs/" + std::string(251, 'a')})).spn.size(),
+      256u);
+  // The config file says the same, with its path and line.
+  MountConfig c;
+  std::string e;
+  EXPECT_FALSE(ApplyConfigYaml("uid: 1\nspn: fs1\n", "a.yaml", &c, &e));
+  EXPECT_EQ(e.rfind("config a.yaml:2: spn: \"fs1\" is not a service", 0), 0u)
+      << e;
 }
 
 TEST(MountOptionsTest, UnknownOptionIsAnError) {
@@ -358,6 +407,8 @@ allow_other: on
 log_level: warn
 log_format: json
 metrics: "[::1]:9100"
+seal: true
+spn: cifs/fs1.example.com
 )",
                               "a.yaml", &c, &err))
       << err;
@@ -381,14 +432,18 @@ metrics: "[::1]:9100"
   EXPECT_EQ(c.log_format, LogFormat::kJson);
   EXPECT_EQ(c.metrics_address, "::1");
   EXPECT_EQ(c.metrics_port, 9100);
+  EXPECT_TRUE(c.seal);
+  EXPECT_EQ(c.spn, "cifs/fs1.example.com");
 
   // Flags take booleans both ways.
-  ASSERT_TRUE(ApplyConfigYaml("ro: false\nallow_other: false\nforeground: no\n",
-                              "a.yaml", &c, &err))
+  ASSERT_TRUE(ApplyConfigYaml(
+      "ro: false\nallow_other: false\nforeground: no\nseal: false\n", "a.yaml",
+      &c, &err))
       << err;
   EXPECT_FALSE(c.read_only);
   EXPECT_FALSE(c.allow_other);
   EXPECT_FALSE(c.foreground);
+  EXPECT_FALSE(c.seal);
   ASSERT_TRUE(ApplyConfigYaml("rw: false", "a.yaml", &c, &err)) << err;
   EXPECT_TRUE(c.read_only);
 }
@@ -411,7 +466,7 @@ TEST(MountConfigFileTest, ErrorsNameFileLineAndKey) {
       "known keys: actimeo, allow_other, cache, credentials, dir_mode, domain, "
       "file_mode, "
       "foreground, gid, log_format, log_level, metrics, mountpoint, ro, rsize, "
-      "rw, share, "
+      "rw, seal, share, spn, "
       "uid, vers, wsize");
   EXPECT_EQ(YamlError("uid: 1\n\nfile_mode: \"0999\"\n",
                       mount_options_errc::bad_value),

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace smbgate {
@@ -123,6 +124,46 @@ TEST(TargetTest, RejectsInvalidTargets) {
     EXPECT_EQ(err.rfind("target '" + shown + "': ", 0), 0u) << err;
     EXPECT_EQ(err.find('\n'), std::string::npos) << err;
   }
+}
+
+// The SPN sent by default is cifs/ and the host as the user wrote it: its
+// case kept, no port, an IPv6 literal without brackets (Samba's client
+// sends the same).
+TEST(TargetTest, DefaultSpn) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"//fs1/data", "cifs/fs1"},
+      {"//FS1.Corp.Example.com:4450/data/sub", "cifs/FS1.Corp.Example.com"},
+      {"\\\\fs1\\data", "cifs/fs1"},
+      {"//10.0.0.5:445/data", "cifs/10.0.0.5"},
+      {"//[fd00::10]:4450/team", "cifs/fd00::10"},
+  };
+  for (const auto& [in, want] : cases) {
+    auto t = ParseTarget(in, nullptr);
+    ASSERT_TRUE(t) << in;
+    EXPECT_EQ(DefaultSpn(*t), want) << in;
+    EXPECT_TRUE(ValidateSpn(DefaultSpn(*t), nullptr)) << in;
+  }
+}
+
+TEST(TargetTest, ValidateSpn) {
+  for (const std::string& good : std::vector<std::string>{
+           "cifs/fs1", "HOST/fs1.corp.example.com", "cifs/fs1:4450",
+           "cifs/fs1/CORP.EXAMPLE", "cifs/fs1@CORP.EXAMPLE", "cifs/fd00::10",
+           "cifs/f\xc3\xa4ller", "cifs/" + std::string(251, 'a')}) {
+    std::string why;
+    EXPECT_TRUE(ValidateSpn(good, &why)) << good << ": " << why;
+  }
+  for (const std::string& bad : std::vector<std::string>{
+           "", "fs1", "/fs1", "cifs/", "cifs//fs1", "cifs/fs 1", " cifs/fs1",
+           "cifs/fs1,uid=0", "cifs/fs1\n", std::string("cifs/a\0b", 8),
+           "cifs/\x7f", "cifs/\xff", "cifs/" + std::string(252, 'a')}) {
+    std::string why;
+    EXPECT_FALSE(ValidateSpn(bad, &why)) << bad;
+    EXPECT_NE(why.find("SERVICE/HOST"), std::string::npos) << why;
+    EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+    EXPECT_EQ(why.find('\0'), std::string::npos) << why;
+  }
+  EXPECT_FALSE(ValidateSpn("fs1", nullptr));
 }
 
 TEST(TargetTest, NullMessageIsAllowed) {
