@@ -220,7 +220,11 @@ struct Connector {
       m->AuthAttempt(named ? ev.result : "error", ev.duration_ms / 1000);
       if (ev.result == "success") m->SessionSetup();
     });
-    if (!share) return share.error();
+    if (!share) {
+      // The server ended the connection over a rewritten negotiation.
+      if (share.error() == smb2::client_errc::validate_negotiate_failed) m->DowngradeRefusal();
+      return share.error();
+    }
     return std::make_shared<smb2::SmbFs>(share->tree, target.subdir);
   }
 };
@@ -275,6 +279,11 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   ro.on_down = [&metrics](std::error_code ec) {
     metrics.SetSessionUp(false);
     LogWarn("connection to the server lost; reconnecting", {{"error", ec.message()}});
+  };
+  ro.on_refused = [&metrics, server = DisplayServer(target)](const std::string& what) {
+    metrics.DowngradeRefusal();
+    LogError("reconnect refused: the server's identity or security changed since the first connection",
+             {{"server", server}, {"changed", what}});
   };
   ro.on_reconnected = [&metrics] {
     metrics.Reconnect();
