@@ -245,12 +245,20 @@ void ReconnectingFs::EchoLoop() {
       fs = current_;
       gen = generation_;
     }
-    // MS-SMB2 3.2.4.1 (ECHO): sent without a session, so unsigned; it only
-    // proves the server is alive. Three silent intervals mean dead.
-    Request req = MakeRequest(Command::kEcho, EchoRequest{}, 0, 0);
+    // The ECHO goes on the session, signed (or encrypted) like any other
+    // request, so its answer proves the session and not only the TCP
+    // connection: a server that lost the session answers
+    // USER_SESSION_DELETED, and a new one is set up before the next request
+    // needs it (Samba 4.17 signs ECHO responses of a session). Three silent
+    // intervals mean the server is dead.
+    Request req = MakeRequest(Command::kEcho, EchoRequest{}, fs->tree()->session().id(), 0);
     req.timeout = options_.echo_interval * 3;
     auto r = fs->tree()->connection().Call(std::move(req));
-    if (!r) ReportError(gen, r.error());
+    if (!r) {
+      ReportError(gen, r.error());
+    } else if (auto e = StatusError(*r); IsSessionGone(e)) {
+      ReportError(gen, e);
+    }
   }
 }
 

@@ -16,6 +16,7 @@
 #include "smb2/client/session.h"
 #include "smb2/client/smb_fs.h"
 #include "smb2/codec/negotiate.h"
+#include "smb2/codec/session_setup.h"
 #include "src/check.h"
 #include "tests/integration/smbd_fixture.h"
 #include "tests/integration/strip_proxy.h"

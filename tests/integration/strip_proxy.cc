@@ -290,9 +290,27 @@ void StripProxy::Run() {
         return;
       }
       if (c.partial.size() - off - 4 < len) break;
+      std::uint8_t* payload = c.partial.data() + off + 4;
+      // MS-SMB2 2.2.1: Command at 12, Status at 8, Flags at 16,
+      // NextCommand at 20; the error body of 2.2.2 is 9 bytes.
+      const bool plain = len >= kHeaderSize && payload[0] == 0xFE && payload[1] == 'S';
+      if (plain && expire_armed_.load() && LoadLe32(payload + kNextCommandOffset) == 0 &&
+          (payload[12] | (payload[13] << 8)) == expire_command_.load() && expire_armed_.exchange(false)) {
+        std::vector<std::uint8_t> m(payload, payload + kHeaderSize);
+        StoreLe32(m.data() + 8, 0xC0000203);  // STATUS_USER_SESSION_DELETED
+        StoreLe32(m.data() + kFlagsOffset, LoadLe32(m.data() + kFlagsOffset) & ~kFlagsSigned);
+        std::memset(m.data() + kSignatureOffset, 0, kSignatureSize);
+        const std::uint8_t body[9] = {9, 0, 0, 0, 0, 0, 0, 0, 0};
+        m.insert(m.end(), body, body + sizeof body);
+        const std::uint8_t prefix[4] = {0, 0, 0, static_cast<std::uint8_t>(m.size())};
+        Append(&c.to_client, prefix, 4);
+        Append(&c.to_client, m.data(), m.size());
+        ++expired_;
+        off += 4 + len;
+        continue;
+      }
       int seen = 0;
-      const int changed =
-          RewriteFrame(c.partial.data() + off + 4, len, mode_.load(), &seen);
+      const int changed = RewriteFrame(payload, len, mode_.load(), &seen);
       responses_ += static_cast<std::uint64_t>(seen);
       rewritten_ += static_cast<std::uint64_t>(changed);
       Append(&c.to_client, c.partial.data() + off, 4 + len);

@@ -44,6 +44,16 @@ class StripProxy {
   // middle would; 0 (the default) leaves them alone. Thread-safe; takes
   // effect for the next NEGOTIATE.
   void set_downgrade(std::uint16_t max_dialect) { downgrade_.store(max_dialect); }
+  // Replaces the server's next plain response to `command` (an MS-SMB2
+  // 2.2.1 command code) with an unsigned STATUS_USER_SESSION_DELETED error
+  // response of the same MessageId: what a server that lost the session
+  // answers. One-shot; thread-safe.
+  void ExpireSessionOnNext(std::uint16_t command) {
+    expire_command_.store(command);
+    expire_armed_.store(true);
+  }
+  // Responses replaced that way so far.
+  std::uint64_t expired() const { return expired_.load(); }
   // NEGOTIATE requests rewritten so far.
   std::uint64_t downgraded() const { return downgraded_.load(); }
   Mode mode() const { return mode_.load(); }
@@ -86,6 +96,9 @@ class StripProxy {
   std::atomic<std::uint64_t> responses_{0};
   std::atomic<std::uint64_t> rewritten_{0};
   std::atomic<std::uint16_t> downgrade_{0};
+  std::atomic<std::uint16_t> expire_command_{0};
+  std::atomic<bool> expire_armed_{false};
+  std::atomic<std::uint64_t> expired_{0};
   std::atomic<std::uint64_t> downgraded_{0};
 };
 
