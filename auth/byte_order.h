@@ -10,11 +10,7 @@
 
 namespace smbgate::auth::detail {
 
-// True when [off, off+len) lies inside n bytes; in size_t so that the sum of
-// two wire fields cannot wrap.
-constexpr bool InBounds(std::size_t off, std::size_t len, std::size_t n) {
-  return off <= n && len <= n - off;
-}
+using ::smbgate::InBounds;
 
 inline std::uint16_t Le16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>(p[0] | (p[1] << 8));

@@ -19,8 +19,8 @@ ByteSpan WithNul(const char (&s)[N]) {
 
 SigningAlgorithm SigningAlgorithmFor(std::uint16_t dialect,
                                      bool gmac_negotiated) {
-  if (dialect < kSmbDialect300) return SigningAlgorithm::kHmacSha256;
-  if (dialect == kSmbDialect311 && gmac_negotiated) {
+  if (dialect < smb2::kDialect300) return SigningAlgorithm::kHmacSha256;
+  if (dialect == smb2::kDialect311 && gmac_negotiated) {
     return SigningAlgorithm::kAesGmac;
   }
   return SigningAlgorithm::kAesCmac;
@@ -41,13 +41,13 @@ SmbSessionKeys DeriveSmbKeys(std::uint16_t dialect, ByteSpan session_key,
 
   SmbSessionKeys k;
   switch (dialect) {
-    case kSmbDialect202:
-    case kSmbDialect210:
+    case smb2::kDialect202:
+    case smb2::kDialect210:
       k.signing_key = key16.Clone();
       k.application_key = key16.Clone();
       return k;
-    case kSmbDialect300:
-    case kSmbDialect302:
+    case smb2::kDialect300:
+    case smb2::kDialect302:
       k.signing_key =
           Sp800108Kdf(key16.span(), WithNul("SMB2AESCMAC"), WithNul("SmbSign"));
       k.application_key =
@@ -58,13 +58,13 @@ SmbSessionKeys DeriveSmbKeys(std::uint16_t dialect, ByteSpan session_key,
       k.decryption_key = Sp800108Kdf(key16.span(), WithNul("SMB2AESCCM"),
                                      WithNul("ServerOut"));
       return k;
-    case kSmbDialect311: {
+    case smb2::kDialect311: {
       k.signing_key =
           Sp800108Kdf(key16.span(), WithNul("SMBSigningKey"), preauth_hash);
       k.application_key =
           Sp800108Kdf(key16.span(), WithNul("SMBAppKey"), preauth_hash);
       const bool aes256 =
-          cipher_id == kSmbCipherAes256Ccm || cipher_id == kSmbCipherAes256Gcm;
+          cipher_id == smb2::kCipherAes256Ccm || cipher_id == smb2::kCipherAes256Gcm;
       // MS-SMB2 3.2.5.3.1: the AES-256 ciphers key the KDF with
       // Session.FullSessionKey and ask for 256 bits.
       const ByteSpan cipher_key = aes256 ? session_key : key16.span();

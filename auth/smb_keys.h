@@ -7,21 +7,9 @@
 #include <cstdint>
 
 #include "auth/common/bytes.h"
+#include "auth/common/smb2_ids.h"
 
 namespace smbgate::auth {
-
-// Dialect revision numbers (MS-SMB2 2.2.3).
-inline constexpr std::uint16_t kSmbDialect202 = 0x0202;
-inline constexpr std::uint16_t kSmbDialect210 = 0x0210;
-inline constexpr std::uint16_t kSmbDialect300 = 0x0300;
-inline constexpr std::uint16_t kSmbDialect302 = 0x0302;
-inline constexpr std::uint16_t kSmbDialect311 = 0x0311;
-
-// Cipher ids of SMB2_ENCRYPTION_CAPABILITIES (MS-SMB2 2.2.3.1.2).
-inline constexpr std::uint16_t kSmbCipherAes128Ccm = 0x0001;
-inline constexpr std::uint16_t kSmbCipherAes128Gcm = 0x0002;
-inline constexpr std::uint16_t kSmbCipherAes256Ccm = 0x0003;
-inline constexpr std::uint16_t kSmbCipherAes256Gcm = 0x0004;
 
 // The MAC of a signed SMB2 message (MS-SMB2 3.1.4.1).
 enum class SigningAlgorithm {

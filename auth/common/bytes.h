@@ -9,6 +9,10 @@
 
 namespace smbgate {
 
+// True when [off, off+len) lies inside a buffer of n bytes. Done in size_t so
+// the sum of two 16- or 32-bit wire fields cannot wrap.
+constexpr bool InBounds(std::size_t off, std::size_t len, std::size_t n) { return off <= n && len <= n - off; }
+
 using Bytes = std::vector<std::uint8_t>;
 using ByteSpan = std::span<const std::uint8_t>;
 using MutableByteSpan = std::span<std::uint8_t>;

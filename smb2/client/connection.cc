@@ -475,8 +475,6 @@ Result<void> Connection::Negotiate() {
   st.max_transact_size = std::min<std::uint32_t>(nresp->max_transact_size, 1 << 20);
   if (st.max_read_size < 4096 || st.max_write_size < 4096) return errc::malformed_response;
 
-  st.signing_algorithm = st.dialect >= kDialect300 ? auth::SigningAlgorithm::kAesCmac
-                                                   : auth::SigningAlgorithm::kHmacSha256;
   // 3.2.5.2: 3.0 and 3.0.2 encrypt with AES-128-CCM when the server sets
   // SMB2_GLOBAL_CAP_ENCRYPTION.
   if ((st.dialect == kDialect300 || st.dialect == kDialect302) && (nresp->capabilities & kCapEncryption)) {
@@ -486,12 +484,9 @@ Result<void> Connection::Negotiate() {
     // 3.2.5.2: a 3.1.1 response must carry the preauth integrity context
     // with the hash smbgate offered.
     if (nresp->preauth_hash_algorithm != kHashAlgorithmSha512) return errc::malformed_response;
-    if (nresp->signing_algorithm) {
-      if (*nresp->signing_algorithm == kSigningAesGmac) {
-        st.signing_algorithm = auth::SigningAlgorithm::kAesGmac;
-      } else if (*nresp->signing_algorithm != kSigningAesCmac) {
-        return errc::malformed_response;  // not one that was offered
-      }
+    if (nresp->signing_algorithm && *nresp->signing_algorithm != kSigningAesGmac &&
+        *nresp->signing_algorithm != kSigningAesCmac) {
+      return errc::malformed_response;  // not one that was offered
     }
     // 0 means no cipher in common; anything else must be one offered.
     if (nresp->cipher && *nresp->cipher != 0) {
@@ -506,6 +501,8 @@ Result<void> Connection::Negotiate() {
     st.preauth_hash.assign(ph.value().begin(), ph.value().end());
     st.preauth = ph;
   }
+  st.signing_algorithm = auth::SigningAlgorithmFor(
+      st.dialect, nresp->signing_algorithm && *nresp->signing_algorithm == kSigningAesGmac);
   if (i.opts.seal && st.cipher_id == 0) return client_errc::encryption_unavailable;
   // The largest response: a READ of max_read_size plus headers, padding and
   // a TRANSFORM_HEADER.
@@ -587,11 +584,8 @@ void Connection::ForgetSession(std::uint64_t session_id) {
 }
 
 bool Connection::VerifySignature(ByteSpan message, ByteSpan key) const {
-  if (message.size() < kHeaderSize) return false;
   Bytes copy(message.begin(), message.end());
-  std::memset(copy.data() + kSignatureOffset, 0, kSignatureSize);
-  auto want = ComputeSignature(impl_->negotiated.dialect, impl_->negotiated.signing_algorithm, key, copy);
-  return want && auth::ConstantTimeEqual(*want, message.subspan(kSignatureOffset, kSignatureSize));
+  return VerifyWithKey(impl_->negotiated.dialect, impl_->negotiated.signing_algorithm, key, copy);
 }
 
 const NegotiatedState& Connection::negotiated() const noexcept { return impl_->negotiated; }

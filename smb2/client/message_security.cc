@@ -111,16 +111,19 @@ void MessageSecurity::Sign(std::uint64_t session_id, MutableByteSpan message) co
   }
 }
 
-bool MessageSecurity::Verify(std::uint64_t session_id, MutableByteSpan message) const {
-  auto it = sessions_.find(session_id);
-  if (it == sessions_.end() || message.size() < kHeaderSize) return false;
-  // MS-SMB2 3.2.5.1.3 step 2: the signature is computed with the field zero.
+bool VerifyWithKey(std::uint16_t dialect, auth::SigningAlgorithm alg, ByteSpan key, MutableByteSpan message) {
+  if (message.size() < kHeaderSize) return false;
   std::array<std::uint8_t, kSignatureSize> got;
   std::memcpy(got.data(), message.data() + kSignatureOffset, kSignatureSize);
   std::memset(message.data() + kSignatureOffset, 0, kSignatureSize);
-  auto want = ComputeSignature(dialect_, signing_, it->second.signing.span(), message);
+  auto want = ComputeSignature(dialect, alg, key, message);
   std::memcpy(message.data() + kSignatureOffset, got.data(), kSignatureSize);
   return want && auth::ConstantTimeEqual(*want, got);
+}
+
+bool MessageSecurity::Verify(std::uint64_t session_id, MutableByteSpan message) const {
+  auto it = sessions_.find(session_id);
+  return it != sessions_.end() && VerifyWithKey(dialect_, signing_, it->second.signing.span(), message);
 }
 
 Result<Bytes> MessageSecurity::Encrypt(std::uint64_t session_id, ByteSpan plain) {

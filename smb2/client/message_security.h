@@ -101,6 +101,11 @@ class MessageSecurity {
   std::set<std::pair<std::uint64_t, std::uint32_t>> encrypted_trees_;
 };
 
+// Whether `message` carries a valid signature made with `key` (MS-SMB2
+// 3.1.5.1 step 2: computed with the signature field zeroed, which is done in
+// place and undone). Compared in constant time.
+bool VerifyWithKey(std::uint16_t dialect, auth::SigningAlgorithm alg, ByteSpan key, MutableByteSpan message);
+
 // Signature of `message` (signature field taken as zero) per MS-SMB2 3.1.4.1.
 // The AES-GMAC nonce (MessageId, role and CANCEL bits) is read from the
 // message's own header.

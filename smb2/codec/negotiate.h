@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "auth/common/result.h"
+#include "auth/common/smb2_ids.h"
 #include "smb2/codec/wire.h"
 
 namespace smbgate::smb2 {
@@ -29,12 +30,7 @@ inline constexpr std::uint32_t kCapDirectoryLeasing = 0x00000020;
 inline constexpr std::uint32_t kCapEncryption = 0x00000040;
 inline constexpr std::uint32_t kCapNotifications = 0x00000080;
 
-// MS-SMB2 2.2.3 Dialects
-inline constexpr std::uint16_t kDialect202 = 0x0202;
-inline constexpr std::uint16_t kDialect210 = 0x0210;
-inline constexpr std::uint16_t kDialect300 = 0x0300;
-inline constexpr std::uint16_t kDialect302 = 0x0302;
-inline constexpr std::uint16_t kDialect311 = 0x0311;
+// MS-SMB2 2.2.3 Dialects (the revisions themselves are in auth/common/smb2_ids.h)
 inline constexpr std::uint16_t kDialectWildcard = 0x02FF;
 
 // MS-SMB2 2.2.3.1 ContextType
@@ -48,11 +44,6 @@ inline constexpr std::uint16_t kSigningCapabilities = 0x0008;
 
 // MS-SMB2 2.2.3.1.1 HashAlgorithms
 inline constexpr std::uint16_t kHashAlgorithmSha512 = 0x0001;
-// MS-SMB2 2.2.3.1.2 Ciphers
-inline constexpr std::uint16_t kCipherAes128Ccm = 0x0001;
-inline constexpr std::uint16_t kCipherAes128Gcm = 0x0002;
-inline constexpr std::uint16_t kCipherAes256Ccm = 0x0003;
-inline constexpr std::uint16_t kCipherAes256Gcm = 0x0004;
 // MS-SMB2 2.2.3.1.7 SigningAlgorithms
 inline constexpr std::uint16_t kSigningHmacSha256 = 0x0000;
 inline constexpr std::uint16_t kSigningAesCmac = 0x0001;

@@ -16,12 +16,6 @@
 
 namespace smbgate::smb2 {
 
-// True when [off, off+len) lies inside a buffer of n bytes. Done in size_t so
-// the sum of two 16- or 32-bit wire fields cannot wrap (see PEERS.md).
-constexpr bool InBounds(std::size_t off, std::size_t len, std::size_t n) {
-  return off <= n && len <= n - off;
-}
-
 class WireReader {
  public:
   explicit WireReader(ByteSpan data) : data_(data) {}

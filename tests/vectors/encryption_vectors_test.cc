@@ -165,7 +165,7 @@ const Exchange kSmb300ReadResponse = {
 // Windows 8 / Server 2012 fill all 16 bytes of the Nonce field; only the
 // first 11 are the CCM nonce, but the AAD carries the whole field.
 TEST(SmbEncryptionVectors, Smb300Aes128Ccm) {
-  const auto k = DeriveSmbKeys(kSmbDialect300,
+  const auto k = DeriveSmbKeys(smb2::kDialect300,
                                Hex("B4546771B515F766A86735532DD6C4F0"), {});
   EXPECT_EQ(H(k.signing_key), NormHex("F773CD23C18FD1E08EE510CADA7CF852"));
   EXPECT_EQ(H(k.encryption_key), NormHex("261B72350558F2E9DCF613070383EDBF"));
@@ -243,8 +243,8 @@ const Exchange kGcmReadResponse = {
 
 TEST(SmbEncryptionVectors, Smb311Aes128Gcm) {
   const auto k =
-      DeriveSmbKeys(kSmbDialect311, Hex("419FDDF34C1E001909D362AE7FB6AF79"),
-                    Hex(kPreauthGcm), kSmbCipherAes128Gcm);
+      DeriveSmbKeys(smb2::kDialect311, Hex("419FDDF34C1E001909D362AE7FB6AF79"),
+                    Hex(kPreauthGcm), smb2::kCipherAes128Gcm);
   EXPECT_EQ(H(k.signing_key), NormHex("8765949DFEAEE105CE9118B45BE988F0"));
   EXPECT_EQ(H(k.encryption_key), NormHex("A2F5E80E5D59103034F32E52F698E5EC"));
   EXPECT_EQ(H(k.decryption_key), NormHex("748C50868C90F302962A5C35F5F9A8BF"));
@@ -313,8 +313,8 @@ const Exchange kCcmReadResponse = {
 
 TEST(SmbEncryptionVectors, Smb311Aes128Ccm) {
   const auto k =
-      DeriveSmbKeys(kSmbDialect311, Hex("07B7F69C1E2581662DF6987E88F9E891"),
-                    Hex(kPreauthCcm), kSmbCipherAes128Ccm);
+      DeriveSmbKeys(smb2::kDialect311, Hex("07B7F69C1E2581662DF6987E88F9E891"),
+                    Hex(kPreauthCcm), smb2::kCipherAes128Ccm);
   EXPECT_EQ(H(k.signing_key), NormHex("3DCC82C5795AE27F383242761078C59B"));
   EXPECT_EQ(H(k.encryption_key), NormHex("DFAAA31AAE40A2485D47AC4DF09FDA1D"));
   EXPECT_EQ(H(k.decryption_key), NormHex("95C544AEF6072680DA1CE49A68A97FA6"));
@@ -398,9 +398,9 @@ TEST(AeadVectors, CcmCavsAes256Nonce11) {
 TEST(AeadVectors, DerivedAes256KeysFitTheCiphers) {
   for (const AeadCipher c : {AeadCipher::kAes256Ccm, AeadCipher::kAes256Gcm}) {
     const std::uint16_t id =
-        c == AeadCipher::kAes256Ccm ? kSmbCipherAes256Ccm : kSmbCipherAes256Gcm;
+        c == AeadCipher::kAes256Ccm ? smb2::kCipherAes256Ccm : smb2::kCipherAes256Gcm;
     const auto k =
-        DeriveSmbKeys(kSmbDialect311, Hex("419FDDF34C1E001909D362AE7FB6AF79"),
+        DeriveSmbKeys(smb2::kDialect311, Hex("419FDDF34C1E001909D362AE7FB6AF79"),
                       Hex(kPreauthGcm), id);
     ASSERT_EQ(k.encryption_key.size(), AeadKeySize(c));
     ASSERT_EQ(k.decryption_key.size(), AeadKeySize(c));
@@ -426,8 +426,8 @@ TEST(AeadVectors, DerivedAes256KeysFitTheCiphers) {
               errc::aead_tag_mismatch);
 
     const auto k128 =
-        DeriveSmbKeys(kSmbDialect311, Hex("419FDDF34C1E001909D362AE7FB6AF79"),
-                      Hex(kPreauthGcm), kSmbCipherAes128Gcm);
+        DeriveSmbKeys(smb2::kDialect311, Hex("419FDDF34C1E001909D362AE7FB6AF79"),
+                      Hex(kPreauthGcm), smb2::kCipherAes128Gcm);
     EXPECT_EQ(AeadSeal(c, k128.encryption_key.span(), nonce, aad, message,
                        sealed.data())
                   .error(),

@@ -122,7 +122,7 @@ const char kPreauth311[] =
     "AD522D9751640A459762C5A9D6BB084CBB3CE6BDADEF5D5BCE3C6C01";
 
 TEST(SmbKeyVectors, Smb300FirstChannel) {
-  const auto k = DeriveSmbKeys(kSmbDialect300,
+  const auto k = DeriveSmbKeys(smb2::kDialect300,
                                Hex("7CD451825D0450D235424E44BA6E78CC"), {});
   EXPECT_EQ(H(k.signing_key), NormHex("0B7E9C5CAC36C0F6EA9AB275298CEDCE"));
   EXPECT_EQ(H(k.encryption_key), NormHex("FAD27796665B313EBB578F388632B4F7"));
@@ -131,14 +131,14 @@ TEST(SmbKeyVectors, Smb300FirstChannel) {
 }
 
 TEST(SmbKeyVectors, Smb300SecondChannelSigningKey) {
-  const auto k = DeriveSmbKeys(kSmbDialect300,
+  const auto k = DeriveSmbKeys(smb2::kDialect300,
                                Hex("4E01A2B313BCF660CC250BEF021AEDE6"), {});
   EXPECT_EQ(H(k.signing_key), NormHex("BA1A17DBBFEC349BCA105563D598952F"));
 }
 
 // 3.0.2 derives exactly like 3.0.
 TEST(SmbKeyVectors, Smb302SameAs300) {
-  const auto k = DeriveSmbKeys(kSmbDialect302,
+  const auto k = DeriveSmbKeys(smb2::kDialect302,
                                Hex("7CD451825D0450D235424E44BA6E78CC"), {});
   EXPECT_EQ(H(k.signing_key), NormHex("0B7E9C5CAC36C0F6EA9AB275298CEDCE"));
 }
@@ -146,7 +146,7 @@ TEST(SmbKeyVectors, Smb302SameAs300) {
 // "Encryption in SMB 3.0: a protocol perspective": session key
 // B4546771B515F766A86735532DD6C4F0.
 TEST(SmbKeyVectors, Smb300EncryptionBlog) {
-  const auto k = DeriveSmbKeys(kSmbDialect300,
+  const auto k = DeriveSmbKeys(smb2::kDialect300,
                                Hex("B4546771B515F766A86735532DD6C4F0"), {});
   EXPECT_EQ(H(k.encryption_key), NormHex("261B72350558F2E9DCF613070383EDBF"));
   EXPECT_EQ(H(k.decryption_key), NormHex("8FE2B57EC34D2DB5B1A9727F526BBDB5"));
@@ -154,7 +154,7 @@ TEST(SmbKeyVectors, Smb300EncryptionBlog) {
 
 TEST(SmbKeyVectors, Smb311FirstChannel) {
   const auto k =
-      DeriveSmbKeys(kSmbDialect311, Hex("270E1BA896585EEB7AF3472D3B4C75A7"),
+      DeriveSmbKeys(smb2::kDialect311, Hex("270E1BA896585EEB7AF3472D3B4C75A7"),
                     Hex(kPreauth311));
   EXPECT_EQ(H(k.signing_key), NormHex("73FE7A9A77BEF0BDE49C650D8CCB5F76"));
   EXPECT_EQ(H(k.encryption_key), NormHex("629BCBC54422A0F572B97F45989B6073"));
@@ -168,16 +168,16 @@ TEST(SmbKeyVectors, Smb311EncryptionBlog) {
       Hex("B23F3CBFD69487D9832B79B1594A367CDD950909B774C3A4C412B4FCEA9EDDDB"
           "A7DB256BA2EA30E977F11F9B113247578E0E915C6D2A513B8F2FCA5707DC8770");
   const auto k =
-      DeriveSmbKeys(kSmbDialect311, Hex("419FDDF34C1E001909D362AE7FB6AF79"),
-                    preauth, kSmbCipherAes128Gcm);
+      DeriveSmbKeys(smb2::kDialect311, Hex("419FDDF34C1E001909D362AE7FB6AF79"),
+                    preauth, smb2::kCipherAes128Gcm);
   EXPECT_EQ(H(k.encryption_key), NormHex("A2F5E80E5D59103034F32E52F698E5EC"));
   EXPECT_EQ(H(k.decryption_key), NormHex("748C50868C90F302962A5C35F5F9A8BF"));
 }
 
 TEST(SmbKeyVectors, Aes256CiphersGet32ByteKeys) {
   const auto k =
-      DeriveSmbKeys(kSmbDialect311, Hex("270E1BA896585EEB7AF3472D3B4C75A7"),
-                    Hex(kPreauth311), kSmbCipherAes256Gcm);
+      DeriveSmbKeys(smb2::kDialect311, Hex("270E1BA896585EEB7AF3472D3B4C75A7"),
+                    Hex(kPreauth311), smb2::kCipherAes256Gcm);
   EXPECT_EQ(k.signing_key.size(), 16u);
   EXPECT_EQ(H(k.signing_key), NormHex("73FE7A9A77BEF0BDE49C650D8CCB5F76"));
   EXPECT_EQ(k.encryption_key.size(), 32u);
@@ -186,7 +186,7 @@ TEST(SmbKeyVectors, Aes256CiphersGet32ByteKeys) {
 
 TEST(SmbKeyVectors, Smb2xUsesSessionKey) {
   const Bytes sk = Hex("0102030405060708090a0b0c0d0e0f10 1112");
-  for (std::uint16_t d : {kSmbDialect202, kSmbDialect210}) {
+  for (std::uint16_t d : {smb2::kDialect202, smb2::kDialect210}) {
     const auto k = DeriveSmbKeys(d, sk, {});
     EXPECT_EQ(H(k.signing_key), NormHex("0102030405060708090a0b0c0d0e0f10"));
     EXPECT_EQ(H(k.application_key),
@@ -195,18 +195,18 @@ TEST(SmbKeyVectors, Smb2xUsesSessionKey) {
     EXPECT_TRUE(k.decryption_key.empty());
   }
   // A short key is right-padded with zeros (MS-SMB2 3.2.1.3).
-  const auto k = DeriveSmbKeys(kSmbDialect210, Hex("aabb"), {});
+  const auto k = DeriveSmbKeys(smb2::kDialect210, Hex("aabb"), {});
   EXPECT_EQ(H(k.signing_key), NormHex("aabb0000000000000000000000000000"));
 }
 
 TEST(SmbKeyVectors, SigningAlgorithmPerDialect) {
-  EXPECT_EQ(SigningAlgorithmFor(kSmbDialect202), SigningAlgorithm::kHmacSha256);
-  EXPECT_EQ(SigningAlgorithmFor(kSmbDialect210), SigningAlgorithm::kHmacSha256);
-  EXPECT_EQ(SigningAlgorithmFor(kSmbDialect300), SigningAlgorithm::kAesCmac);
-  EXPECT_EQ(SigningAlgorithmFor(kSmbDialect302, true),
+  EXPECT_EQ(SigningAlgorithmFor(smb2::kDialect202), SigningAlgorithm::kHmacSha256);
+  EXPECT_EQ(SigningAlgorithmFor(smb2::kDialect210), SigningAlgorithm::kHmacSha256);
+  EXPECT_EQ(SigningAlgorithmFor(smb2::kDialect300), SigningAlgorithm::kAesCmac);
+  EXPECT_EQ(SigningAlgorithmFor(smb2::kDialect302, true),
             SigningAlgorithm::kAesCmac);
-  EXPECT_EQ(SigningAlgorithmFor(kSmbDialect311), SigningAlgorithm::kAesCmac);
-  EXPECT_EQ(SigningAlgorithmFor(kSmbDialect311, true),
+  EXPECT_EQ(SigningAlgorithmFor(smb2::kDialect311), SigningAlgorithm::kAesCmac);
+  EXPECT_EQ(SigningAlgorithmFor(smb2::kDialect311, true),
             SigningAlgorithm::kAesGmac);
 }
 
