@@ -167,6 +167,14 @@ TEST_P(CipherTest, EachCipherCarriesData) {
   EXPECT_EQ(smb2::CipherName(c->conn->negotiated().cipher_id), GetParam().cipher);
   EXPECT_TRUE(c->session->encrypted());
   RoundTrip(*c, *server, "cipher.bin", (2 << 20) + 7);
+
+  std::string err;
+  auto cred = server->CredentialsFile(&err);
+  ASSERT_FALSE(cred.empty()) << err;
+  std::ostringstream out, errs;
+  ASSERT_EQ(RunCheck({server->Target(), "--credentials", cred.string()}, out, errs), 0) << errs.str();
+  EXPECT_NE(out.str().find(std::string("encryption: ") + GetParam().cipher), std::string::npos) << out.str();
+  std::cout << "[" << GetParam().samba_name << "]\n" << out.str();
 }
 
 INSTANTIATE_TEST_SUITE_P(Ciphers, CipherTest,
