@@ -106,6 +106,18 @@ void RoundTrip(const Client& c, const SmbdServer& s, const std::string& name, st
   EXPECT_EQ(on_disk, content);
 }
 
+// `smbgate check` against `s` names `cipher` on its encryption line; the
+// output is printed under `label` for the record.
+void ExpectCheckSays(const SmbdServer& s, const std::string& cipher, const std::string& label) {
+  std::string err;
+  auto cred = s.CredentialsFile(&err);
+  ASSERT_FALSE(cred.empty()) << err;
+  std::ostringstream out, errs;
+  ASSERT_EQ(RunCheck({s.Target(), "--credentials", cred.string()}, out, errs), 0) << errs.str();
+  EXPECT_NE(out.str().find("encryption: " + cipher + "\n"), std::string::npos) << out.str();
+  std::cout << "[" << label << "]\n" << out.str();
+}
+
 struct RequiredCase {
   Dialect dialect;
   const char* cipher;  // the cipher smbgate must end up with
@@ -129,14 +141,7 @@ TEST_P(EncryptionRequiredTest, SessionIsEncryptedAndDataArrives) {
   EXPECT_EQ(smb2::CipherName(c->conn->negotiated().cipher_id), GetParam().cipher);
   RoundTrip(*c, *server, "sealed.bin", (3 << 20) + 12345);
 
-  // `smbgate check` says so.
-  std::string err;
-  auto cred = server->CredentialsFile(&err);
-  ASSERT_FALSE(cred.empty()) << err;
-  std::ostringstream out, errs;
-  ASSERT_EQ(RunCheck({server->Target(), "--credentials", cred.string()}, out, errs), 0) << errs.str();
-  EXPECT_NE(out.str().find(std::string("encryption: ") + GetParam().cipher), std::string::npos) << out.str();
-  std::cout << "[" << SambaProtocolName(GetParam().dialect) << "] " << out.str();
+  ExpectCheckSays(*server, GetParam().cipher, SambaProtocolName(GetParam().dialect));
 }
 
 INSTANTIATE_TEST_SUITE_P(Dialects, EncryptionRequiredTest,
@@ -167,14 +172,7 @@ TEST_P(CipherTest, EachCipherCarriesData) {
   EXPECT_EQ(smb2::CipherName(c->conn->negotiated().cipher_id), GetParam().cipher);
   EXPECT_TRUE(c->session->encrypted());
   RoundTrip(*c, *server, "cipher.bin", (2 << 20) + 7);
-
-  std::string err;
-  auto cred = server->CredentialsFile(&err);
-  ASSERT_FALSE(cred.empty()) << err;
-  std::ostringstream out, errs;
-  ASSERT_EQ(RunCheck({server->Target(), "--credentials", cred.string()}, out, errs), 0) << errs.str();
-  EXPECT_NE(out.str().find(std::string("encryption: ") + GetParam().cipher), std::string::npos) << out.str();
-  std::cout << "[" << GetParam().samba_name << "]\n" << out.str();
+  ExpectCheckSays(*server, GetParam().cipher, GetParam().samba_name);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ciphers, CipherTest,

@@ -206,8 +206,11 @@ struct DropCounter {
   }
 };
 
-TEST(ConnectionTest, DropsUnsignedResponseAndReportsItAtTheDeadline) {
-  FakeServer s(ScriptFor(Mode::kUnsigned));
+// A server whose every answer fails its protection in `mode`: each answer
+// is dropped and counted, the connection stays up, and the request fails at
+// its deadline with the reason.
+void ExpectDroppedUntilDeadline(Mode mode, client_errc why) {
+  FakeServer s(ScriptFor(mode));
   auto o = Opts(s);
   DropCounter drops;
   drops.Attach(o);
@@ -217,24 +220,17 @@ TEST(ConnectionTest, DropsUnsignedResponseAndReportsItAtTheDeadline) {
   req.timeout = 400ms;
   auto r = c->Call(std::move(req));
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(client_errc::unsigned_response));
-  EXPECT_EQ(drops.Get(), std::vector<std::error_code>{make_error_code(client_errc::unsigned_response)});
+  EXPECT_EQ(r.error(), make_error_code(why));
+  EXPECT_EQ(drops.Get(), std::vector<std::error_code>{make_error_code(why)});
   EXPECT_TRUE(c->is_open());
 }
 
+TEST(ConnectionTest, DropsUnsignedResponseAndReportsItAtTheDeadline) {
+  ExpectDroppedUntilDeadline(Mode::kUnsigned, client_errc::unsigned_response);
+}
+
 TEST(ConnectionTest, DropsBadSignatureAndReportsItAtTheDeadline) {
-  FakeServer s(ScriptFor(Mode::kBadSignature));
-  auto o = Opts(s);
-  DropCounter drops;
-  drops.Attach(o);
-  auto c = OpenSigned(s, o);
-  ASSERT_TRUE(c);
-  Request req = TreeConnectReq();
-  req.timeout = 400ms;
-  auto r = c->Call(std::move(req));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(client_errc::signature_mismatch));
-  EXPECT_EQ(drops.Get(), std::vector<std::error_code>{make_error_code(client_errc::signature_mismatch)});
+  ExpectDroppedUntilDeadline(Mode::kBadSignature, client_errc::signature_mismatch);
 }
 
 TEST(ConnectionTest, ForgedResponseBeforeTheGenuineOneChangesNothing) {
