@@ -6,8 +6,10 @@
 
 #include "smb2/client/names.h"
 #include "smb2/codec/negotiate.h"
+#include "smb2/codec/status.h"
 #include "src/connect.h"
 #include "src/credentials.h"
+#include "src/logging.h"
 #include "src/target.h"
 
 namespace smbgate {
@@ -15,7 +17,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: smbgate check //HOST[:PORT]/SHARE --credentials PATH [--vers 2.0|2.1|3.0|3.02|3.1.1] "
-    "[--timeout SECONDS] [--seal] [--spn SPN]";
+    "[--timeout SECONDS] [--seal] [--spn SPN] [--output text|json]";
 
 struct CheckArgs {
   std::string target;
@@ -24,6 +26,7 @@ struct CheckArgs {
   int timeout_s = 30;
   bool seal = false;
   std::string spn;  // empty: DefaultSpn(target)
+  bool json = false;
 };
 
 // Accepts `--name VALUE` and `--name=VALUE`.
@@ -67,6 +70,12 @@ std::optional<CheckArgs> Parse(const std::vector<std::string>& a, std::ostream& 
         return std::nullopt;
       }
       c.spn = v;
+    } else if (TakeValue(a, i, "--output", &v)) {
+      if (v != "text" && v != "json") {
+        err << "check: --output " << v << " is not an output format (use text or json)\n";
+        return std::nullopt;
+      }
+      c.json = v == "json";
     } else if (a[i] == "--seal") {
       c.seal = true;
     } else if (a[i].rfind("-", 0) == 0) {
@@ -110,25 +119,64 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   opts.request_timeout = std::chrono::seconds(parsed->timeout_s);
   if (parsed->vers) opts.min_dialect = opts.max_dialect = *parsed->vers;
   opts.seal = parsed->seal;
-  auto share = ConnectToShare(*target, *creds, opts, parsed->spn, &msg);
+  ConnectReport rep;
+  auto share = ConnectToShare(*target, *creds, opts, parsed->spn, &msg, {}, &rep);
+  // Each stage's time, in the order they run; a stage not reached is left
+  // out of the JSON.
+  auto ms = [](std::chrono::microseconds us) { return us.count() / 1000.0; };
+  const std::string stages[] = {"dns", "connect", "negotiate", "session_setup", "tree_connect"};
+  const double values[] = {ms(rep.dns), ms(rep.connect), ms(rep.negotiate), ms(rep.session_setup),
+                           ms(rep.tree_connect)};
+  auto fmt = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f", v);
+    return std::string(b);
+  };
+  auto stage_times_json = [&] {
+    std::string j;
+    for (std::size_t k = 0; k < 5 && stages[k] != rep.failed_stage; ++k) {
+      j += ",\"" + stages[k] + "_ms\":" + fmt(values[k]);
+    }
+    return j;
+  };
   if (!share) {
-    err << msg << "\n";
+    const std::error_code ec = rep.error;
+    const std::string status = smb2::IsNtStatus(ec) ? smb2::NtStatusName(smb2::NtStatusOf(ec)) : "";
+    const std::string fix = LikelyFix(rep.failed_stage, ec);
+    if (parsed->json) {
+      out << "{\"result\":\"failed\",\"server\":\"" << JsonEscape(DisplayServer(*target)) << "\",\"share\":\""
+          << JsonEscape(target->UncPath()) << "\",\"user\":\"" << JsonEscape(DisplayUser(*creds))
+          << "\",\"stage\":\"" << rep.failed_stage << "\",\"error\":\"" << JsonEscape(msg)
+          << "\",\"ntstatus\":\"" << status << "\",\"class\":\"" << AuthFailureClass(ec)
+          << "\",\"likely_fix\":\"" << JsonEscape(fix) << "\"" << stage_times_json() << "}\n";
+    } else {
+      err << msg << (fix.empty() ? "" : " (likely fix: " + fix + ")") << "\n";
+    }
     return 1;
   }
   const auto& [conn, session, tree] = *share;
   const smb2::NegotiatedState& n = conn->negotiated();
-  char auth_ms[32];
-  std::snprintf(auth_ms, sizeof auth_ms, "%.1f", session->setup_duration().count() / 1000.0);
-  out << "server: " << DisplayServer(*target) << "\n"
-      << "share: " << target->UncPath() << "\n"
-      << "user: " << DisplayUser(*creds) << "\n"
-      << "dialect: " << smb2::DialectName(n.dialect) << "\n"
-      << "signing: " << smb2::SigningAlgorithmName(n.signing_algorithm) << "\n"
-      << "encryption: " << EncryptionName(n, *session, tree.get()) << "\n"
-      << "auth_ms: " << auth_ms << "\n"
-      << "share_type: " << smb2::ShareTypeName(tree->share_type()) << "\n"
-      << "max_read: " << n.max_read_size << "\n"
-      << "max_write: " << n.max_write_size << "\n";
+  if (parsed->json) {
+    out << "{\"result\":\"ok\",\"server\":\"" << JsonEscape(DisplayServer(*target)) << "\",\"share\":\""
+        << JsonEscape(target->UncPath()) << "\",\"user\":\"" << JsonEscape(DisplayUser(*creds))
+        << "\",\"dialect\":\"" << smb2::DialectName(n.dialect) << "\",\"signing\":\""
+        << smb2::SigningAlgorithmName(n.signing_algorithm) << "\",\"encryption\":\""
+        << EncryptionName(n, *session, tree.get()) << "\"" << stage_times_json() << ",\"share_type\":\""
+        << smb2::ShareTypeName(tree->share_type()) << "\",\"max_read\":" << n.max_read_size
+        << ",\"max_write\":" << n.max_write_size << "}\n";
+  } else {
+    out << "server: " << DisplayServer(*target) << "\n"
+        << "share: " << target->UncPath() << "\n"
+        << "user: " << DisplayUser(*creds) << "\n"
+        << "dialect: " << smb2::DialectName(n.dialect) << "\n"
+        << "signing: " << smb2::SigningAlgorithmName(n.signing_algorithm) << "\n"
+        << "encryption: " << EncryptionName(n, *session, tree.get()) << "\n"
+        << "auth_ms: " << fmt(values[3]) << "\n";
+    for (std::size_t k = 0; k < 5; ++k) out << stages[k] << "_ms: " << fmt(values[k]) << "\n";
+    out << "share_type: " << smb2::ShareTypeName(tree->share_type()) << "\n"
+        << "max_read: " << n.max_read_size << "\n"
+        << "max_write: " << n.max_write_size << "\n";
+  }
   // Leave politely: TREE_DISCONNECT and LOGOFF, both signed.
   (void)tree->Disconnect();
   (void)session->Logoff();

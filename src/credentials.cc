@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <optional>
@@ -583,6 +584,21 @@ Result<Credentials> LoadCredentials(const std::string& path,
   }
   if (failure) return fail(*failure);
   return creds;
+}
+
+double CredentialsChangedTime(const std::string& path) {
+  auto mtime = [](const std::string& p, bool follow) -> double {
+    struct stat st {};
+    if ((follow ? ::stat(p.c_str(), &st) : ::lstat(p.c_str(), &st)) != 0) return 0;
+    return static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec / 1e9;
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  if (!S_ISDIR(st.st_mode)) return mtime(path, true);
+  if (const double swapped = mtime(path + "/..data", false)) return swapped;
+  double newest = 0;
+  for (const char* f : {"username", "password", "domain"}) newest = std::max(newest, mtime(path + "/" + f, true));
+  return newest;
 }
 
 }  // namespace smbgate

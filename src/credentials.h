@@ -42,6 +42,12 @@ inline std::error_code make_error_code(credentials_errc e) noexcept {
 // Files larger than this are refused: a credentials file is a few lines.
 inline constexpr std::size_t kMaxCredentialsFileSize = 64 * 1024;
 
+// Unix time of the last change of the credentials at `path`: for a Secret
+// volume the kubelet's `..data` swap (the link's own mtime), else the
+// newest of the directory's `username`/`password`/`domain` files or the
+// file itself. 0 when nothing can be stat'ed.
+double CredentialsChangedTime(const std::string& path);
+
 // Loads credentials from `path`, which is either
 //  - a directory holding the files `username`, `password` and optionally
 //    `domain` (a Kubernetes Secret mounted as a volume; the kubelet's

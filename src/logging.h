@@ -104,6 +104,8 @@ struct AuthEvent {
                            // encrypted, else "none"
   std::string result;      // "success", or the NTSTATUS or error name
   double duration_ms = 0;
+  std::string failure_class = "success";  // AuthFailureClass (src/connect.h)
+  bool reached_session_setup = true;      // false: connect or negotiate failed
 };
 
 // Logs `authentication` with the event's fields: at info on success, at warn

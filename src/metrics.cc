@@ -1,5 +1,7 @@
 #include "src/metrics.h"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <cassert>
 #include <charconv>
@@ -8,6 +10,8 @@
 #include <cstring>
 #include <mutex>
 #include <type_traits>
+
+#include "src/version.h"
 
 namespace smbgate {
 namespace {
@@ -77,8 +81,14 @@ int CompareKey(const std::vector<std::string>& a,
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
 
-const double kAuthBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                               0.5,   1,    2.5,   5,    10};
+const double kAuthBuckets[] = {0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25,
+                               0.3,  0.5,   1,    2.5, 5,    10};
+// Round trips to the server: loopback and LAN (sub-millisecond) to WAN.
+const double kRttBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                              0.05,   0.1,   0.25,   0.5,   1,    2.5};
+// SMB2 requests: a cached QUERY_INFO to an 8 MiB WRITE over a slow link.
+const double kRequestBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                  0.1,    0.25,  0.5,    1,     2.5,  5};
 // FUSE operations range from cached getattr (microseconds) to a flush of a
 // large write-back (seconds).
 const double kFuseBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -342,9 +352,11 @@ std::string ErrnoLabel(int err) {
 Metrics::Metrics() {
   auth_attempts_ =
       &registry_.AddCounter("smbgate_auth_attempts_total",
-                            "Authentications (SMB2 session setups) attempted, "
-                            "by result: success or the NTSTATUS name.",
-                            {"result"});
+                            "Authentications attempted (connect and SMB2 session setup, at mount and "
+                            "each reconnect), by result (success, the NTSTATUS name, or error) and "
+                            "class (success, wrong_password, locked, expired, disabled, unreachable, "
+                            "refused_by_policy, protocol_error, server_error).",
+                            {"result", "class"});
   auth_duration_ = &registry_.AddHistogram(
       "smbgate_auth_duration_seconds",
       "Duration of authentications, successful or not.",
@@ -356,14 +368,23 @@ Metrics::Metrics() {
               "SMB2 sessions set up, at mount and after each reconnect.")
           .WithLabels({});
   reconnects_ =
-      registry_
+      &registry_
           .AddCounter("smbgate_reconnects_total",
-                      "Reconnects to the server after a lost connection.")
-          .WithLabels({});
+                      "Reconnects to the server, by the cause of the loss: connection_lost, "
+                      "timeout, session_expired, share_deleted or other.",
+                      {"cause"});
   smb_requests_ = &registry_.AddCounter(
       "smbgate_smb_requests_total",
       "SMB2 requests completed, by command and NTSTATUS name.",
       {"command", "status"});
+  smb_request_duration_ = &registry_.AddHistogram(
+      "smbgate_smb_request_duration_seconds",
+      "Time from sending an SMB2 request to its final response, by command.",
+      std::vector<double>(std::begin(kRequestBuckets), std::end(kRequestBuckets)), {"command"});
+  server_rtt_ = &registry_.AddHistogram(
+      "smbgate_server_rtt_seconds",
+      "Round trips to the server: each keepalive ECHO on the session and the NEGOTIATE of each connect.",
+      std::vector<double>(std::begin(kRttBuckets), std::end(kRttBuckets)));
   bytes_read_ = registry_
                     .AddCounter("smbgate_bytes_read_total",
                                 "File data bytes read from the server.")
@@ -415,6 +436,31 @@ Metrics::Metrics() {
                       "Responses of an encrypted session or share that came "
                       "unencrypted or did not decrypt (each dropped).")
           .WithLabels({});
+  guest_refused_ = registry_
+                       .AddCounter("smbgate_guest_sessions_refused_total",
+                                   "Guest or anonymous sessions the server offered and smbgate refused.")
+                       .WithLabels({});
+  registry_
+      .AddGauge("smbgate_ntlmv1_enabled",
+                "Always 0: smbgate never offers LM or NTLMv1 (NTLMv2 only, a build constant).")
+      .WithLabels({})
+      ->Set(0);
+  credentials_read_failures_ =
+      registry_
+          .AddCounter("smbgate_credentials_read_failures_total",
+                      "The credentials file or Secret could not be read or parsed (at a session setup "
+                      "or when a change was re-read).")
+          .WithLabels({});
+  credentials_changed_ =
+      registry_
+          .AddGauge("smbgate_credentials_changed_timestamp_seconds",
+                    "Unix time of the last change of the credentials in use (their age is time() minus this).")
+          .WithLabels({});
+  registry_
+      .AddGauge("smbgate_build_info", "Always 1; the labels say which smbgate this is.",
+                {"version", "openssl", "dialects"})
+      .WithLabels({Version(), OpenSSL_version(OPENSSL_VERSION_STRING), "2.0.2-3.1.1"})
+      ->Set(1);
   downgrade_refusals_ =
       registry_
           .AddCounter("smbgate_downgrade_refusals_total",
@@ -424,17 +470,23 @@ Metrics::Metrics() {
           .WithLabels({});
 }
 
-void Metrics::AuthAttempt(std::string_view result, double seconds) {
-  auth_attempts_->WithLabels({result})->Inc();
+void Metrics::AuthAttempt(std::string_view result, std::string_view cls, double seconds) {
+  auth_attempts_->WithLabels({result, cls})->Inc();
   auth_duration_->WithLabels({})->Observe(seconds);
 }
 
 void Metrics::SessionSetup() { session_setups_->Inc(); }
-void Metrics::Reconnect() { reconnects_->Inc(); }
+void Metrics::Reconnect(std::string_view cause) { reconnects_->WithLabels({cause})->Inc(); }
 
-void Metrics::SmbRequest(std::string_view command, std::string_view status) {
+void Metrics::SmbRequest(std::string_view command, std::string_view status, double seconds) {
   smb_requests_->WithLabels({command, status})->Inc();
+  smb_request_duration_->WithLabels({command})->Observe(seconds);
 }
+
+void Metrics::ServerRtt(double seconds) { server_rtt_->WithLabels({})->Observe(seconds); }
+void Metrics::GuestRefused() { guest_refused_->Inc(); }
+void Metrics::CredentialsReadFailure() { credentials_read_failures_->Inc(); }
+void Metrics::SetCredentialsChanged(double unix_seconds) { credentials_changed_->Set(unix_seconds); }
 
 void Metrics::BytesRead(std::uint64_t n) { bytes_read_->Inc(n); }
 void Metrics::BytesWritten(std::uint64_t n) { bytes_written_->Inc(n); }

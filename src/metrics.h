@@ -159,16 +159,25 @@ class Metrics {
  public:
   Metrics();
 
-  // One authentication (session setup) attempt: `result` is "success" or
-  // the NTSTATUS or error name; `seconds` feeds auth_duration_seconds.
-  void AuthAttempt(std::string_view result, double seconds);
+  // One authentication attempt (connect and session setup): `result` is
+  // "success", the NTSTATUS name or "error"; `cls` its AuthFailureClass;
+  // `seconds` feeds auth_duration_seconds.
+  void AuthAttempt(std::string_view result, std::string_view cls, double seconds);
   // A session set up (first connection or reconnect).
   void SessionSetup();
-  // A reconnect attempt after a lost connection.
-  void Reconnect();
+  // A reconnect after a lost connection, with the cause of the loss.
+  void Reconnect(std::string_view cause);
   // One SMB2 request done: `command` like "READ", `status` the NTSTATUS
   // name like "STATUS_SUCCESS" (or an error name when none arrived).
-  void SmbRequest(std::string_view command, std::string_view status);
+  void SmbRequest(std::string_view command, std::string_view status, double seconds);
+  // One round trip to the server (keepalive ECHO, NEGOTIATE).
+  void ServerRtt(double seconds);
+  // A guest or anonymous session refused.
+  void GuestRefused();
+  // The credentials could not be read or parsed.
+  void CredentialsReadFailure();
+  // The credentials in use last changed at this unix time.
+  void SetCredentialsChanged(double unix_seconds);
   void BytesRead(std::uint64_t n);
   void BytesWritten(std::uint64_t n);
   // One FUSE operation done: `op` like "lookup", `err` 0 or an errno value
@@ -199,7 +208,7 @@ class Metrics {
   CounterFamily* auth_attempts_;
   HistogramFamily* auth_duration_;
   Counter* session_setups_;
-  Counter* reconnects_;
+  CounterFamily* reconnects_;
   CounterFamily* smb_requests_;
   Counter* bytes_read_;
   Counter* bytes_written_;
@@ -211,6 +220,11 @@ class Metrics {
   Counter* unsigned_responses_;
   Counter* bad_signatures_;
   Counter* encryption_failures_;
+  HistogramFamily* smb_request_duration_;
+  HistogramFamily* server_rtt_;
+  Counter* guest_refused_;
+  Counter* credentials_read_failures_;
+  Gauge* credentials_changed_;
   Counter* downgrade_refusals_;
 };
 

@@ -83,6 +83,15 @@ void LogProtectionFailure(std::error_code why) {
           {{"error", why.message()}});
 }
 
+// The `cause` label of smbgate_reconnects_total for a lost connection.
+const char* LossCause(const std::error_code& ec) {
+  if (ec == smb2::client_errc::connection_lost) return "connection_lost";
+  if (ec == smb2::client_errc::timeout) return "timeout";
+  if (smb2::ReconnectingFs::IsSessionGone(ec)) return "session_expired";
+  if (smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kNetworkNameDeleted) return "share_deleted";
+  return "other";
+}
+
 bool RunQuietly(std::vector<std::string> argv) {
   std::vector<char*> a;
   for (auto& s : argv) a.push_back(s.data());
@@ -185,9 +194,11 @@ struct Connector {
     auto creds = LoadCredentials(cfg.credentials, &warnings, &msg);
     for (const auto& w : warnings) LogWarn(w);
     if (!creds) {
+      metrics->CredentialsReadFailure();
       *error = msg;
       return creds.error();
     }
+    metrics->SetCredentialsChanged(CredentialsChangedTime(cfg.credentials));
     *used = Fingerprint(*creds);
     if (!cfg.domain.empty() && creds->domain.empty()) creds->domain = cfg.domain;
     smb2::ConnectionOptions o;
@@ -199,8 +210,9 @@ struct Connector {
     if (cfg.wsize) io = std::min(io, cfg.wsize);
     o.max_io_size = io;
     Metrics* m = metrics;
-    o.on_response = [m](smb2::Command c, std::uint32_t status) {
-      m->SmbRequest(smb2::CommandName(c), smb2::NtStatusName(status));
+    o.on_response = [m](smb2::Command c, std::uint32_t status, std::chrono::nanoseconds elapsed) {
+      m->SmbRequest(smb2::CommandName(c), smb2::NtStatusName(status),
+                    std::chrono::duration<double>(elapsed).count());
     };
     o.on_protection_failure = [m](std::error_code why) {
       if (why == smb2::client_errc::unsigned_response) {
@@ -212,14 +224,22 @@ struct Connector {
       }
       LogProtectionFailure(why);
     };
-    auto share = ConnectToShare(target, *creds, o, cfg.spn, error, [m](const AuthEvent& ev) {
-      LogAuthentication(ev);
-      // Label values stay bounded: "success", an NTSTATUS name, or "error".
-      const bool named = ev.result == "success" || ev.result.rfind("STATUS_", 0) == 0 ||
-                         ev.result.rfind("NTSTATUS", 0) == 0;
-      m->AuthAttempt(named ? ev.result : "error", ev.duration_ms / 1000);
-      if (ev.result == "success") m->SessionSetup();
-    });
+    ConnectReport report;
+    auto share = ConnectToShare(
+        target, *creds, o, cfg.spn, error,
+        [m](const AuthEvent& ev) {
+          // A server that was never reached is the connect error's line,
+          // not an authentication's.
+          if (ev.reached_session_setup) LogAuthentication(ev);
+          // Label values stay bounded: "success", an NTSTATUS name, or "error".
+          const bool named = ev.result == "success" || ev.result.rfind("STATUS_", 0) == 0 ||
+                             ev.result.rfind("NTSTATUS", 0) == 0;
+          m->AuthAttempt(named ? ev.result : "error", ev.failure_class, ev.duration_ms / 1000);
+          if (ev.result == "success") m->SessionSetup();
+        },
+        &report);
+    if (report.negotiate.count() > 0) m->ServerRtt(std::chrono::duration<double>(report.negotiate).count());
+    if (!share && share.error() == smb2::client_errc::guest_session_refused) m->GuestRefused();
     if (!share) {
       // The server ended the connection over a rewritten negotiation.
       if (share.error() == smb2::client_errc::validate_negotiate_failed) m->DowngradeRefusal();
@@ -271,22 +291,29 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   CredentialsWatcher watcher(cfg.credentials, 10s, [&metrics, path = cfg.credentials](const std::string& user,
                                                                                       const std::string& domain) {
     metrics.CredentialRotation();
+    metrics.SetCredentialsChanged(CredentialsChangedTime(path));
     LogInfo("credentials rotated; the next session setup uses them", {{"path", path}, {"user", user}, {"domain", domain}});
   });
   if (std::string werr; !watcher.Start(&werr)) LogWarn("credentials are not watched", {{"error", werr}});
 
   smb2::ReconnectingFs::Options ro;
-  ro.on_down = [&metrics](std::error_code ec) {
+  // The cause of the last loss, for the reconnect that ends it.
+  auto loss_cause = std::make_shared<std::atomic<const char*>>("other");
+  ro.on_down = [&metrics, loss_cause](std::error_code ec) {
     metrics.SetSessionUp(false);
+    loss_cause->store(LossCause(ec));
     LogWarn("connection to the server lost; reconnecting", {{"error", ec.message()}});
+  };
+  ro.on_echo = [&metrics](std::chrono::nanoseconds rtt) {
+    metrics.ServerRtt(std::chrono::duration<double>(rtt).count());
   };
   ro.on_refused = [&metrics, server = DisplayServer(target)](const std::string& what) {
     metrics.DowngradeRefusal();
     LogError("reconnect refused: the server's identity or security changed since the first connection",
              {{"server", server}, {"changed", what}});
   };
-  ro.on_reconnected = [&metrics] {
-    metrics.Reconnect();
+  ro.on_reconnected = [&metrics, loss_cause] {
+    metrics.Reconnect(loss_cause->load());
     metrics.SetSessionUp(true);
     LogInfo("reconnected to the server");
   };

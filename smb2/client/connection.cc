@@ -183,7 +183,8 @@ struct Connection::Impl {
       e.session_id = req.session_id;
       e.charge = charge;
       e.protection = protection;
-      e.deadline = Clock::now() + timeout;
+      e.sent_at = Clock::now();
+      e.deadline = e.sent_at + timeout;
       e.timeout = timeout;
       if (req.keep_sent) e.sent = req.message;
       table.Add(mid, std::move(e));
@@ -311,7 +312,7 @@ struct Connection::Impl {
     if (h.command != e->command) return Fail(errc::unexpected_command);
     RequestTable::Entry done = table.Take(h.message_id);
     if (!done.done) return;  // timed out already; only the credits mattered
-    if (opts.on_response) opts.on_response(h.command, h.status);
+    if (opts.on_response) opts.on_response(h.command, h.status, Clock::now() - done.sent_at);
     Response r{frame, msg, h, std::move(done.sent), encrypted};
     done.done(std::move(r));
   }
@@ -387,6 +388,34 @@ Result<std::shared_ptr<Connection>> Connection::Open(const ConnectionOptions& op
   return Open(opts, {}, failed_step);
 }
 
+Result<std::shared_ptr<Connection>> Connection::Open(const ConnectionOptions& opts, OpenReport* report) {
+  OpenReport ignored;
+  OpenReport& r = report ? *report : ignored;
+  r.failed_step = "negotiate";
+  if (!KnownDialect(opts.min_dialect) || !KnownDialect(opts.max_dialect) || opts.min_dialect > opts.max_dialect) {
+    return client_errc::no_common_dialect;
+  }
+  if (opts.seal && opts.max_dialect < kDialect300) return client_errc::encryption_unavailable;
+  auto impl = std::make_unique<Impl>(opts);
+  impl->Start();
+  auto t = ConnectTcp(impl->io, opts, &r);
+  if (!t) return t.error();
+  return Finish(std::move(impl), std::move(*t), &r);
+}
+
+Result<std::shared_ptr<Connection>> Connection::Finish(std::unique_ptr<Impl> impl, std::unique_ptr<Transport> t,
+                                                       OpenReport* report) {
+  impl->Attach(std::move(t));
+  std::shared_ptr<Connection> conn(new Connection(std::move(impl)));
+  report->failed_step = "negotiate";
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto n = conn->Negotiate(); !n) return n.error();
+  report->negotiate =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  report->failed_step = nullptr;
+  return conn;
+}
+
 Result<std::shared_ptr<Connection>> Connection::Open(const ConnectionOptions& opts,
                                                      const TransportFactory& make_transport,
                                                      const char** failed_step) {
@@ -400,17 +429,15 @@ Result<std::shared_ptr<Connection>> Connection::Open(const ConnectionOptions& op
   auto impl = std::make_unique<Impl>(opts);
   impl->Start();
   Impl* raw = impl.get();
+  OpenReport report;
   auto t = make_transport
                ? make_transport(opts, [raw](std::function<void()> fn) { asio::post(raw->io, std::move(fn)); })
-               : ConnectTcp(impl->io, opts);
+               : ConnectTcp(impl->io, opts, &report);
   if (!t) {
     step = "connect";
     return t.error();
   }
-  impl->Attach(std::move(*t));
-  std::shared_ptr<Connection> conn(new Connection(std::move(impl)));
-  if (auto n = conn->Negotiate(); !n) return n.error();
-  return conn;
+  return Finish(std::move(impl), std::move(*t), &report);
 }
 
 Result<void> Connection::Negotiate() {

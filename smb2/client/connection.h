@@ -50,11 +50,12 @@ struct ConnectionOptions {
   // fails with errc::encryption_unavailable.
   bool seal = false;
   // Observers for metrics and logs, called on the I/O thread (must be
-  // quick): every final response with its status, and every response
+  // quick): every final response with its status and the time since its
+  // request was sent, and every response
   // dropped for failing its protection, with the reason
   // (client_errc::unsigned_response, signature_mismatch,
   // unencrypted_response, decryption_failed, unknown_session).
-  std::function<void(Command, std::uint32_t status)> on_response;
+  std::function<void(Command, std::uint32_t status, std::chrono::nanoseconds elapsed)> on_response;
   std::function<void(std::error_code reason)> on_protection_failure;
 };
 
@@ -85,6 +86,15 @@ struct NegotiatedState {
 
 
 
+// How Connection::Open went: the step that failed, and how long each step
+// that finished took (the NEGOTIATE time is one round trip to the server).
+struct OpenReport {
+  const char* failed_step = nullptr;  // "dns", "connect" or "negotiate"
+  std::chrono::microseconds dns{0};
+  std::chrono::microseconds connect{0};
+  std::chrono::microseconds negotiate{0};
+};
+
 class Connection {
  public:
   // Connects over TCP and negotiates (blocking the caller). Errors:
@@ -94,6 +104,9 @@ class Connection {
   // "connect" or "negotiate".
   static Result<std::shared_ptr<Connection>> Open(const ConnectionOptions& opts,
                                                   const char** failed_step = nullptr);
+  // The same, reporting the failed step ("dns", "connect", "negotiate") and
+  // each step's time in `report`.
+  static Result<std::shared_ptr<Connection>> Open(const ConnectionOptions& opts, OpenReport* report);
   // The same over the transport `make_transport` returns (unit tests).
   static Result<std::shared_ptr<Connection>> Open(const ConnectionOptions& opts, const TransportFactory& make_transport,
                                                   const char** failed_step = nullptr);
@@ -149,6 +162,9 @@ class Connection {
 
  private:
   explicit Connection(std::unique_ptr<Impl> impl);
+  // Attaches the transport and negotiates.
+  static Result<std::shared_ptr<Connection>> Finish(std::unique_ptr<Impl> impl, std::unique_ptr<Transport> t,
+                                                    OpenReport* report);
   Result<void> Negotiate();
   std::unique_ptr<Impl> impl_;
 };

@@ -32,6 +32,7 @@ class ClientCategory final : public std::error_category {
       case client_errc::decryption_failed: return "encrypted response does not decrypt (tampered or corrupt)";
       case client_errc::name_invalid: return "invalid file name";
       case client_errc::io_too_large: return "read or write larger than the negotiated size";
+      case client_errc::host_not_found: return "the server name could not be resolved (DNS)";
     }
     return "unknown smb2 client error";
   }
@@ -54,6 +55,7 @@ int ClientErrno(client_errc e) noexcept {
     case client_errc::downgrade_refused: return EACCES;
     case client_errc::name_invalid: return EINVAL;
     case client_errc::io_too_large: return EMSGSIZE;
+    case client_errc::host_not_found: return EHOSTUNREACH;
     case client_errc::connection_lost:
     case client_errc::credits_exhausted:
     case client_errc::no_common_dialect:

@@ -27,6 +27,7 @@ enum class client_errc {
   decryption_failed,          // an encrypted response did not decrypt
   name_invalid,               // a path that is not valid UTF-8 or too long
   io_too_large,               // a READ or WRITE above the negotiated size
+  host_not_found,             // the server name could not be resolved
 };
 
 const std::error_category& client_category() noexcept;

@@ -253,7 +253,11 @@ void ReconnectingFs::EchoLoop() {
     // intervals mean the server is dead.
     Request req = MakeRequest(Command::kEcho, EchoRequest{}, fs->tree()->session().id(), 0);
     req.timeout = options_.echo_interval * 3;
+    const auto sent = std::chrono::steady_clock::now();
     auto r = fs->tree()->connection().Call(std::move(req));
+    if (r && r->status() == status::kSuccess && options_.on_echo) {
+      options_.on_echo(std::chrono::steady_clock::now() - sent);
+    }
     if (!r) {
       ReportError(gen, r.error());
     } else if (auto e = StatusError(*r); IsSessionGone(e)) {

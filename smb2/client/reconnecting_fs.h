@@ -43,6 +43,8 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
     // (dialect, signing algorithm, cipher) than the first connection and
     // was refused; `what` names the change. Any thread.
     std::function<void(const std::string& what)> on_refused;
+    // The round trip of each keepalive ECHO that was answered. Any thread.
+    std::function<void(std::chrono::nanoseconds)> on_echo;
   };
 
   static std::shared_ptr<ReconnectingFs> Create(std::shared_ptr<SmbFs> initial, Factory factory, Options options);

@@ -31,6 +31,7 @@ class RequestTable {
     std::uint64_t session_id = 0;
     std::uint16_t charge = 1;
     Protection protection = Protection::kNone;
+    Clock::time_point sent_at;
     Clock::time_point deadline;
     std::chrono::milliseconds timeout{0};
     Bytes sent;                 // the request as sent, when asked to keep it

@@ -22,6 +22,11 @@ std::error_code ToStd(const boost::system::error_code& ec) {
   if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
     return client_errc::connection_lost;
   }
+  // The resolver's errors have categories of their own; their values are
+  // not errno values.
+  if (ec.category() == asio::error::get_netdb_category() || ec.category() == asio::error::get_addrinfo_category()) {
+    return client_errc::host_not_found;
+  }
   return std::error_code(ec.value(), std::system_category());
 }
 
@@ -127,7 +132,8 @@ class TcpTransport final : public Transport {
 
 }  // namespace
 
-Result<std::unique_ptr<Transport>> ConnectTcp(asio::io_context& io, const ConnectionOptions& opts) {
+Result<std::unique_ptr<Transport>> ConnectTcp(asio::io_context& io, const ConnectionOptions& opts,
+                                              OpenReport* report) {
   struct State {
     explicit State(asio::io_context& io) : resolver(io), timer(io), sock(io) {}
     tcp::resolver resolver;
@@ -135,6 +141,9 @@ Result<std::unique_ptr<Transport>> ConnectTcp(asio::io_context& io, const Connec
     tcp::socket sock;
     std::string peer;
     bool finished = false;
+    bool resolved = false;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point resolved_at;
     std::promise<std::error_code> done;
   };
   auto st = std::make_shared<State>(io);
@@ -162,6 +171,8 @@ Result<std::unique_ptr<Transport>> ConnectTcp(asio::io_context& io, const Connec
         opts.host, std::to_string(opts.port),
         [st, finish](const boost::system::error_code& ec, tcp::resolver::results_type r) {
           if (ec) return finish(ToStd(ec));
+          st->resolved = true;
+          st->resolved_at = std::chrono::steady_clock::now();
           asio::async_connect(st->sock, r, [st, finish](const boost::system::error_code& ec2, const tcp::endpoint& ep) {
             if (ec2) return finish(ToStd(ec2));
             const std::string addr = ep.address().to_string();
@@ -172,7 +183,19 @@ Result<std::unique_ptr<Transport>> ConnectTcp(asio::io_context& io, const Connec
           });
         });
   });
-  if (std::error_code ec = f.get()) return ec;
+  std::error_code ec = f.get();
+  if (report) {
+    using std::chrono::duration_cast;
+    using std::chrono::microseconds;
+    const auto now = std::chrono::steady_clock::now();
+    // Read after the promise: the I/O thread wrote these before setting it.
+    if (st->resolved) {
+      report->dns = duration_cast<microseconds>(st->resolved_at - st->started);
+      report->connect = duration_cast<microseconds>(now - st->resolved_at);
+    }
+    report->failed_step = ec ? (st->resolved ? "connect" : "dns") : nullptr;
+  }
+  if (ec) return ec;
   return std::unique_ptr<Transport>(new TcpTransport(std::move(st->sock), std::move(st->peer)));
 }
 

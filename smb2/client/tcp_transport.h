@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "auth/common/result.h"
+#include "smb2/client/connection.h"
 #include "smb2/client/transport.h"
 
 namespace smbgate::smb2 {
@@ -15,6 +16,9 @@ namespace smbgate::smb2 {
 // on `io` (run by another thread; never call this from that thread).
 // Errors: client_errc::timeout, client_errc::connection_lost, or the
 // resolver's or socket's system error.
-Result<std::unique_ptr<Transport>> ConnectTcp(boost::asio::io_context& io, const ConnectionOptions& opts);
+// The resolution and the connect are timed into `report` (dns, connect),
+// and a failed resolution sets its failed_step to "dns".
+Result<std::unique_ptr<Transport>> ConnectTcp(boost::asio::io_context& io, const ConnectionOptions& opts,
+                                              OpenReport* report);
 
 }  // namespace smbgate::smb2

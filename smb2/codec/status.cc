@@ -67,6 +67,8 @@ constexpr StatusRow kRows[] = {
     {status::kCancelled, "STATUS_CANCELLED", nullptr},
     {status::kCannotDelete, "STATUS_CANNOT_DELETE", "the file cannot be deleted (read-only or in use)"},
     {status::kFileClosed, "STATUS_FILE_CLOSED", "the handle was closed"},
+    {status::kLogonTypeNotGranted, "STATUS_LOGON_TYPE_NOT_GRANTED", "the account may not log on over the network"},
+    {status::kAccountExpired, "STATUS_ACCOUNT_EXPIRED", "the account has expired"},
     {status::kUserSessionDeleted, "STATUS_USER_SESSION_DELETED", "the server ended the session"},
     {status::kInsuffServerResources, "STATUS_INSUFF_SERVER_RESOURCES", "the server is out of resources"},
     {status::kPasswordMustChange, "STATUS_PASSWORD_MUST_CHANGE", "the password must be changed before logging on"},

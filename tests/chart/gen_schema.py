@@ -43,6 +43,7 @@ DURATION = string(pattern=r"^([0-9]+(ms|s|m|h))+$")
 PORT = integer(1, 65535)
 MODE = string(pattern=r"^0?[0-7]{3,4}$")
 UID = integer(0, 2147483647)
+NAMESPACE = string(pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength=63)
 
 
 def image(desc):
@@ -182,6 +183,31 @@ SCHEMA = obj({
             "podSelector": K8S_OBJECT,
         }),
         "extraEgress": K8S_LIST,
+    }),
+    "monitoring": obj({
+        "runbookBaseUrl": string("Where runbooks.md is read; runbook_url = this + #alert", minLength=1,
+                                 pattern=r"^[^#\s]+$"),
+        "prometheusRule": obj({
+            "enabled": BOOL,
+            "namespace": NAMESPACE,
+            "labels": STRING_MAP,
+            "alertLabels": STRING_MAP,
+        }),
+        "thresholds": obj({
+            "authObjective": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                              "description": "share of session setups that reach the server and succeed"},
+            "authFastBurnRate": {"type": "number", "exclusiveMinimum": 0},
+            "authSlowBurnRate": {"type": "number", "exclusiveMinimum": 0},
+            "authMinFailures": integer(1),
+            "authLatencySeconds": {"type": "number", "exclusiveMinimum": 0},
+            "reconnectsPer15m": integer(0),
+        }),
+        "grafanaDashboard": obj({
+            "enabled": BOOL,
+            "namespace": NAMESPACE,
+            "labels": STRING_MAP,
+            "annotations": STRING_MAP,
+        }),
     }),
     # Helm passes this to a subchart; allow it so the chart works as a dependency.
     "global": {"type": "object"},

@@ -1,6 +1,7 @@
 #include "src/metrics.h"
 
 #include <gtest/gtest.h>
+#include <openssl/crypto.h>
 
 #include <cerrno>
 #include <string>
@@ -112,43 +113,20 @@ TEST(MetricsTest, ErrnoLabel) {
 }
 
 // The names are a contract with dashboards and alerts: a golden text.
-TEST(MetricsTest, GoldenExposition) {
-  Metrics m;
-  m.AuthAttempt("success", 0.02);
-  m.EncryptionFailure();
-  m.DowngradeRefusal();
-  m.AuthAttempt("STATUS_LOGON_FAILURE", 2.1);
-  m.SessionSetup();
-  m.Reconnect();
-  m.SmbRequest("READ", "STATUS_SUCCESS");
-  m.SmbRequest("READ", "STATUS_SUCCESS");
-  m.SmbRequest("CREATE", "STATUS_OBJECT_NAME_NOT_FOUND");
-  m.BytesRead(1 << 20);
-  m.BytesWritten(4096);
-  m.FuseOp("lookup", -ENOENT, 0.0003);
-  m.FuseOp("lookup", 0, 0.002);
-  m.FuseOp("read", 0, 0.02);
-  m.CredentialRotation();
-  m.SetMounted(true);
-  m.SetSessionUp(true);
-  m.SetSessionUp(false);
-  m.UnsignedResponse();
-  m.BadSignature();
-  m.BadSignature();
-  EXPECT_EQ(
-      m.RenderPrometheus(),
-      R"(# HELP smbgate_auth_attempts_total Authentications (SMB2 session setups) attempted, by result: success or the NTSTATUS name.
+const char kGolden[] = R"(# HELP smbgate_auth_attempts_total Authentications attempted (connect and SMB2 session setup, at mount and each reconnect), by result (success, the NTSTATUS name, or error) and class (success, wrong_password, locked, expired, disabled, unreachable, refused_by_policy, protocol_error, server_error).
 # TYPE smbgate_auth_attempts_total counter
-smbgate_auth_attempts_total{result="STATUS_LOGON_FAILURE"} 1
-smbgate_auth_attempts_total{result="success"} 1
+smbgate_auth_attempts_total{result="STATUS_LOGON_FAILURE",class="wrong_password"} 1
+smbgate_auth_attempts_total{result="success",class="success"} 1
 # HELP smbgate_auth_duration_seconds Duration of authentications, successful or not.
 # TYPE smbgate_auth_duration_seconds histogram
-smbgate_auth_duration_seconds_bucket{le="0.005"} 0
 smbgate_auth_duration_seconds_bucket{le="0.01"} 0
 smbgate_auth_duration_seconds_bucket{le="0.025"} 1
 smbgate_auth_duration_seconds_bucket{le="0.05"} 1
 smbgate_auth_duration_seconds_bucket{le="0.1"} 1
+smbgate_auth_duration_seconds_bucket{le="0.15"} 1
+smbgate_auth_duration_seconds_bucket{le="0.2"} 1
 smbgate_auth_duration_seconds_bucket{le="0.25"} 1
+smbgate_auth_duration_seconds_bucket{le="0.3"} 1
 smbgate_auth_duration_seconds_bucket{le="0.5"} 1
 smbgate_auth_duration_seconds_bucket{le="1"} 1
 smbgate_auth_duration_seconds_bucket{le="2.5"} 2
@@ -160,13 +138,64 @@ smbgate_auth_duration_seconds_count 2
 # HELP smbgate_session_setups_total SMB2 sessions set up, at mount and after each reconnect.
 # TYPE smbgate_session_setups_total counter
 smbgate_session_setups_total 1
-# HELP smbgate_reconnects_total Reconnects to the server after a lost connection.
+# HELP smbgate_reconnects_total Reconnects to the server, by the cause of the loss: connection_lost, timeout, session_expired, share_deleted or other.
 # TYPE smbgate_reconnects_total counter
-smbgate_reconnects_total 1
+smbgate_reconnects_total{cause="connection_lost"} 1
 # HELP smbgate_smb_requests_total SMB2 requests completed, by command and NTSTATUS name.
 # TYPE smbgate_smb_requests_total counter
 smbgate_smb_requests_total{command="CREATE",status="STATUS_OBJECT_NAME_NOT_FOUND"} 1
 smbgate_smb_requests_total{command="READ",status="STATUS_SUCCESS"} 2
+# HELP smbgate_smb_request_duration_seconds Time from sending an SMB2 request to its final response, by command.
+# TYPE smbgate_smb_request_duration_seconds histogram
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.0005"} 0
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.001"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.0025"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.005"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.01"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.025"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.05"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.1"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.25"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.5"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="1"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="2.5"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="5"} 1
+smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="+Inf"} 1
+smbgate_smb_request_duration_seconds_sum{command="CREATE"} 0.0007
+smbgate_smb_request_duration_seconds_count{command="CREATE"} 1
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.0005"} 1
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.001"} 1
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.0025"} 1
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.005"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.01"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.025"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.05"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.1"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.25"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="0.5"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="1"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="2.5"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="5"} 2
+smbgate_smb_request_duration_seconds_bucket{command="READ",le="+Inf"} 2
+smbgate_smb_request_duration_seconds_sum{command="READ"} 0.0034000000000000002
+smbgate_smb_request_duration_seconds_count{command="READ"} 2
+# HELP smbgate_server_rtt_seconds Round trips to the server: each keepalive ECHO on the session and the NEGOTIATE of each connect.
+# TYPE smbgate_server_rtt_seconds histogram
+smbgate_server_rtt_seconds_bucket{le="0.0005"} 1
+smbgate_server_rtt_seconds_bucket{le="0.001"} 1
+smbgate_server_rtt_seconds_bucket{le="0.0025"} 1
+smbgate_server_rtt_seconds_bucket{le="0.005"} 1
+smbgate_server_rtt_seconds_bucket{le="0.01"} 1
+smbgate_server_rtt_seconds_bucket{le="0.025"} 1
+smbgate_server_rtt_seconds_bucket{le="0.05"} 1
+smbgate_server_rtt_seconds_bucket{le="0.1"} 1
+smbgate_server_rtt_seconds_bucket{le="0.25"} 1
+smbgate_server_rtt_seconds_bucket{le="0.5"} 1
+smbgate_server_rtt_seconds_bucket{le="1"} 1
+smbgate_server_rtt_seconds_bucket{le="2.5"} 1
+smbgate_server_rtt_seconds_bucket{le="+Inf"} 1
+smbgate_server_rtt_seconds_sum 0.0002
+smbgate_server_rtt_seconds_count 1
 # HELP smbgate_bytes_read_total File data bytes read from the server.
 # TYPE smbgate_bytes_read_total counter
 smbgate_bytes_read_total 1048576
@@ -236,10 +265,57 @@ smbgate_bad_signatures_total 2
 # HELP smbgate_encryption_failures_total Responses of an encrypted session or share that came unencrypted or did not decrypt (each dropped).
 # TYPE smbgate_encryption_failures_total counter
 smbgate_encryption_failures_total 1
+# HELP smbgate_guest_sessions_refused_total Guest or anonymous sessions the server offered and smbgate refused.
+# TYPE smbgate_guest_sessions_refused_total counter
+smbgate_guest_sessions_refused_total 1
+# HELP smbgate_ntlmv1_enabled Always 0: smbgate never offers LM or NTLMv1 (NTLMv2 only, a build constant).
+# TYPE smbgate_ntlmv1_enabled gauge
+smbgate_ntlmv1_enabled 0
+# HELP smbgate_credentials_read_failures_total The credentials file or Secret could not be read or parsed (at a session setup or when a change was re-read).
+# TYPE smbgate_credentials_read_failures_total counter
+smbgate_credentials_read_failures_total 1
+# HELP smbgate_credentials_changed_timestamp_seconds Unix time of the last change of the credentials in use (their age is time() minus this).
+# TYPE smbgate_credentials_changed_timestamp_seconds gauge
+smbgate_credentials_changed_timestamp_seconds 1.7e+09
+# HELP smbgate_build_info Always 1; the labels say which smbgate this is.
+# TYPE smbgate_build_info gauge
+smbgate_build_info{version="0.1.0",openssl="@OPENSSL@",dialects="2.0.2-3.1.1"} 1
 # HELP smbgate_downgrade_refusals_total Connections refused because the negotiation was tampered with or a reconnect reached another server or weaker parameters than the first connection.
 # TYPE smbgate_downgrade_refusals_total counter
 smbgate_downgrade_refusals_total 1
-)");
+)";
+
+TEST(MetricsTest, GoldenExposition) {
+  Metrics m;
+  m.AuthAttempt("success", "success", 0.02);
+  m.EncryptionFailure();
+  m.DowngradeRefusal();
+  m.AuthAttempt("STATUS_LOGON_FAILURE", "wrong_password", 2.1);
+  m.SessionSetup();
+  m.Reconnect("connection_lost");
+  m.SmbRequest("READ", "STATUS_SUCCESS", 0.003);
+  m.SmbRequest("READ", "STATUS_SUCCESS", 0.0004);
+  m.SmbRequest("CREATE", "STATUS_OBJECT_NAME_NOT_FOUND", 0.0007);
+  m.ServerRtt(0.0002);
+  m.GuestRefused();
+  m.CredentialsReadFailure();
+  m.SetCredentialsChanged(1700000000);
+  m.BytesRead(1 << 20);
+  m.BytesWritten(4096);
+  m.FuseOp("lookup", -ENOENT, 0.0003);
+  m.FuseOp("lookup", 0, 0.002);
+  m.FuseOp("read", 0, 0.02);
+  m.CredentialRotation();
+  m.SetMounted(true);
+  m.SetSessionUp(true);
+  m.SetSessionUp(false);
+  m.UnsignedResponse();
+  m.BadSignature();
+  m.BadSignature();
+  // The OpenSSL version label is the running library's.
+  std::string want = kGolden;
+  want.replace(want.find("@OPENSSL@"), 9, OpenSSL_version(OPENSSL_VERSION_STRING));
+  EXPECT_EQ(m.RenderPrometheus(), want);
 }
 
 TEST(MetricsTest, GlobalIsOneInstance) {
