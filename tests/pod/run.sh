@@ -165,8 +165,8 @@ check "rotation: the log shows the reconnect with the new credentials" \
 # (Read the page first: `curl | grep -q` fails under pipefail when grep
 # stops reading early.)
 metrics_page=$(curl -sf "http://127.0.0.1:$metrics_port/metrics")
-check "rotation: metrics count the rotation and the reconnect" \
-  "grep -q '^smbgate_credential_rotations_total 1\$' <<<\"\$metrics_page\" && grep -Eq '^smbgate_reconnects_total [1-9]' <<<\"\$metrics_page\""
+check "rotation: metrics count the rotation and the reconnect (with its cause)" \
+  "grep -q '^smbgate_credential_rotations_total 1\$' <<<\"\$metrics_page\" && grep -Eq '^smbgate_reconnects_total[{]cause=\"[a-z_]+\"[}] [1-9]' <<<\"\$metrics_page\""
 no_password_in_log() { ! grep -qF -- "$new_password" "$rot/log" && ! grep -qF -- "$old_password" "$rot/log"; }
 check "rotation: no password in the log" no_password_in_log
 grep -E "^smbgate_(credential_rotations|reconnects)_total" <<<"$metrics_page"; echo "rotation log:"; grep -E 'rotated|reconnect|authentication' "$rot/log" | sed 's/^/    /'
