@@ -222,8 +222,9 @@ void ReconnectingFs::ReconnectLoop() {
       continue;
     }
     for (auto& w : expired) w.fail(client_errc::connection_lost);
-    // Jittered exponential backoff (PEERS.md: servers that delay failed
-    // logons are flooded by clients that retry in a tight loop).
+    // Jittered exponential backoff: Windows Server 2025 delays every failed
+    // NTLM logon by 2 s, and clients that retry in a tight loop flood it
+    // and the domain controller.
     std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
     const auto sleep = std::chrono::milliseconds(jitter(rng));
     backoff = std::min(options_.max_backoff, backoff * 2);

@@ -65,7 +65,8 @@ Result<std::shared_ptr<Session>> Session::Setup(std::shared_ptr<Connection> conn
     if (session_id == 0) session_id = resp->header.session_id;
     if (resp->header.session_id != session_id) return client_errc::unknown_session;
     // A guest or anonymous session cannot sign, and would mean the server
-    // ignored the credentials: refuse it (MS-SMB2 3.2.5.3.1, PEERS.md).
+    // ignored the credentials: refuse it (MS-SMB2 3.2.5.3.1; Windows 11 24H2 refuses guest
+    // sessions when signing is required too).
     if (body->session_flags & (kSessionFlagIsGuest | kSessionFlagIsNull)) {
       return client_errc::guest_session_refused;
     }

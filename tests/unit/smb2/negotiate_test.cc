@@ -204,7 +204,8 @@ TEST(Negotiate, ResponseRejectsBadContextOffsets) {
   EXPECT_ERRC(DecodeNegotiateResponse(data_past_end), malformed_response);
 }
 
-// PEERS.md: adding two 16-bit wire fields before comparing can wrap. Here
+// Adding two 16-bit wire fields before comparing can wrap (a bug other
+// decoders had). Here
 // SecurityBufferOffset 0xFFFF + SecurityBufferLength 2 is 1 in 16 bits.
 TEST(Negotiate, SecurityBufferOffsetLengthWrapRegression) {
   Bytes m = test::Rsp(Command::kNegotiate, Response311());
