@@ -373,6 +373,11 @@ Metrics::Metrics() {
                       "Reconnects to the server, by the cause of the loss: connection_lost, "
                       "timeout, session_expired, share_deleted or other.",
                       {"cause"});
+  // Every cause from the start at 0, so the first reconnect of a cause is
+  // an increase that rate() and increase() see.
+  for (const char* cause : {"connection_lost", "timeout", "session_expired", "share_deleted", "other"}) {
+    reconnects_->WithLabels({cause});
+  }
   smb_requests_ = &registry_.AddCounter(
       "smbgate_smb_requests_total",
       "SMB2 requests completed, by command and NTSTATUS name.",

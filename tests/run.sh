@@ -25,6 +25,7 @@ ctest --test-dir build --output-on-failure -L 'unit|integration|e2e' -j2
 tests/chart/run.sh
 # Sidecar, unprivileged, rotation and host-mount tests with real mounts.
 tests/pod/run.sh build
+tests/monitoring/run.sh build
 
 if [ "$fuzz" = 1 ]; then
   tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"

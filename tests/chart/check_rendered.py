@@ -11,6 +11,7 @@ Prints one line per check and `RESULT passed=N failed=M`; exits 1 if any failed.
 Needs PyYAML (Debian: python3-yaml); otherwise only the standard library.
 """
 import copy
+import json
 import os
 import sys
 
@@ -446,6 +447,94 @@ def main(argv):
             c.expect(pm["spec"]["podMetricsEndpoints"][0]["port"] == "metrics", "scrapes the metrics port")
 
     c.check("metrics Service, ServiceMonitor and PodMonitor as configured", monitoring)
+
+    # --- Prometheus rules and the Grafana dashboard (sources: charts/smbgate/files/monitoring/;
+    # deploy/monitoring/ is their rendering with the defaults) ----------------------------------
+    mon = v["monitoring"]
+    plain_dir = os.path.join(ROOT, "deploy", "monitoring")
+
+    def plain_rules(name):
+        with open(os.path.join(plain_dir, name)) as f:
+            return [r for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
+
+    def prometheus_rule():
+        prs = by_kind.get("PrometheusRule", [])
+        c.expect(len(prs) == int(mon["prometheusRule"]["enabled"]), "PrometheusRule iff enabled")
+        for pr in prs:
+            c.expect(pr["apiVersion"] == "monitoring.coreos.com/v1", "monitoring.coreos.com/v1")
+            want_ns = mon["prometheusRule"]["namespace"]
+            c.expect(pr["metadata"]["namespace"] == want_ns if want_ns else bool(pr["metadata"].get("namespace")),
+                     f"namespace {pr['metadata'].get('namespace')}")
+            for k, val in mon["prometheusRule"]["labels"].items():
+                c.expect(pr["metadata"]["labels"].get(k) == val, f"label {k}")
+            rules = [r for g in pr["spec"]["groups"] for r in g["rules"]]
+            records = [r for r in rules if "record" in r]
+            alerts = [r for r in rules if "alert" in r]
+            plain_records, plain_alerts = plain_rules("rules.yaml"), plain_rules("alerts.yaml")
+            c.expect([r["record"] for r in records] == [r["record"] for r in plain_records],
+                     "the recording rules of deploy/monitoring/rules.yaml")
+            c.expect([r["alert"] for r in alerts] == [r["alert"] for r in plain_alerts],
+                     "the alerts of deploy/monitoring/alerts.yaml")
+            plain_sev = {r["alert"]: r["labels"]["severity"] for r in plain_alerts}
+            for a in alerts:
+                name = a["alert"]
+                lab = a.get("labels") or {}
+                c.expect(lab.get("severity") == plain_sev.get(name), f"{name}: its own severity {lab.get('severity')}")
+                for k, val in mon["prometheusRule"]["alertLabels"].items():
+                    if k != "severity":
+                        c.expect(lab.get(k) == val, f"{name}: alert label {k}")
+                ann = a.get("annotations") or {}
+                c.expect(ann.get("summary") and ann.get("description"), f"{name}: summary and description")
+                c.expect(ann.get("runbook_url") == f"{mon['runbookBaseUrl']}#{name.lower()}",
+                         f"{name}: runbook_url {ann.get('runbook_url')}")
+
+            def num(x):
+                return str(int(x)) if float(x).is_integer() else str(x)
+
+            t = mon["thresholds"]
+            exprs = {r["record"]: r["expr"] for r in records}
+            c.expect(exprs.get("smbgate:auth_success_objective:ratio") == f"vector({num(t['authObjective'])})",
+                     "the objective from monitoring.thresholds")
+            aexpr = {a["alert"]: a["expr"] for a in alerts}
+            c.expect(f"({num(t['authFastBurnRate'])} * (1 - {num(t['authObjective'])}))" in aexpr.get("SmbgateAuthSLOBurnFast", ""),
+                     "fast burn threshold from the values")
+            c.expect(f"({num(t['authSlowBurnRate'])} * (1 - {num(t['authObjective'])}))" in aexpr.get("SmbgateAuthSLOBurnSlow", ""),
+                     "slow burn threshold from the values")
+            c.expect(f">= {num(t['authMinFailures'])}" in aexpr.get("SmbgateAuthSLOBurnFast", ""), "authMinFailures")
+            c.expect(aexpr.get("SmbgateAuthLatencyHigh", "").strip().endswith(f"> {num(t['authLatencySeconds'])}"),
+                     "latency threshold from the values")
+            c.expect(aexpr.get("SmbgateReconnectStorm", "").strip().endswith(f"> {num(t['reconnectsPer15m'])}"),
+                     "reconnect threshold from the values")
+            with open(os.path.join(CHART, "values.yaml")) as f:
+                defaults = yaml.safe_load(f)["monitoring"]
+            if t == defaults["thresholds"] and mon["runbookBaseUrl"] == defaults["runbookBaseUrl"]:
+                # With the defaults: the very rules of deploy/monitoring, but for alertLabels.
+                def strip(rs):
+                    out = copy.deepcopy(rs)
+                    for r in out:
+                        if "labels" in r:
+                            r["labels"] = {k: val for k, val in r["labels"].items()
+                                           if k == "severity" or k not in mon["prometheusRule"]["alertLabels"]}
+                    return out
+                c.expect(strip(rules) == plain_records + plain_alerts, "identical to deploy/monitoring's rules")
+
+    c.check("PrometheusRule: deploy/monitoring's rules with the values' thresholds and labels", prometheus_rule)
+
+    def dashboard():
+        cms = [d for d in by_kind.get("ConfigMap", []) if "smbgate.json" in (d.get("data") or {})]
+        c.expect(len(cms) == int(mon["grafanaDashboard"]["enabled"]), "dashboard ConfigMap iff enabled")
+        for cm in cms:
+            want_ns = mon["grafanaDashboard"]["namespace"]
+            c.expect(cm["metadata"]["namespace"] == want_ns if want_ns else bool(cm["metadata"].get("namespace")),
+                     f"namespace {cm['metadata'].get('namespace')}")
+            for k, val in mon["grafanaDashboard"]["labels"].items():
+                c.expect(cm["metadata"]["labels"].get(k) == val, f"label {k}={val} (the sidecar's)")
+            for k, val in mon["grafanaDashboard"]["annotations"].items():
+                c.expect((cm["metadata"].get("annotations") or {}).get(k) == val, f"annotation {k}")
+            with open(os.path.join(plain_dir, "dashboard.json")) as f:
+                c.expect(json.loads(cm["data"]["smbgate.json"]) == json.load(f), "deploy/monitoring/dashboard.json")
+
+    c.check("Grafana dashboard ConfigMap as configured", dashboard)
 
     # For tests/chart/run.sh, which adds the counts up.
     print(f"RESULT passed={c.passed} failed={c.failed}")

@@ -11,9 +11,9 @@
 # What runs: helm lint --strict (defaults and every charts/smbgate/ci file); helm template of
 # each, checked by check_rendered.py; values the schema or the templates must refuse; NOTES.txt;
 # the named templates used from another chart; values.schema.json and the README against the
-# values; deploy/kubernetes against a fresh rendering; deploy/image/smbgate-fuse-fd against a
-# stand-in node helper; deploy/Dockerfile (dockerfile_test.py). Closes with
-# `chart: N passed, M failed`.
+# values; deploy/kubernetes and deploy/monitoring against a fresh rendering;
+# deploy/image/smbgate-fuse-fd against a stand-in node helper; deploy/Dockerfile
+# (dockerfile_test.py). Closes with `chart: N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 here=tests/chart
@@ -185,6 +185,12 @@ refuse "is set by the chart" --set 'mountOptions.extra[0]=spn=cifs/x'
 refuse "mountOptions.seal" --set-string mountOptions.seal=yes
 refuse "mountOptions.spn" --set mountOptions.spn=fileserver
 refuse "mountOptions.spn" --set 'mountOptions.spn=cifs/a b'
+refuse "Additional property enabeld is not allowed" --set monitoring.prometheusRule.enabeld=true
+refuse "monitoring.thresholds.authObjective" --set monitoring.thresholds.authObjective=99.5
+refuse "monitoring.thresholds.authMinFailures" --set monitoring.thresholds.authMinFailures=0
+refuse "could never fire" --set monitoring.prometheusRule.enabled=true,monitoring.thresholds.authFastBurnRate=300
+refuse "monitoring.runbookBaseUrl" --set 'monitoring.runbookBaseUrl=runbooks.md#x'
+refuse "monitoring.grafanaDashboard.namespace" --set monitoring.grafanaDashboard.namespace=Grafana_NS
 
 # --- the checker itself catches broken renderings ------------------------------------------------
 if [ -f "$tmp/render-default" ]; then
@@ -212,6 +218,42 @@ EOF
   broken "a privileged application" 'pod["containers"][0]["securityContext"]["privileged"] = True'
   broken "seal without mountOptions.seal" 'pod["initContainers"][0]["args"][-1] += ",seal"'
   broken "an spn= without mountOptions.spn" 'pod["initContainers"][0]["args"][-1] += ",spn=cifs/x"'
+fi
+
+# The PrometheusRule with the default thresholds: the very rules of deploy/monitoring.
+printf 'monitoring:\n  prometheusRule:\n    enabled: true\n  grafanaDashboard:\n    enabled: true\n' >"$tmp/mon-defaults.yaml"
+if "$helm" template t "$chart" --kube-version "$kube_version" -f "$tmp/mon-defaults.yaml" >"$tmp/render-mon-defaults" 2>"$tmp/render.log"; then
+  run_counted "check_rendered monitoring defaults" "$PY" "$here/check_rendered.py" "$tmp/render-mon-defaults" "$tmp/mon-defaults.yaml"
+else
+  fail "helm template (monitoring with the defaults)"
+  cat "$tmp/render.log"
+fi
+
+# The checker catches broken PrometheusRules and dashboards (from the monitoring values).
+if [ -f "$tmp/render-monitoring-values.yaml" ]; then
+  broken_mon() {
+    local what=$1 script=$2
+    "$PY" - "$tmp/render-monitoring-values.yaml" "$tmp/broken.yaml" "$script" <<'EOF'
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+rule = [d for d in docs if d["kind"] == "PrometheusRule"][0]
+alerts = [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
+dash = [d for d in docs if d["kind"] == "ConfigMap" and "smbgate.json" in d.get("data", {})][0]
+exec(sys.argv[3])
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
+EOF
+    if "$PY" "$here/check_rendered.py" "$tmp/broken.yaml" "$chart/ci/monitoring-values.yaml" >/dev/null 2>&1; then
+      fail "checker catches: $what"
+    else
+      ok "checker catches: $what"
+    fi
+  }
+  broken_mon "an alert without its runbook anchor" 'alerts[0]["annotations"]["runbook_url"] = "https://example.com/runbooks.md"'
+  broken_mon "an alert missing" 'rule["spec"]["groups"][1]["rules"].pop()'
+  broken_mon "alertLabels overriding severity" 'alerts[0]["labels"]["severity"] = "page"'
+  broken_mon "the default objective despite the values" 'rule["spec"]["groups"][0]["rules"][4]["expr"] = "vector(0.995)"'
+  broken_mon "a dashboard that is not deploy/monitoring's" 'dash["data"]["smbgate.json"] = json.dumps({"panels": []})'
+  broken_mon "the dashboard without the sidecar label" 'del dash["metadata"]["labels"]["grafana_dashboard"]'
 fi
 
 # --- NOTES.txt (helm template does not render it: a copy of the chart renders it as data) ------
@@ -289,7 +331,7 @@ readme = open(sys.argv[2]).read()
 missing = []
 def leaves(node, path):
     # Maps the chart defines are walked; free-form maps (labels, selectors, resources) stop.
-    if isinstance(node, dict) and node and path.split(".")[-1] not in ("resources", "namespaceSelector", "podSelector", "requests", "limits"):
+    if isinstance(node, dict) and node and path.split(".")[-1] not in ("resources", "namespaceSelector", "podSelector", "requests", "limits", "labels"):
         for k, v in node.items():
             yield from leaves(v, f"{path}.{k}" if path else k)
     else:
@@ -321,6 +363,23 @@ if HELM=$helm deploy/kubernetes/render.sh "$tmp/k8s" 2>"$tmp/k8s.log"; then
 else
   fail "deploy/kubernetes/render.sh"
   cat "$tmp/k8s.log"
+fi
+
+# --- deploy/monitoring is a fresh rendering of the chart's monitoring sources ----------------
+mkdir -p "$tmp/mon"
+if HELM=$helm deploy/monitoring/render.sh "$tmp/mon" 2>"$tmp/mon.log"; then
+  for f in "$tmp"/mon/*; do
+    b=$(basename "$f")
+    if diff -u "deploy/monitoring/$b" "$f" >"$tmp/mon.diff" 2>&1; then
+      ok "deploy/monitoring/$b is up to date"
+    else
+      fail "deploy/monitoring/$b is stale: run HELM=$helm deploy/monitoring/render.sh"
+      head -30 "$tmp/mon.diff"
+    fi
+  done
+else
+  fail "deploy/monitoring/render.sh"
+  cat "$tmp/mon.log"
 fi
 
 # --- the image's pieces -----------------------------------------------------------------------

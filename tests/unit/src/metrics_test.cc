@@ -141,6 +141,10 @@ smbgate_session_setups_total 1
 # HELP smbgate_reconnects_total Reconnects to the server, by the cause of the loss: connection_lost, timeout, session_expired, share_deleted or other.
 # TYPE smbgate_reconnects_total counter
 smbgate_reconnects_total{cause="connection_lost"} 1
+smbgate_reconnects_total{cause="other"} 0
+smbgate_reconnects_total{cause="session_expired"} 0
+smbgate_reconnects_total{cause="share_deleted"} 0
+smbgate_reconnects_total{cause="timeout"} 0
 # HELP smbgate_smb_requests_total SMB2 requests completed, by command and NTSTATUS name.
 # TYPE smbgate_smb_requests_total counter
 smbgate_smb_requests_total{command="CREATE",status="STATUS_OBJECT_NAME_NOT_FOUND"} 1
