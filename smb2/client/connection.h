@@ -1,9 +1,13 @@
-// Connection: one TCP connection to an SMB2/3 server. Owns the framing
-// (MS-SMB2 2.1 Direct TCP transport), message ids and credits (3.2.4.1.3/5),
-// the table of pending requests, signing of requests and verification of
-// responses (3.1.4.1, 3.1.5.1, 3.2.5.1.3), and NEGOTIATE (3.2.4.2).
+// Connection: one connection to an SMB2/3 server, composed of three parts
+// with one job each: a Transport (the socket and the MS-SMB2 2.1 framing,
+// smb2/client/transport.h), MessageSecurity (each session's keys: sign,
+// verify, encrypt, decrypt; message_security.h) and a RequestTable (message
+// ids, credits, deadlines; request_table.h). The Connection itself does
+// NEGOTIATE (3.2.4.2), sends requests with the protection their session and
+// tree need, and hands each response that passed it to its request.
 //
-// Asio stays inside connection.cc: this header is included widely.
+// Asio stays inside connection.cc and tcp_transport.cc: this header is
+// included widely.
 //
 // Threading: every public member is thread-safe. Work runs on one internal
 // I/O thread (the connection's strand); response handlers run on that thread
