@@ -3,6 +3,8 @@
 # Used by CI (.ci/run), the README's commands and the container image's build
 # stage, so the package list is proven by every CI run.
 #   deploy/install-deps.sh            build + test dependencies
+#   deploy/install-deps.sh --build    only what building smbgate needs (the image's
+#                                     build stage: no Samba, clang or Prometheus)
 #   deploy/install-deps.sh --runtime  only what the smbgate binary needs
 set -eu
 
@@ -12,11 +14,12 @@ BUILD="cmake ninja-build ccache g++ pkg-config libssl-dev libboost-dev \
 # Tests: a real Samba server and client, clang for the libFuzzer targets.
 TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus"
 
-if [ "${1:-}" = "--runtime" ]; then
-  PKGS="$RUNTIME"
-else
-  PKGS="$RUNTIME $BUILD $TEST"
-fi
+case "${1:-}" in
+  "") PKGS="$RUNTIME $BUILD $TEST" ;;
+  --build) PKGS="$RUNTIME $BUILD" ;;
+  --runtime) PKGS="$RUNTIME" ;;
+  *) echo "install-deps: unknown option $1 (--build, --runtime or nothing)" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do
