@@ -11,8 +11,10 @@ set -eu
 RUNTIME="fuse3 libfuse3-3 libssl3 libyaml-cpp0.7 libspdlog1.10 ca-certificates"
 BUILD="cmake ninja-build ccache g++ pkg-config libssl-dev libboost-dev \
   libspdlog-dev libyaml-cpp-dev libfuse3-dev libgtest-dev libgmock-dev"
-# Tests: a real Samba server and client, clang for the libFuzzer targets.
-TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus"
+# Tests: a real Samba server and client, clang for the libFuzzer targets, podman (with
+# runc) and mmdebstrap to build and run the container image without a registry.
+TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus \
+  podman runc mmdebstrap"
 
 case "${1:-}" in
   "") PKGS="$RUNTIME $BUILD $TEST" ;;
