@@ -11,8 +11,8 @@
 #     mounts it, hands the descriptor over); the image runs as uid 65532 with no capability
 #     on a read-only root and serves the mount.
 # The base images debian:12 and debian:12-slim are made by tests/container/base-images.sh
-# (mmdebstrap) once and kept, as is the image smbgate:test and its layer cache, so a second
-# run rebuilds only what changed.
+# (mmdebstrap) once and kept, as are the image smbgate:test and its build stage
+# smbgate-build:test (the layer cache), so a second run rebuilds only what changed.
 # Usage: tests/container/run.sh [BUILD_DIR]   (prints "container: N passed, M failed")
 # BUILD_DIR is accepted for symmetry with the other suites and not used: the image
 # builds its own binary.
@@ -23,6 +23,7 @@ repo=$(pwd)
 start=$SECONDS
 
 image=localhost/smbgate:test
+build_image=localhost/smbgate-build:test
 base=debian:12-slim
 # crun cannot set up this kind of machine's cgroups, runc can; podman's default rlimits
 # (nofile 1048576, nproc 32768) are above what an unprivileged-resource root may set, so
@@ -81,9 +82,25 @@ if ! pm build --pull=never --network host "${limits[@]}" -f deploy/Dockerfile -t
   exit 1
 fi
 ok "image: podman build deploy/Dockerfile ($((SECONDS - t)) s)"
+# The build stage gets a name too (from the layer cache, seconds), so that it is kept as the
+# next build's cache and told apart from the stages of earlier builds.
+pm build --pull=never --network host "${limits[@]}" -f deploy/Dockerfile --target build \
+  -t "$build_image" . >>"$work/build.log" 2>&1
 new_id=$(pm image inspect --format '{{.Id}}' "$image")
-# The image this build replaced (untagged now) is not kept.
+# The images earlier builds left behind are not kept: the image this build replaced, and
+# every unnamed leaf descending from the base images (podman rmi also removes the unnamed
+# parents only it used). Other unnamed images on the machine are not touched.
 [ -n "$old_id" ] && [ "$old_id" != "$new_id" ] && pm rmi "$old_id" >/dev/null 2>&1
+base_ids=" $(pm image inspect --format '{{.Id}}' debian:12 "$base" | tr '\n' ' ') "
+for leaf in $(pm images -a -q --no-trunc --filter dangling=true); do
+  p=${leaf#sha256:}
+  while p=$(pm image inspect --format '{{.Parent}}' "$p" 2>/dev/null) && [ -n "$p" ]; do
+    if [[ $base_ids == *" ${p#sha256:} "* ]]; then
+      pm rmi "$leaf" >/dev/null 2>&1
+      break
+    fi
+  done
+done
 
 mb() { echo "$(( $1 / 1000000 )) MB"; }
 size=$(pm image inspect --format '{{.Size}}' "$image")
