@@ -17,8 +17,7 @@
 # BUILD_DIR is accepted for symmetry with the other suites and not used: the image
 # builds its own binary.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-repo=$(pwd)
+cd "$(dirname "$0")/../.." || exit 1
 [ "$(id -u)" = 0 ] || { echo "container: needs root (podman, mounts, /dev/fuse)"; exit 1; }
 start=$SECONDS
 
@@ -29,7 +28,9 @@ base=debian:12-slim
 # (nofile 1048576, nproc 32768) are above what an unprivileged-resource root may set, so
 # the containers get the limits this shell has (nproc: a fixed, lower value, enough).
 pm() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
-limits=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit nproc=4096:4096)
+nofile=$(ulimit -Hn)
+[ "$nofile" = unlimited ] && nofile=1048576
+limits=(--ulimit "nofile=$nofile:$nofile" --ulimit nproc=4096:4096)
 
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v mmdebstrap >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc mmdebstrap \
@@ -108,6 +109,7 @@ base_size=$(pm image inspect --format '{{.Size}}' "$base")
 echo "image: $image $(mb "$size"), $base $(mb "$base_size"), the runtime stage adds $(mb $((size - base_size)))"
 pm history --format '{{.Size}}\t{{.CreatedBy}}' "$image" | head -n "$(( $(pm history -q "$image" | wc -l) - $(pm history -q "$base" | wc -l) ))" |
   grep -v '^0B' | cut -c1-150 | sed 's/^/    layer /'
+# shellcheck disable=SC2016 # dpkg-query's format, not the shell's
 listing() { pm run --rm "${limits[@]}" --network none --user 0 --entrypoint dpkg-query "$1" -W -f '${Package}\n' | sort; }
 added=$(comm -13 <(listing "$base") <(listing "$image") | tr '\n' ' ')
 echo "    packages added to $base: $added"
