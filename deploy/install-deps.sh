@@ -3,20 +3,25 @@
 # Used by CI (.ci/run), the README's commands and the container image's build
 # stage, so the package list is proven by every CI run.
 #   deploy/install-deps.sh            build + test dependencies
+#   deploy/install-deps.sh --build    only what building smbgate needs (the image's
+#                                     build stage: no Samba, clang or Prometheus)
 #   deploy/install-deps.sh --runtime  only what the smbgate binary needs
 set -eu
 
 RUNTIME="fuse3 libfuse3-3 libssl3 libyaml-cpp0.7 libspdlog1.10 ca-certificates"
 BUILD="cmake ninja-build ccache g++ pkg-config libssl-dev libboost-dev \
   libspdlog-dev libyaml-cpp-dev libfuse3-dev libgtest-dev libgmock-dev"
-# Tests: a real Samba server and client, clang for the libFuzzer targets.
-TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus"
+# Tests: a real Samba server and client, clang for the libFuzzer targets, podman (with
+# runc) and mmdebstrap to build and run the container image without a registry.
+TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus \
+  podman runc mmdebstrap"
 
-if [ "${1:-}" = "--runtime" ]; then
-  PKGS="$RUNTIME"
-else
-  PKGS="$RUNTIME $BUILD $TEST"
-fi
+case "${1:-}" in
+  "") PKGS="$RUNTIME $BUILD $TEST" ;;
+  --build) PKGS="$RUNTIME $BUILD" ;;
+  --runtime) PKGS="$RUNTIME" ;;
+  *) echo "install-deps: unknown option $1 (--build, --runtime or nothing)" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do

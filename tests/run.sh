@@ -1,7 +1,8 @@
 #!/bin/bash
 # The test command of the README and of CI: installs the Debian packages,
 # builds, runs the unit and integration suites (a real smbd is started by the
-# integration fixture on 127.0.0.1), then a short run of every fuzz target
+# integration fixture on 127.0.0.1), the pod, chart, container image and monitoring
+# tests, then a short run of every fuzz target
 # under ASan+UBSan.
 #   tests/run.sh             everything above
 #   tests/run.sh --no-fuzz   skip the fuzz build and run
@@ -25,6 +26,9 @@ ctest --test-dir build --output-on-failure -L 'unit|integration|e2e' -j2
 tests/chart/run.sh
 # Sidecar, unprivileged, rotation and host-mount tests with real mounts.
 tests/pod/run.sh build
+# The container image built with podman (base images by mmdebstrap, no registry) and run
+# as the privileged sidecar, in fdpassing mode and for `smbgate check`.
+tests/container/run.sh build
 tests/monitoring/run.sh build
 
 if [ "$fuzz" = 1 ]; then
