@@ -12,9 +12,11 @@ RUNTIME="fuse3 libfuse3-3 libssl3 libyaml-cpp0.7 libspdlog1.10 ca-certificates"
 BUILD="cmake ninja-build ccache g++ pkg-config libssl-dev libboost-dev \
   libspdlog-dev libyaml-cpp-dev libfuse3-dev libgtest-dev libgmock-dev"
 # Tests: a real Samba server and client, clang for the libFuzzer targets, podman (with
-# runc) and mmdebstrap to build and run the container image without a registry.
+# runc) and mmdebstrap to build and run the container image without a registry (gpg and
+# libdpkg-perl are only recommended by mmdebstrap, which uses them to find and check the
+# archive keyring; recommends are not installed here).
 TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus \
-  podman runc mmdebstrap"
+  podman runc mmdebstrap gpg libdpkg-perl"
 
 case "${1:-}" in
   "") PKGS="$RUNTIME $BUILD $TEST" ;;
