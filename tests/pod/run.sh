@@ -24,8 +24,7 @@ bin="$repo/$build/smbgate"
 
 work=$(mktemp -d /tmp/smbgate-pod.XXXXXX)
 chmod 755 "$work"
-passed=0
-failed=0
+. tests/lib.sh
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -38,15 +37,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok   - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
-# Waits up to N tenths of a second for a condition.
-wait_for() {
-  local n=$1; shift
-  for _ in $(seq "$n"); do eval "$*" && return 0; sleep 0.1; done
-  return 1
-}
 
 deploy/local-smbd.sh start "$work/smbd" || { echo "pod: smbd did not start"; exit 1; }
 port=$(cat "$work/smbd/port")
