@@ -6,23 +6,27 @@
 #   deploy/install-deps.sh --build    only what building smbgate needs (the image's
 #                                     build stage: no Samba, clang or Prometheus)
 #   deploy/install-deps.sh --runtime  only what the smbgate binary needs
+#   deploy/install-deps.sh --csi-runtime  what smbgate-csi-node adds to that (gRPC)
 set -eu
 
 RUNTIME="fuse3 libfuse3-3 libssl3 libyaml-cpp0.7 libspdlog1.10 ca-certificates"
+CSI_RUNTIME="libgrpc++1.51 libprotobuf32"
 BUILD="cmake ninja-build ccache g++ pkg-config libssl-dev libboost-dev \
-  libspdlog-dev libyaml-cpp-dev libfuse3-dev libgtest-dev libgmock-dev"
+  libspdlog-dev libyaml-cpp-dev libfuse3-dev libgtest-dev libgmock-dev \
+  libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc protobuf-compiler"
 # Tests: a real Samba server and client, clang for the libFuzzer targets, podman (with
 # runc) and mmdebstrap to build and run the container image without a registry (gpg and
 # libdpkg-perl are only recommended by mmdebstrap, which uses them to find and check the
 # archive keyring; recommends are not installed here).
 TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus \
-  podman runc mmdebstrap gpg libdpkg-perl"
+  podman runc mmdebstrap gpg libdpkg-perl python3-grpcio python3-protobuf"
 
 case "${1:-}" in
   "") PKGS="$RUNTIME $BUILD $TEST" ;;
   --build) PKGS="$RUNTIME $BUILD" ;;
   --runtime) PKGS="$RUNTIME" ;;
-  *) echo "install-deps: unknown option $1 (--build, --runtime or nothing)" >&2; exit 2 ;;
+  --csi-runtime) PKGS="$CSI_RUNTIME" ;;
+  *) echo "install-deps: unknown option $1 (--build, --runtime, --csi-runtime or nothing)" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -75,22 +75,50 @@ static int ValidVolume(const char* s) {
   return 1;
 }
 
+// Fills `addr` for `path`. A path longer than sun_path (a kubelet pod directory easily is)
+// is reached through its directory, opened into *dirfd: /proc/self/fd/N/NAME. Returns 0, or
+// the errno of opening the directory (ENOENT while it does not exist yet).
+static int Address(const char* path, struct sockaddr_un* addr, int* dirfd) {
+  memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  *dirfd = -1;
+  if (strlen(path) < sizeof addr->sun_path) {
+    strcpy(addr->sun_path, path);
+    return 0;
+  }
+  const char* slash = strrchr(path, '/');
+  if (slash == NULL || slash[1] == '\0') Die("--socket: path too long", 0);
+  char dir[4096];
+  const size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+  if (dlen >= sizeof dir) Die("--socket: path too long", 0);
+  memcpy(dir, path, dlen);
+  dir[dlen] = '\0';
+  *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dirfd < 0) return errno;
+  const int n = snprintf(addr->sun_path, sizeof addr->sun_path, "/proc/self/fd/%d/%s", *dirfd,
+                         slash + 1);
+  if (n < 0 || (size_t)n >= sizeof addr->sun_path) Die("--socket: file name too long", 0);
+  return 0;
+}
+
 // Connects, retrying while the socket is missing or refuses, until `timeout` seconds passed.
 static int Connect(const char* path, long timeout) {
-  struct sockaddr_un addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  if (strlen(path) >= sizeof addr.sun_path) Die("--socket: path too long", 0);
-  strcpy(addr.sun_path, path);
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   int logged = 0;
   for (;;) {
-    const int s = socket(AF_UNIX, SOCK_STREAM, 0);  // no CLOEXEC: PROGRAM inherits it
-    if (s < 0) Die("socket", errno);
-    if (connect(s, (struct sockaddr*)&addr, sizeof addr) == 0) return s;
-    const int err = errno;
-    close(s);
+    struct sockaddr_un addr;
+    int dirfd = -1;
+    int err = Address(path, &addr, &dirfd);
+    if (err == 0) {
+      const int s = socket(AF_UNIX, SOCK_STREAM, 0);  // no CLOEXEC: PROGRAM inherits it
+      if (s < 0) Die("socket", errno);
+      const int rc = connect(s, (struct sockaddr*)&addr, sizeof addr);
+      err = errno;
+      if (dirfd >= 0) close(dirfd);
+      if (rc == 0) return s;
+      close(s);
+    }
     if (err != ENOENT && err != ECONNREFUSED && err != EAGAIN) Die(path, err);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
