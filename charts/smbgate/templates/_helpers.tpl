@@ -190,7 +190,11 @@ Renders one list item, unindented: use `| nindent N`.
     - --fd
     - "3"
     - --timeout
-    - {{ ternary $v.csi.handoffTimeoutSeconds $v.fdPassing.connectTimeoutSeconds $csi | int | quote }}
+    {{- if $csi }}
+    - {{ $v.csi.handoffTimeoutSeconds | int | quote }}
+    {{- else }}
+    - {{ $v.fdPassing.connectTimeoutSeconds | int | quote }}
+    {{- end }}
     {{- if $v.mountOptions.readOnly }}
     - --ro
     {{- end }}
