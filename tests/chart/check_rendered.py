@@ -96,6 +96,101 @@ def parse_options(args):
     return opts
 
 
+def check_csi_driver(c, v, by_kind, workloads):
+    """The CSIDriver and the node DaemonSet: present iff mode csi and csi.installDriver, and
+    consistent with csi.kubeletDir and csi.driverName."""
+    cv = v["csi"]
+    drivers = by_kind.get("CSIDriver", [])
+    daemonsets = by_kind.get("DaemonSet", [])
+    if not (v["mode"] == "csi" and cv["installDriver"]):
+        c.expect(not drivers and not daemonsets, "no CSIDriver and no DaemonSet")
+        return
+    c.expect(len(drivers) == 1 and len(daemonsets) == 1, "one CSIDriver and one DaemonSet")
+    d = drivers[0]
+    c.expect(d["apiVersion"] == "storage.k8s.io/v1", "storage.k8s.io/v1")
+    c.expect(d["metadata"]["name"] == cv["driverName"], f"CSIDriver {d['metadata']['name']}")
+    want = {"volumeLifecycleModes": ["Ephemeral"], "podInfoOnMount": True, "attachRequired": False,
+            "fsGroupPolicy": "None", "requiresRepublish": False}
+    c.expect(d["spec"] == want, f"CSIDriver spec {d['spec']}")
+
+    ds = daemonsets[0]
+    pod = ds["spec"]["template"]
+    spec = pod["spec"]
+    ctrs = {x["name"]: x for x in spec["containers"]}
+    c.expect(set(ctrs) == {"smbgate-csi-node", "node-driver-registrar"}, f"containers {sorted(ctrs)}")
+    vols = {x["name"]: x for x in spec["volumes"]}
+    kubelet = cv["kubeletDir"]
+    plugin_dir = f"{kubelet}/plugins/{cv['driverName']}"
+
+    def host_mount(ctr, path):
+        """The hostPath (path, type) mounted at path in ctr."""
+        for m in ctr.get("volumeMounts") or []:
+            if m["mountPath"] == path and "hostPath" in vols.get(m["name"], {}):
+                hp = vols[m["name"]]["hostPath"]
+                return hp["path"], hp.get("type"), m
+        return None, None, None
+
+    def arg(ctr, name):
+        vals = [a.split("=", 1)[1] for a in ctr.get("args") or [] if a.startswith(name + "=")]
+        c.expect(len(vals) == 1, f"{ctr['name']}: one {name}")
+        return vals[0] if vals else None
+
+    drv = ctrs["smbgate-csi-node"]
+    img = cv["image"]
+    want_img = f"{img['repository']}@{img['digest']}" if img["digest"] else f"{img['repository']}:{img['tag']}"
+    c.expect(drv["image"] == want_img, f"driver image {drv['image']}")
+    c.expect(drv["securityContext"].get("privileged") is True, "the driver is privileged")
+    c.expect(arg(drv, "--endpoint") == "unix:///csi/csi.sock", "--endpoint unix:///csi/csi.sock")
+    c.expect(arg(drv, "--driver-name") == cv["driverName"], "--driver-name")
+    c.expect(arg(drv, "--kubelet-dir") == kubelet, "--kubelet-dir")
+    c.expect(arg(drv, "--handoff-timeout") == str(cv["handoffTimeoutSeconds"]), "--handoff-timeout")
+    c.expect(arg(drv, "--log-level") == cv["logLevel"], "--log-level")
+    c.expect(arg(drv, "--state-dir").startswith("/csi/"), "--state-dir on the plugin dir (kept across restarts)")
+    c.expect(arg(drv, "--node-id") == "$(NODE_NAME)", "--node-id $(NODE_NAME)")
+    env = {e["name"]: e for e in drv.get("env") or []}
+    c.expect(env.get("NODE_NAME", {}).get("valueFrom") == {"fieldRef": {"fieldPath": "spec.nodeName"}},
+             "NODE_NAME from spec.nodeName")
+    path, typ, _ = host_mount(drv, "/csi")
+    c.expect((path, typ) == (plugin_dir, "DirectoryOrCreate"), f"driver /csi from {path} ({typ})")
+    path, typ, m = host_mount(drv, kubelet)
+    c.expect(path == kubelet and typ == "Directory", f"kubelet dir {path} at the same path")
+    c.expect(m is not None and m.get("mountPropagation") == "Bidirectional", "kubelet dir Bidirectional")
+    path, typ, _ = host_mount(drv, "/dev/fuse")
+    c.expect((path, typ) == ("/dev/fuse", "CharDevice"), "/dev/fuse as a CharDevice")
+    c.expect(drv.get("resources") == cv["resources"], "driver resources from the values")
+
+    reg = ctrs["node-driver-registrar"]
+    rimg = cv["registrar"]["image"]
+    want_img = f"{rimg['repository']}@{rimg['digest']}" if rimg["digest"] else f"{rimg['repository']}:{rimg['tag']}"
+    c.expect(reg["image"] == want_img, f"registrar image {reg['image']}")
+    c.expect(arg(reg, "--csi-address") == "/csi/csi.sock", "--csi-address /csi/csi.sock")
+    c.expect(arg(reg, "--kubelet-registration-path") == f"{plugin_dir}/csi.sock",
+             f"--kubelet-registration-path {plugin_dir}/csi.sock (the driver's socket as the kubelet sees it)")
+    path, _, _ = host_mount(reg, "/csi")
+    c.expect(path == plugin_dir, f"registrar /csi from {path}")
+    path, typ, _ = host_mount(reg, "/registration")
+    c.expect(path == f"{kubelet}/plugins_registry", f"registrar /registration from {path}")
+    c.expect((reg.get("securityContext") or {}).get("privileged") is not True, "the registrar is not privileged")
+
+    c.expect(spec.get("priorityClassName", "") == cv["priorityClassName"], "priorityClassName")
+    c.expect(spec.get("tolerations", []) == cv["tolerations"], "tolerations")
+    c.expect(spec.get("nodeSelector", {}) == cv["nodeSelector"], "nodeSelector")
+    c.expect(spec.get("automountServiceAccountToken") is False, "no service account token")
+    c.expect("hostNetwork" not in spec and "hostPID" not in spec, "no host namespaces")
+    for m in [m for x in spec["containers"] for m in x.get("volumeMounts") or []]:
+        if m.get("mountPropagation") == "Bidirectional":
+            c.expect(m["mountPath"] == kubelet, f"Bidirectional only on the kubelet dir, not {m['mountPath']}")
+    # Separate selectors: neither selects the other's pods.
+    sel = ds["spec"]["selector"]["matchLabels"]
+    labels = pod["metadata"]["labels"]
+    c.expect(all(labels.get(k) == val for k, val in sel.items()), "the DaemonSet selects its pods")
+    for w in workloads:
+        wsel = w["spec"]["selector"]["matchLabels"]
+        c.expect(not all(labels.get(k) == val for k, val in wsel.items()), "the workload does not select the driver")
+        wl = w["spec"]["template"]["metadata"]["labels"]
+        c.expect(not all(wl.get(k) == val for k, val in sel.items()), "the DaemonSet does not select the workload")
+
+
 def main(argv):
     release = "t"
     if len(argv) > 2 and argv[1] == "--release":
@@ -121,11 +216,34 @@ def main(argv):
     v = values
     mode = v["mode"]
     privileged = mode == "privileged"
+    csi = mode == "csi"
+    csi_values = v["csi"]
     wl_kind = v["workload"]["kind"]
     workloads = by_kind.get(wl_kind, [])
     app_name = v["app"]["name"]
     fullname = release if "smbgate" in release else f"{release}-smbgate"
     secret_name = v["credentials"]["existingSecret"] or f"{fullname}-credentials"
+
+    if not v["workload"]["enabled"]:
+        # A release of the named templates' users or of the CSI node driver alone: only the
+        # objects that do not depend on the workload.
+        def no_workload():
+            c.expect(not by_kind.get("Deployment") and not by_kind.get("StatefulSet"), "no Deployment or StatefulSet")
+
+        c.check("workload.enabled false: no workload", no_workload)
+
+        def labels_only():
+            for d in docs:
+                lab = d["metadata"].get("labels") or {}
+                for key in STANDARD_LABELS:
+                    c.expect(lab.get(key), f"{d['kind']}/{d['metadata']['name']}: {key}")
+                c.expect(lab.get("app.kubernetes.io/instance") == release, "instance = release")
+
+        c.check("standard app.kubernetes.io labels on every object", labels_only)
+        c.check("CSIDriver and node DaemonSet iff mode csi with csi.installDriver",
+                lambda: check_csi_driver(c, v, by_kind, []))
+        print(f"RESULT passed={c.passed} failed={c.failed}")
+        return 1 if c.failed else 0
 
     def pod():
         return workloads[0]["spec"]["template"]
@@ -189,10 +307,18 @@ def main(argv):
             c.expect(target == v["app"]["mountPath"], f"mount point {target}")
         else:
             cmd = sc["command"]
-            c.expect(cmd[0] == "smbgate-fuse-fd", "fdpassing runs smbgate-fuse-fd")
+            c.expect(cmd[0] == "smbgate-fuse-fd", f"{mode} runs smbgate-fuse-fd")
             c.expect(cmd[-2:] == ["--", "smbgate"], "then execs smbgate")
             sock = cmd[cmd.index("--socket") + 1]
-            c.expect(sock == f"{v['fdPassing']['socketDir']}/{v['fdPassing']['socketName']}", f"socket {sock}")
+            timeout = cmd[cmd.index("--timeout") + 1]
+            if csi:
+                # The driver listens on VOLUME.sock in the pod's socket emptyDir (checked
+                # against the volume attributes in "the csi volume" below).
+                c.expect(sock == "/smbgate-fuse/smbgate-share.sock", f"socket {sock}")
+                c.expect(timeout == str(csi_values["handoffTimeoutSeconds"]), f"--timeout {timeout}")
+            else:
+                c.expect(sock == f"{v['fdPassing']['socketDir']}/{v['fdPassing']['socketName']}", f"socket {sock}")
+                c.expect(timeout == str(v["fdPassing"]["connectTimeoutSeconds"]), f"--timeout {timeout}")
             c.expect(cmd[cmd.index("--fd") + 1] == "3", "--fd 3")
             c.expect(cmd[cmd.index("--volume") + 1] == "smbgate-share", "--volume smbgate-share")
             c.expect(("--ro" in cmd) == bool(v["mountOptions"]["readOnly"]), "--ro iff readOnly")
@@ -287,7 +413,10 @@ def main(argv):
 
     def propagation():
         share = share_volume()
-        c.expect(share.get("emptyDir") == {}, "the share is an emptyDir")
+        if csi:
+            c.expect("csi" in share and "emptyDir" not in share, "the share is an inline csi volume")
+        else:
+            c.expect(share.get("emptyDir") == {}, "the share is an emptyDir")
         app_ms = mounts_of(app(), "smbgate-share")
         c.expect(len(app_ms) == 1, "the application mounts the share")
         c.expect(app_ms[0]["mountPath"] == v["app"]["mountPath"], f"at {v['app']['mountPath']}")
@@ -297,6 +426,9 @@ def main(argv):
             c.expect(len(side_ms) == 1 and side_ms[0].get("mountPropagation") == "Bidirectional",
                      "sidecar: Bidirectional")
             c.expect(side_ms[0]["mountPath"] == v["app"]["mountPath"], "sidecar mounts where the args say")
+        elif csi:
+            c.expect(not side_ms, "csi: the driver mounts, the sidecar does not mount the share")
+            c.expect(not [x for x in pod_spec()["volumes"] if "hostPath" in x], "csi: no hostPath volume")
         else:
             c.expect(not side_ms, "fdpassing: the helper mounts, the sidecar needs no propagation")
             helper = [x for x in pod_spec()["volumes"] if "hostPath" in x]
@@ -331,8 +463,10 @@ def main(argv):
             c.expect(s.get("privileged") is True, "sidecar privileged in privileged mode")
             c.expect("allowPrivilegeEscalation" not in s, "no allowPrivilegeEscalation with privileged (the API refuses false)")
         else:
-            c.expect(s.get("privileged") is not True, "sidecar not privileged in fdpassing mode")
-            c.expect(s["runAsNonRoot"] is True and s["runAsUser"] == 65532, "sidecar non-root 65532")
+            uid = 65534 if csi else 65532
+            c.expect(s.get("privileged") is not True, f"sidecar not privileged in {mode} mode")
+            c.expect(s["runAsNonRoot"] is True and s["runAsUser"] == uid and s["runAsGroup"] == uid,
+                     f"sidecar non-root {uid}")
             c.expect(s["allowPrivilegeEscalation"] is False, "sidecar allowPrivilegeEscalation false")
             c.expect("ALL" in s["capabilities"]["drop"] and not s["capabilities"].get("add"), "sidecar drops ALL")
             c.expect(s["seccompProfile"]["type"] == "RuntimeDefault", "sidecar seccomp")
@@ -345,11 +479,46 @@ def main(argv):
 
     c.check("security contexts", security)
 
+    def csi_volume():
+        share = share_volume()["csi"]
+        c.expect(share["driver"] == csi_values["driverName"], f"driver {share['driver']}")
+        c.expect(share.get("readOnly") is bool(v["mountOptions"]["readOnly"]), "readOnly iff mountOptions.readOnly")
+        attrs = share["volumeAttributes"]
+        c.expect(all(isinstance(x, str) for x in attrs.values()), "volumeAttributes are strings")
+        s = sidecar()["securityContext"]
+        c.expect(attrs.get("uid") == str(s["runAsUser"]) and attrs.get("gid") == str(s["runAsGroup"]),
+                 f"uid/gid attributes {attrs.get('uid')}/{attrs.get('gid')} are the sidecar's")
+        sock_vol = attrs.get("socketVolume")
+        vols = [x for x in pod_spec()["volumes"] if x["name"] == sock_vol]
+        c.expect(len(vols) == 1 and vols[0].get("emptyDir") is not None, f"socketVolume {sock_vol} is an emptyDir")
+        cmd = sidecar()["command"]
+        sock = cmd[cmd.index("--socket") + 1]
+        dirname, _, basename = sock.rpartition("/")
+        ms = mounts_of(sidecar(), sock_vol)
+        c.expect(len(ms) == 1 and ms[0]["mountPath"] == dirname, f"the sidecar mounts {sock_vol} at {dirname}")
+        c.expect(basename == f"{share_volume()['name']}.sock", f"the socket is named after the csi volume: {basename}")
+        c.expect(cmd[cmd.index("--volume") + 1] == share_volume()["name"], "--volume names the csi volume")
+        for ctr in all_containers():
+            if ctr["name"] != "smbgate":
+                c.expect(not mounts_of(ctr, sock_vol), f"no driver socket in {ctr['name']}")
+        for ctr in all_containers():
+            sc = ctr.get("securityContext") or {}
+            c.expect(sc.get("privileged") is not True, f"{ctr['name']} not privileged")
+            c.expect(sc.get("allowPrivilegeEscalation") is False, f"{ctr['name']} allowPrivilegeEscalation false")
+
+    if csi:
+        c.check("the csi volume: driver, attributes, socket path in the sidecar, nothing privileged", csi_volume)
+
     def termination():
         g = pod_spec()["terminationGracePeriodSeconds"]
         c.expect(g == v["workload"]["terminationGracePeriodSeconds"] and g >= 30, f"terminationGracePeriodSeconds {g}")
 
     c.check("termination grace period for a clean unmount", termination)
+
+    def csi_driver():
+        check_csi_driver(c, v, by_kind, workloads)
+
+    c.check("CSIDriver and node DaemonSet iff mode csi with csi.installDriver", csi_driver)
 
     # --- every object ---------------------------------------------------------------------
     def labels():

@@ -79,8 +79,9 @@ SCHEMA = obj({
     "nameOverride": string(),
     "fullnameOverride": string(),
     "partOf": string(minLength=1),
-    "mode": {"enum": ["privileged", "fdpassing"],
-             "description": "privileged (the sidecar mounts /dev/fuse) or fdpassing (a node helper does)"},
+    "mode": {"enum": ["privileged", "fdpassing", "csi"],
+             "description": "privileged (the sidecar mounts /dev/fuse), fdpassing (a node helper does) "
+                            "or csi (the smbgate CSI node driver does)"},
     "image": image("The smbgate image"),
     "imagePullSecrets": {"type": "array", "items": obj({"name": string(minLength=1)}, ["name"])},
     "server": obj({
@@ -136,6 +137,24 @@ SCHEMA = obj({
         "socketDir": string(pattern=r"^/"),
         "socketName": string(pattern=r"^[^/]+$"),
         "connectTimeoutSeconds": integer(1, 3600),
+    }),
+    "csi": obj({
+        "installDriver": BOOL,
+        # A CSIDriver's name: a DNS subdomain of at most 63 characters (the CSI spec's limit).
+        "driverName": string(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                             maxLength=63),
+        # Absolute, no trailing slash, no "." or ".." segment, no space: it is joined into
+        # hostPaths and the registrar's --kubelet-registration-path.
+        "kubeletDir": string("the kubelet's root directory on the nodes, e.g. /var/lib/kubelet",
+                             pattern=r"^(/[A-Za-z0-9_][A-Za-z0-9._-]*)+$"),
+        "handoffTimeoutSeconds": integer(1, 3600),
+        "logLevel": {"enum": ["trace", "debug", "info", "warn", "error"]},
+        "image": image("The smbgate CSI node driver image"),
+        "registrar": obj({"image": image("The node-driver-registrar image")}),
+        "priorityClassName": string(),
+        "tolerations": K8S_LIST,
+        "nodeSelector": STRING_MAP,
+        "resources": K8S_OBJECT,
     }),
     "app": obj({
         "name": string(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength=63,

@@ -9,13 +9,14 @@
 # the checker); nothing else is downloaded.
 #
 # What runs: helm lint --strict (defaults and every charts/smbgate/ci file); helm template of
-# each, checked by check_rendered.py; values the schema or the templates must refuse; NOTES.txt;
+# each, checked by check_rendered.py; the application pods against Pod Security "restricted"
+# (pss_restricted.py); values the schema or the templates must refuse; NOTES.txt;
 # the named templates used from another chart; values.schema.json and the README against the
 # values; deploy/kubernetes and deploy/monitoring against a fresh rendering;
 # deploy/image/smbgate-fuse-fd against a stand-in node helper; deploy/Dockerfile
 # (dockerfile_test.py). Closes with `chart: N passed, M failed`.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 here=tests/chart
 chart=charts/smbgate
 kube_version=1.29.0
@@ -117,6 +118,35 @@ else
   cat "$tmp/pkg.log"
 fi
 
+# --- Pod Security Standards "restricted" ------------------------------------------------------
+# mode csi exists so that the application pod needs no privilege: it must pass "restricted",
+# every container included (the smbgate sidecar, workload.initContainers, the application).
+# The CSI node driver's DaemonSet is node infrastructure, privileged by design and installed
+# in a namespace that admits it: pss_restricted.py skips it and says so. The privileged and
+# fdpassing pods must fail, which shows the checker can fail on a real rendering.
+run_counted "pss_restricted.py --self-test" "$PY" "$here/pss_restricted.py" --self-test
+printf 'mode: csi\n' >"$tmp/csi-defaults.yaml"
+if "$helm" template t "$chart" --kube-version "$kube_version" -f "$tmp/csi-defaults.yaml" >"$tmp/render-csi-defaults" 2>"$tmp/render.log"; then
+  ok "helm template (mode: csi with the defaults)"
+  run_counted "check_rendered mode=csi" "$PY" "$here/check_rendered.py" "$tmp/render-csi-defaults" "$tmp/csi-defaults.yaml"
+  run_counted "pss mode=csi" "$PY" "$here/pss_restricted.py" --label "mode=csi" "$tmp/render-csi-defaults"
+else
+  fail "helm template (mode: csi with the defaults)"
+  cat "$tmp/render.log"
+fi
+if [ -f "$tmp/render-csi-values.yaml" ]; then
+  run_counted "pss ci/csi-values.yaml" "$PY" "$here/pss_restricted.py" --label "ci/csi-values.yaml" "$tmp/render-csi-values.yaml"
+fi
+if [ -f "$tmp/render-default" ]; then
+  run_counted "pss privileged" "$PY" "$here/pss_restricted.py" --label "mode=privileged (must fail)" \
+    --expect-violation "initContainers smbgate: privileged" --expect-violation "initContainers smbgate: runAsUser 0" \
+    "$tmp/render-default"
+fi
+if [ -f "$tmp/render-fdpassing-values.yaml" ]; then
+  run_counted "pss fdpassing" "$PY" "$here/pss_restricted.py" --label "mode=fdpassing (must fail)" \
+    --expect-violation "hostPath" "$tmp/render-fdpassing-values.yaml"
+fi
+
 # --- values that must be refused -------------------------------------------------------------
 # Each: what the error must mention, then the helm template arguments.
 refuse() {
@@ -160,6 +190,18 @@ refuse "monitoring.thresholds.authMinFailures" --set monitoring.thresholds.authM
 refuse "could never fire" --set monitoring.prometheusRule.enabled=true,monitoring.thresholds.authFastBurnRate=300
 refuse "monitoring.runbookBaseUrl" --set 'monitoring.runbookBaseUrl=runbooks.md#x'
 refuse "monitoring.grafanaDashboard.namespace" --set monitoring.grafanaDashboard.namespace=Grafana_NS
+refuse "csi.kubeletDir" --set mode=csi,csi.kubeletDir=var/lib/kubelet
+refuse "csi.kubeletDir" --set mode=csi,csi.kubeletDir=/var/lib/kubelet/
+refuse "csi.kubeletDir" --set mode=csi,csi.kubeletDir=/var/lib/../kubelet
+refuse "csi.kubeletDir" --set 'mode=csi,csi.kubeletDir=/var/lib/my kubelet'
+refuse "csi.driverName" --set mode=csi,csi.driverName=CSI_smbgate
+refuse "csi.driverName" --set mode=csi,csi.driverName=csi.smbgate.io.
+refuse "csi.handoffTimeoutSeconds" --set mode=csi,csi.handoffTimeoutSeconds=0
+refuse "csi.logLevel" --set mode=csi,csi.logLevel=verbose
+refuse "Additional property installdriver is not allowed" --set mode=csi,csi.installdriver=false
+refuse "Additional property tagg is not allowed" --set csi.registrar.image.tagg=v2
+refuse "csi.image.digest" --set csi.image.digest=latest
+refuse "image.tag is required" --set mode=csi,csi.image.tag=
 
 # --- the checker itself catches broken renderings ------------------------------------------------
 if [ -f "$tmp/render-default" ]; then
@@ -187,6 +229,42 @@ EOF
   broken "a privileged application" 'pod["containers"][0]["securityContext"]["privileged"] = True'
   broken "seal without mountOptions.seal" 'pod["initContainers"][0]["args"][-1] += ",seal"'
   broken "an spn= without mountOptions.spn" 'pod["initContainers"][0]["args"][-1] += ",spn=cifs/x"'
+fi
+
+# The same for mode csi (from ci/csi-values.yaml).
+if [ -f "$tmp/render-csi-values.yaml" ]; then
+  broken_csi() {
+    local what=$1 script=$2
+    "$PY" - "$tmp/render-csi-values.yaml" "$tmp/broken.yaml" "$script" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+pod = [d for d in docs if d["kind"] == "Deployment"][0]["spec"]["template"]["spec"]
+ds = [d for d in docs if d["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
+drv = [d for d in docs if d["kind"] == "CSIDriver"][0]
+share = [v for v in pod["volumes"] if "csi" in v][0]["csi"]
+sc = pod["initContainers"][0]
+exec(sys.argv[3])
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
+EOF
+    if "$PY" "$here/check_rendered.py" "$tmp/broken.yaml" "$chart/ci/csi-values.yaml" >/dev/null 2>&1; then
+      fail "checker catches (csi): $what"
+    else
+      ok "checker catches (csi): $what"
+    fi
+  }
+  broken_csi "the socket path not in the socket emptyDir" 'sc["command"][sc["command"].index("--socket") + 1] = "/tmp/smbgate-share.sock"'
+  broken_csi "a socket named after another volume" 'sc["command"][sc["command"].index("--socket") + 1] = "/smbgate-fuse/share.sock"'
+  broken_csi "socketVolume naming no volume" 'share["volumeAttributes"]["socketVolume"] = "fuse"'
+  broken_csi "a uid attribute other than the sidecar's" 'share["volumeAttributes"]["uid"] = "1000"'
+  broken_csi "another driver in the pod" 'share["driver"] = "csi.example.com"'
+  broken_csi "a writable volume for a read-only share" 'share["readOnly"] = False'
+  broken_csi "a privileged sidecar" 'sc["securityContext"]["privileged"] = True'
+  broken_csi "a hostPath in the application pod" 'pod["volumes"].append({"name": "h", "hostPath": {"path": "/run"}})'
+  broken_csi "the registrar registering the default kubelet dir" 'ds["containers"][1]["args"][1] = "--kubelet-registration-path=/var/lib/kubelet/plugins/csi.smbgate.io/csi.sock"'
+  broken_csi "the driver told another kubelet dir" 'ds["containers"][0]["args"][3] = "--kubelet-dir=/var/lib/kubelet"'
+  broken_csi "the kubelet dir without Bidirectional" 'del ds["containers"][0]["volumeMounts"][1]["mountPropagation"]'
+  broken_csi "a CSIDriver for persistent volumes" 'drv["spec"]["volumeLifecycleModes"] = ["Persistent"]'
+  broken_csi "a CSIDriver letting the kubelet chown" 'drv["spec"]["fsGroupPolicy"] = "File"'
 fi
 
 # The PrometheusRule with the default thresholds: the very rules of deploy/monitoring.
@@ -257,6 +335,12 @@ notes_expect "WARNING: credentials.create is true: FOR DEVELOPMENT ONLY" "$n"
 notes_expect "exec \$POD -c worker -- ls -la /data/windows" "$n"
 n=$(notes -f "$chart/ci/fdpassing-values.yaml")
 notes_expect "EXPECTS A NODE HELPER" "$n"
+n=$(notes -f "$chart/ci/csi-values.yaml")
+notes_expect "mode: csi" "$n"
+notes_expect "pod-security.kubernetes.io/enforce=restricted" "$n"
+notes_expect "daemonset/t-smbgate-csi-node" "$n"
+n=$(notes --set mode=csi,csi.installDriver=false)
+notes_expect "csi.installDriver is false: the driver csi.smbgate.io must be installed once per cluster" "$n"
 
 # --- the named templates from another chart ----------------------------------------------------
 cp -r "$here/fixtures/parent" "$tmp/parent"
@@ -284,6 +368,33 @@ else
   fail "another chart renders with the named templates"
   cat "$tmp/parent.log"
 fi
+# The same chart in mode csi, the driver installed by another release: the pod passes
+# "restricted" and the sidecar's socket is the one the csi volume names.
+if "$helm" template r "$tmp/parent" --kube-version "$kube_version" \
+  --set smbgate.mode=csi,smbgate.csi.installDriver=false >"$tmp/parent-csi.yaml" 2>"$tmp/parent.log"; then
+  ok "another chart renders the named templates in mode csi"
+  if "$PY" - "$tmp/parent-csi.yaml" <<'EOF'; then ok "another chart's pod in mode csi: the csi volume, its socket, no privilege"; else fail "another chart's pod in mode csi"; fi
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+assert [d["kind"] for d in docs] == ["Deployment"], "no CSIDriver or DaemonSet with installDriver: false"
+pod = docs[0]["spec"]["template"]["spec"]
+sc = pod["initContainers"][0]
+assert sc["command"][sc["command"].index("--socket") + 1] == "/smbgate-fuse/smbgate-share.sock", sc["command"]
+assert sc["args"][1:3] == ["//fs1.example.com/reports", "/dev/fd/3"], sc["args"]
+assert sc["securityContext"]["runAsUser"] == 65534 and "privileged" not in sc["securityContext"]
+vols = {v["name"]: v for v in pod["volumes"]}
+assert vols["smbgate-share"]["csi"]["driver"] == "csi.smbgate.io"
+assert vols["smbgate-share"]["csi"]["volumeAttributes"]["socketVolume"] == "smbgate-fuse"
+assert vols["smbgate-fuse"]["emptyDir"] == {}
+assert {"name": "smbgate-fuse", "mountPath": "/smbgate-fuse", "readOnly": True} in sc["volumeMounts"]
+app = pod["containers"][0]["volumeMounts"][0]
+assert app == {"name": "smbgate-share", "mountPath": "/srv/reports", "mountPropagation": "HostToContainer"}, app
+EOF
+  run_counted "pss another chart in mode csi" "$PY" "$here/pss_restricted.py" --label "another chart, mode csi" "$tmp/parent-csi.yaml"
+else
+  fail "another chart renders the named templates in mode csi"
+  cat "$tmp/parent.log"
+fi
 
 # --- files derived from the values ----------------------------------------------------------
 if "$PY" "$here/gen_schema.py" --print | diff -u "$chart/values.schema.json" - >"$tmp/schema.diff"; then
@@ -300,7 +411,7 @@ readme = open(sys.argv[2]).read()
 missing = []
 def leaves(node, path):
     # Maps the chart defines are walked; free-form maps (labels, selectors, resources) stop.
-    if isinstance(node, dict) and node and path.split(".")[-1] not in ("resources", "namespaceSelector", "podSelector", "requests", "limits", "labels"):
+    if isinstance(node, dict) and node and path.split(".")[-1] not in ("resources", "namespaceSelector", "podSelector", "requests", "limits", "labels", "nodeSelector"):
         for k, v in node.items():
             yield from leaves(v, f"{path}.{k}" if path else k)
     else:
@@ -329,6 +440,12 @@ if HELM=$helm deploy/kubernetes/render.sh "$tmp/k8s" 2>"$tmp/k8s.log"; then
     deploy/kubernetes/smbgate-privileged.yaml deploy/kubernetes/values-privileged.yaml
   run_counted "check_rendered smbgate-fdpassing.yaml" "$PY" "$here/check_rendered.py" --release smbgate \
     deploy/kubernetes/smbgate-fdpassing.yaml deploy/kubernetes/values-fdpassing.yaml
+  run_counted "check_rendered smbgate-csi-driver.yaml" "$PY" "$here/check_rendered.py" --release smbgate \
+    deploy/kubernetes/smbgate-csi-driver.yaml deploy/kubernetes/values-csi-driver.yaml
+  run_counted "check_rendered smbgate-csi.yaml" "$PY" "$here/check_rendered.py" --release smbgate \
+    deploy/kubernetes/smbgate-csi.yaml deploy/kubernetes/values-csi.yaml
+  run_counted "pss smbgate-csi.yaml" "$PY" "$here/pss_restricted.py" --label "deploy/kubernetes/smbgate-csi.yaml" \
+    deploy/kubernetes/smbgate-csi.yaml
 else
   fail "deploy/kubernetes/render.sh"
   cat "$tmp/k8s.log"

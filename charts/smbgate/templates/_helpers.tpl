@@ -43,6 +43,25 @@ app.kubernetes.io/part-of: {{ .ctx.Values.partOf }}
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 
+{{/*
+The CSI node driver's selector labels: another app.kubernetes.io/name than the workload's, so
+the workload's selector, Service, NetworkPolicy and PodMonitor never select the driver's pods.
+*/}}
+{{- define "smbgate.csiSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-csi-node" (include "smbgate.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The standard labels of the CSIDriver, the DaemonSet and its pods. */}}
+{{- define "smbgate.csiLabels" -}}
+helm.sh/chart: {{ include "smbgate.chart" . }}
+{{ include "smbgate.csiSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | quote }}
+app.kubernetes.io/component: csi-node
+app.kubernetes.io/part-of: {{ .Values.partOf }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
 {{/* The credentials Secret's name in this chart. */}}
 {{- define "smbgate.secretName" -}}
 {{- if and .Values.credentials.create .Values.credentials.existingSecret }}
@@ -114,6 +133,16 @@ Checks that a :PORT in server.share matches server.port. Input: (dict "values" V
 {{- end }}
 
 {{/*
+mode: csi. The uid and gid of the unprivileged sidecar, which are also the volume attributes
+uid and gid: the driver makes the FUSE mount's user_id/group_id and the handoff socket's owner
+from them, so the sidecar can connect and serve the mount. One definition so they never drift.
+*/}}
+{{- define "smbgate.csiSidecarId" -}}65534{{- end }}
+
+{{/* mode: csi. Where the sidecar mounts the socket emptyDir. */}}
+{{- define "smbgate.csiSocketDir" -}}/smbgate-fuse{{- end }}
+
+{{/*
 smbgate.sidecar: the smbgate container, for a pod's initContainers list (a native sidecar:
 restartPolicy Always). Input, a dict:
   values                 required; shaped like this chart's values (mode, image, server,
@@ -122,6 +151,7 @@ restartPolicy Always). Input, a dict:
   name                   container name (default "smbgate")
   volumeName             the share volume (default "smbgate-share")
   credentialsVolumeName  the credentials volume (default "smbgate-credentials")
+  socketVolumeName       mode csi: the emptyDir of the driver's socket (default "smbgate-fuse")
 Renders one list item, unindented: use `| nindent N`.
 */}}
 {{- define "smbgate.sidecar" -}}
@@ -129,7 +159,10 @@ Renders one list item, unindented: use `| nindent N`.
 {{- $name := .name | default "smbgate" }}
 {{- $vol := .volumeName | default "smbgate-share" }}
 {{- $credVol := .credentialsVolumeName | default "smbgate-credentials" }}
-{{- $fd := eq $v.mode "fdpassing" }}
+{{- $sockVol := .socketVolumeName | default "smbgate-fuse" }}
+{{- $csi := eq $v.mode "csi" }}
+{{- /* $fd: smbgate serves a /dev/fuse descriptor that smbgate-fuse-fd received (fdpassing, csi). */}}
+{{- $fd := or (eq $v.mode "fdpassing") $csi }}
 {{- $_ := include "smbgate.checkServer" (dict "values" $v) -}}
 - name: {{ $name }}
   image: {{ include "smbgate.image" $v.image | quote }}
@@ -137,17 +170,31 @@ Renders one list item, unindented: use `| nindent N`.
   # A native sidecar: started before the application, kept running, stopped after it.
   restartPolicy: Always
   {{- if $fd }}
+  {{- if $csi }}
+  # Receives the /dev/fuse descriptor from the CSI node driver, which mounted it on
+  # the csi volume and listens on VOLUME.sock in the socket emptyDir; then runs
+  # smbgate on /dev/fd/3.
+  {{- else }}
   # Receives the /dev/fuse descriptor from the node helper, then runs smbgate on /dev/fd/3.
+  {{- end }}
   command:
     - smbgate-fuse-fd
     - --socket
+    {{- if $csi }}
+    - {{ printf "%s/%s.sock" (include "smbgate.csiSocketDir" .) $vol | quote }}
+    {{- else }}
     - {{ printf "%s/%s" $v.fdPassing.socketDir $v.fdPassing.socketName | quote }}
+    {{- end }}
     - --volume
     - {{ $vol | quote }}
     - --fd
     - "3"
     - --timeout
+    {{- if $csi }}
+    - {{ $v.csi.handoffTimeoutSeconds | int | quote }}
+    {{- else }}
     - {{ $v.fdPassing.connectTimeoutSeconds | int | quote }}
+    {{- end }}
     {{- if $v.mountOptions.readOnly }}
     - --ro
     {{- end }}
@@ -198,9 +245,10 @@ Renders one list item, unindented: use `| nindent N`.
   {{- end }}
   securityContext:
     {{- if $fd }}
-    # No privilege: the node helper did the mount.
-    runAsUser: 65532
-    runAsGroup: 65532
+    # No privilege: the node {{ ternary "driver" "helper" $csi }} did the mount.
+    {{- $id := ternary (include "smbgate.csiSidecarId" . | int) 65532 $csi }}
+    runAsUser: {{ $id }}
+    runAsGroup: {{ $id }}
     runAsNonRoot: true
     allowPrivilegeEscalation: false
     readOnlyRootFilesystem: true
@@ -228,7 +276,13 @@ Renders one list item, unindented: use `| nindent N`.
     - name: {{ $credVol }}
       mountPath: /etc/smbgate/credentials
       readOnly: true
-    {{- if $fd }}
+    {{- if $csi }}
+    # The driver's socket. Read-only is enough to connect to a unix socket,
+    # and the sidecar cannot put anything there.
+    - name: {{ $sockVol }}
+      mountPath: {{ include "smbgate.csiSocketDir" . | quote }}
+      readOnly: true
+    {{- else if $fd }}
     - name: {{ $vol }}-helper
       mountPath: {{ $v.fdPassing.socketDir | quote }}
       readOnly: true
@@ -240,17 +294,35 @@ smbgate.volumes: the pod volumes smbgate.sidecar and smbgate.appVolumeMount use.
   values                 required, as for smbgate.sidecar (credentials.existingSecret names
                          the Secret unless secretName is given)
   secretName             the credentials Secret (default values.credentials.existingSecret)
-  volumeName, credentialsVolumeName  as for smbgate.sidecar
+  volumeName, credentialsVolumeName, socketVolumeName  as for smbgate.sidecar
 Renders list items, unindented: use `| nindent N` under `volumes:`.
 */}}
 {{- define "smbgate.volumes" -}}
 {{- $v := .values }}
 {{- $vol := .volumeName | default "smbgate-share" }}
 {{- $credVol := .credentialsVolumeName | default "smbgate-credentials" }}
+{{- $sockVol := .socketVolumeName | default "smbgate-fuse" }}
 {{- $secret := .secretName | default $v.credentials.existingSecret | required "smbgate: credentials.existingSecret (the name of the credentials Secret) is required" -}}
+{{- if eq $v.mode "csi" -}}
+# The share: an inline CSI volume. Before the containers start, the smbgate CSI
+# node driver mounts /dev/fuse here and listens on {{ $vol }}.sock in the
+# emptyDir socketVolume for the sidecar, which takes the descriptor and serves it.
+- name: {{ $vol }}
+  csi:
+    driver: {{ $v.csi.driverName | quote }}
+    readOnly: {{ $v.mountOptions.readOnly }}
+    volumeAttributes:
+      socketVolume: {{ $sockVol | quote }}
+      # The sidecar's uid and gid: the mount's user_id/group_id, the socket's owner.
+      uid: {{ include "smbgate.csiSidecarId" . | quote }}
+      gid: {{ include "smbgate.csiSidecarId" . | quote }}
+- name: {{ $sockVol }}
+  emptyDir: {}
+{{- else -}}
 # The share: smbgate mounts it here, the application sees it.
 - name: {{ $vol }}
   emptyDir: {}
+{{- end }}
 - name: {{ $credVol }}
   secret:
     secretName: {{ $secret | quote }}
@@ -268,6 +340,10 @@ Renders list items, unindented: use `| nindent N` under `volumes:`.
 smbgate.appVolumeMount: the application container's volumeMounts item for the share. Input:
 (dict "values" V "volumeName" N), volumeName defaulting to "smbgate-share". HostToContainer:
 the mount smbgate makes after the container started (again after a restart) reaches it.
+In mode csi the driver mounts before the containers start, so None would do as well; the
+same HostToContainer is kept because it asks for no privilege (Pod Security "restricted"
+allows it) and any later mount the driver makes at the volume's path still reaches the
+application.
 */}}
 {{- define "smbgate.appVolumeMount" -}}
 - name: {{ .volumeName | default "smbgate-share" }}
