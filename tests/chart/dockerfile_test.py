@@ -64,10 +64,42 @@ def runs(stage):
     return [a for i, a in stage["instrs"] if i == "RUN"]
 
 
-def runtime_packages():
+def packages(var):
     with open(os.path.join(ROOT, "deploy", "install-deps.sh")) as f:
-        m = re.search(r'^RUNTIME="([^"]*)"', f.read(), re.M)
+        m = re.search(r'^' + var + r'="([^"]*)"', f.read(), re.M)
     return m.group(1).split() if m else []
+
+
+def check_libraries(name, lists, flags):
+    """Every library build/NAME links comes from a package of install-deps.sh's lists."""
+    binary = os.path.join(ROOT, "build", name)
+    what = f"install-deps.sh {flags} covers every library build/{name} links"
+    if not (os.path.exists(binary) and shutil.which("ldd") and shutil.which("dpkg-query")):
+        skip(what, f"no build/{name}, ldd or dpkg")
+        return
+    pkgs = {p for var in lists for p in packages(var)}
+    allowed = pkgs | {"libc6", "libstdc++6", "libgcc-s1"}  # in every Debian image
+    todo = list(pkgs)  # apt installs what they depend on, and so on down
+    while todo:
+        dep = subprocess.run(["dpkg-query", "-W", "-f=${Depends}", todo.pop()], capture_output=True,
+                             text=True).stdout
+        for d in re.split(r"[,|]", dep):
+            name = re.split(r"[\s(:]", d.strip())[0]
+            if name and name not in allowed:
+                allowed.add(name)
+                todo.append(name)
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    unowned = []
+    for lib in re.findall(r"=>\s*(/\S+)", out):
+        real = os.path.realpath(lib)
+        owners = set()
+        for path in {lib, real, real.replace("/usr/lib/", "/lib/"), real.replace("/lib/", "/usr/lib/", 1)}:
+            r = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True)
+            if r.returncode == 0:
+                owners |= {o.split(":")[0].strip() for o in r.stdout.split(":", 1)[0].split(",")}
+        if not owners & allowed:
+            unowned.append(f"{os.path.basename(lib)} ({', '.join(sorted(owners)) or 'no package'})")
+    check(what, not unowned, str(unowned))
 
 
 def main():
@@ -75,12 +107,28 @@ def main():
         text = f.read()
     instrs = instructions(text)
     st = stages(instrs)
-    check("two stages", len(st) == 2, f"{len(st)} stages")
-    if len(st) != 2:
+    check("four stages: build, runtime, csi-node and the default (runtime)", len(st) == 4,
+          f"{len(st)} stages")
+    if len(st) != 4:
         return
-    build, runtime = st
+    build, runtime, csi, default = st
     check("build stage FROM debian:12 AS build", build["from"].lower() == "debian:12 as build", build["from"])
-    check("runtime stage FROM debian:12-slim", runtime["from"] == "debian:12-slim", runtime["from"])
+    check("runtime stage FROM debian:12-slim AS runtime",
+          runtime["from"].lower() == "debian:12-slim as runtime", runtime["from"])
+    check("the last stage (the default target) is the runtime image",
+          default["from"].lower() == "runtime" and not default["instrs"], default["from"])
+
+    # The CSI node driver's image: the runtime plus the driver and its gRPC libraries.
+    c_all = " ; ".join(runs(csi))
+    check("csi-node stage FROM runtime AS csi-node", csi["from"].lower() == "runtime as csi-node",
+          csi["from"])
+    check("csi-node installs only install-deps.sh --csi-runtime",
+          "install-deps.sh --csi-runtime" in c_all and "apt-get install" not in c_all, c_all[:160])
+    c_copies = " ".join(a for i, a in csi["instrs"] if i == "COPY" and a.startswith("--from=build"))
+    check("csi-node copies smbgate-csi-node from the build stage", "smbgate-csi-node" in c_copies)
+    c_eps = [a for i, a in csi["instrs"] if i == "ENTRYPOINT"]
+    check('csi-node ENTRYPOINT ["smbgate-csi-node"]',
+          bool(c_eps) and c_eps[-1].replace(" ", "") == '["smbgate-csi-node"]', str(c_eps))
 
     b_runs = " ; ".join(runs(build))
     check("build stage runs deploy/install-deps.sh --build (the build part of CI's list)",
@@ -152,29 +200,9 @@ def main():
     check("one version: Dockerfile, CMake project, Chart appVersion, values image.tag",
           len(set(versions.values())) == 1 and None not in versions.values(), str(versions))
 
-    # The runtime list against what the binary links.
-    binary = os.path.join(ROOT, "build", "smbgate")
-    if os.path.exists(binary) and shutil.which("ldd") and shutil.which("dpkg-query"):
-        pkgs = set(runtime_packages())
-        allowed = set(pkgs) | {"libc6", "libstdc++6", "libgcc-s1"}  # in every Debian image
-        for p in pkgs:
-            dep = subprocess.run(["dpkg-query", "-W", "-f=${Depends}", p], capture_output=True, text=True).stdout
-            allowed |= {re.split(r"[\s(:]", d.strip())[0] for d in re.split(r"[,|]", dep) if d.strip()}
-        out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
-        libs = re.findall(r"=>\s*(/\S+)", out)
-        unowned = []
-        for lib in libs:
-            real = os.path.realpath(lib)
-            owners = set()
-            for path in {lib, real, real.replace("/usr/lib/", "/lib/"), real.replace("/lib/", "/usr/lib/", 1)}:
-                r = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True)
-                if r.returncode == 0:
-                    owners |= {o.split(":")[0].strip() for o in r.stdout.split(":", 1)[0].split(",")}
-            if not owners & allowed:
-                unowned.append(f"{os.path.basename(lib)} ({', '.join(sorted(owners)) or 'no package'})")
-        check("install-deps.sh --runtime covers every library build/smbgate links", not unowned, str(unowned))
-    else:
-        skip("install-deps.sh --runtime covers build/smbgate's libraries", "no build/smbgate, ldd or dpkg")
+    # The package lists against what the binaries link.
+    check_libraries("smbgate", ["RUNTIME"], "--runtime")
+    check_libraries("smbgate-csi-node", ["RUNTIME", "CSI_RUNTIME"], "--runtime and --csi-runtime")
 
     if shutil.which("hadolint"):
         r = subprocess.run(["hadolint", DOCKERFILE], capture_output=True, text=True)
