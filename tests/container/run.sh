@@ -23,6 +23,7 @@ start=$SECONDS
 
 image=localhost/smbgate:test
 build_image=localhost/smbgate-build:test
+csi_image=localhost/smbgate-csi-node:test
 base=debian:12-slim
 # crun cannot set up this kind of machine's cgroups, runc can; podman's default rlimits
 # (nofile 1048576, nproc 32768) are above what an unprivileged-resource root may set, so
@@ -234,6 +235,34 @@ rc=$(pm inspect --format '{{.State.ExitCode}}' sg-fd)
 check "fdpassing: podman stop exits 0 and the helper unmounts" \
   "[ '$rc' = 0 ] && wait_for 50 '! fuse_mounted $fd_mnt'"
 sed 's/^/    helper: /' "$work/fd/helper.log"
+
+# ------------------------------------------------------------- 4. CSI node driver
+# The driver's image (deploy/Dockerfile --target csi-node: the runtime plus smbgate-csi-node
+# and gRPC; the build stage comes from the layer cache) driven as the kubelet would by
+# tests/csi/csi_node_test.py: the driver privileged with the kubelet's directory rshared, the
+# sidecar in the smbgate image as uid 65534 with no capabilities on a read-only root.
+t=$SECONDS
+if pm build --pull=never --network host "${limits[@]}" -f deploy/Dockerfile --target csi-node \
+  -t "$csi_image" . >>"$work/build.log" 2>&1; then
+  ok "csi image: podman build --target csi-node ($((SECONDS - t)) s)"
+  csi_size=$(pm image inspect --format '{{.Size}}' "$csi_image")
+  echo "image: $csi_image $(mb "$csi_size"), adds $(mb $((csi_size - size))) to $image;" \
+    "packages added: $(comm -13 <(listing "$image") <(listing "$csi_image") | tr '\n' ' ')"
+  /usr/bin/python3 tests/csi/csi_node_test.py --podman "$csi_image" "$image" >"$work/csi.log" 2>&1
+  sed 's/^\(ok   \|FAIL \)/\1csi (container): /' "$work/csi.log"
+  csi_passed=$(sed -n 's/^csi: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$work/csi.log")
+  csi_failed=$(sed -n 's/^csi: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$work/csi.log")
+  if [ -n "$csi_passed" ]; then
+    passed=$((passed + csi_passed))
+    failed=$((failed + csi_failed))
+  else
+    tail -20 "$work/csi.log"
+    fail "csi (container): tests/csi/csi_node_test.py --podman did not finish"
+  fi
+else
+  tail -30 "$work/build.log"
+  fail "csi image: podman build --target csi-node"
+fi
 
 echo "container: $passed passed, $failed failed (in $((SECONDS - start)) s)"
 [ "$failed" = 0 ]
