@@ -20,7 +20,7 @@ done
 
 deploy/install-deps.sh
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMBGATE_WERROR="${SMBGATE_WERROR:-OFF}" >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -L 'unit|integration|e2e' -j2
 tests/chart/run.sh

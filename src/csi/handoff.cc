@@ -252,7 +252,11 @@ void VolumeServer::Serve(int conn) {
   SendLine(conn, "OK\n", pending_fd_);
   ClosePending();
   serving_ = conn;
-  spdlog::info("{}: handed the mount to pid {} (uid {})", who, cred.pid, cred.uid);
+  // SO_PEERCRED reports pid 0 for a peer in a PID namespace the driver cannot see (the
+  // sidecar's container, when the driver runs in its own).
+  spdlog::info("{}: handed the mount to {} (uid {})", who,
+               cred.pid > 0 ? "pid " + std::to_string(cred.pid) : std::string("the sidecar's container"),
+               cred.uid);
 }
 
 }  // namespace smbgate::csi

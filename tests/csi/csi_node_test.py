@@ -155,7 +155,7 @@ def podman(*args, check=False):
     nofile = "1048576" if nofile == "unlimited" else nofile
     cmd = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"] + list(args)
     if args and args[0] == "run":
-        cmd[4:4] = ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", "nproc=4096:4096"]
+        cmd[5:5] = ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", "nproc=4096:4096"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=check)
 
 

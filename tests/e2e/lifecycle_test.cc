@@ -87,7 +87,14 @@ TEST_F(Lifecycle, UnmountEndsTheDaemonCleanly) {
                                         : std::vector<std::string>{"fusermount3", "-u", m->path()};
     ProcessResult r = RunProcess(argv, "", std::chrono::seconds(15));
     ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto unmounted = Clock::now();
     EXPECT_EQ(m->WaitExit(), 0) << "the daemon did not exit 0 after " << how << "; log:\n" << m->Log();
+    // Nothing in flight: the daemon is gone within 200 ms (about 50 ms here). The bound
+    // below is loose for a loaded CI machine; it catches a daemon lingering on a timer.
+    const auto exit_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - unmounted).count();
+    std::printf("daemon exit after %s: %lld ms\n", how, static_cast<long long>(exit_ms));
+    EXPECT_LT(exit_ms, 1000) << "the daemon lived on after " << how;
     EXPECT_FALSE(IsMountPoint(m->path()));
     EXPECT_EQ(ReadFile(S(std::string("by-") + how)), how);
     const auto left = WaitNoOpenFiles(*server_);
