@@ -275,7 +275,7 @@ def test_stall(echo):
             t0 = time.monotonic()
             ok = roundtrip(s, b"after") == frame(b"after")
             dt = time.monotonic() - t0
-            check("stall: forwarding resumes at full speed", ok and dt < 0.1, f"{dt:.3f}s")
+            check("stall: forwarding resumes at full speed", ok and dt < 0.25, f"{dt:.3f}s")
 
 
 def test_delay(echo):
@@ -290,7 +290,7 @@ def test_delay(echo):
             p.set_delay(0)
             t0 = time.monotonic()
             roundtrip(s, b"d")
-            check("delay 0: back to no latency", time.monotonic() - t0 < 0.1)
+            check("delay 0: back to no latency", time.monotonic() - t0 < 0.12)
 
 
 def test_blackhole(echo):
@@ -351,19 +351,40 @@ def test_cut_after_range(echo):
           f"{ns[0]} vs {ns[1]}")
 
 
+def chaos_roundtrip(p, s, conn_id, payload):
+    """One round trip through a chaotic proxy: the echo, or None once the connection is
+    cut, reset, truncated or blackholed. A blackhole is told from a slow machine by the
+    proxy's own log, so a loaded machine cannot change the schedule."""
+    s.sendall(frame(payload))
+    want = 4 + len(payload)
+    buf = b""
+    end = time.monotonic() + 10
+    s.settimeout(0.05)
+    while len(buf) < want and time.monotonic() < end:
+        try:
+            data = s.recv(want - len(buf))
+        except socket.timeout:
+            if any(f["conn"] == conn_id and f["kind"] == "blackhole" for f in p.faults()):
+                return None
+            continue
+        except OSError:
+            return None
+        if not data:
+            return None
+        buf += data
+    return buf
+
+
 def chaos_run(echo, seed):
     """Lockstep traffic through a chaotic proxy: 6 connections, up to 25 round trips."""
     with FaultProxy(("127.0.0.1", echo.port), seed=seed) as p:
         p.chaos(0.08, ("cut", "reset", "stall", "delay", "truncate", "blackhole"),
                 stall_ms=(5, 20), delay_ms=(1, 5))
-        for _ in range(6):
-            with connect(p.port, timeout=0.3) as s:
+        for conn_id in range(6):
+            with connect(p.port) as s:
                 for i in range(25):
                     payload = bytes([i]) * (i * 37)
-                    try:
-                        if roundtrip(s, payload) != frame(payload):
-                            break
-                    except OSError:
+                    if chaos_roundtrip(p, s, conn_id, payload) != frame(payload):
                         break
         return [(f["conn"], f["dir"], f["frame"], f["kind"], f.get("ms"), f.get("sent"))
                 for f in p.faults()]
