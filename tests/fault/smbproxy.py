@@ -34,7 +34,7 @@ As a library
         p.cut_now()                    # FIN both sides of every open connection
         p.truncate_next("s2c")         # the next frame to the client is cut short
         p.reset_now()                  # RST both sides of every open connection
-        p.stall(500, "c2s")            # "c2s", "s2c" or "both"
+        p.stall(500, "c2s")            # "c2s", "s2c" or "both"; stall(0) ends it
         p.set_delay(20, "both")        # per-frame latency, 0 to turn off
         p.set_down(True, for_ms=2000)  # refuse new connections (for_ms None: until off)
         p.set_blackhole(True)
@@ -67,7 +67,7 @@ line each, any number of commands per connection.
     cut                        -> ok N   (N: connections closed)
     truncate [c2s|s2c|both]    -> ok N   (connections armed)
     reset                      -> ok N
-    stall MS [c2s|s2c|both]    -> ok
+    stall MS [c2s|s2c|both]    -> ok     (replaces a running stall; 0 ends it)
     delay MS [c2s|s2c|both]    -> ok     (0 turns it off)
     down on|off|MS             -> ok     (MS: down for MS milliseconds)
     blackhole on|off           -> ok
@@ -417,16 +417,19 @@ class FaultProxy:
 
     def stall(self, ms, direction="both"):
         """Holds every frame going `direction` (c2s, s2c, both) for the next `ms`
-        milliseconds, on open and new connections; nothing is closed."""
+        milliseconds, on open and new connections; nothing is closed. Replaces a stall
+        already running in that direction, so stall(0) ends it now."""
         dirs = _directions(direction)
         until = time.monotonic() + ms / 1000.0
         with self._lock:
             for d in dirs:
-                self._stall_until[d] = max(self._stall_until[d], until)
-            self._fault_counts["stall"] += 1
-            self._fault_log.append({"conn": None, "dir": direction, "frame": None,
-                                    "kind": "stall", "ms": ms, "source": "manual"})
-        self._emit(f"stall {ms} ms {direction}")
+                self._stall_until[d] = until
+            if ms > 0:
+                self._fault_counts["stall"] += 1
+                self._fault_log.append({"conn": None, "dir": direction, "frame": None,
+                                        "kind": "stall", "ms": ms, "source": "manual"})
+        if ms > 0:
+            self._emit(f"stall {ms} ms {direction}")
 
     def set_delay(self, ms, direction="both"):
         """Holds each frame going `direction` `ms` milliseconds before forwarding it."""
@@ -736,14 +739,14 @@ class FaultProxy:
                     ms = rng.randint(*delay_range)
                     self._fault(conn, direction, index, "delay", source="chaos", ms=ms)
                     extra_wait = ms / 1000.0
-        # Stalls (global and this connection's) may be extended while we wait: re-read.
+        # A stall may be replaced (ended or extended) while we wait: re-read it often.
         while True:
             with self._lock:
                 until = max(self._stall_until[direction], conn.hold_until[direction])
             left = until - time.monotonic()
             if left <= 0:
                 break
-            conn.wait(left)
+            conn.wait(min(left, 0.02))
         with self._lock:
             delay = self._delay[direction]
         conn.wait(delay + extra_wait)

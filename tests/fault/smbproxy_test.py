@@ -276,6 +276,13 @@ def test_stall(echo):
             ok = roundtrip(s, b"after") == frame(b"after")
             dt = time.monotonic() - t0
             check("stall: forwarding resumes at full speed", ok and dt < 0.25, f"{dt:.3f}s")
+            p.stall(5000, "s2c")
+            threading.Timer(0.1, p.stall, args=(0, "s2c")).start()
+            t0 = time.monotonic()
+            ok = roundtrip(s, b"early") == frame(b"early")
+            dt = time.monotonic() - t0
+            check("stall 0: ends a running 5 s stall at once", ok and 0.1 <= dt < 0.6,
+                  f"ok={ok} took {dt:.3f}s")
 
 
 def test_delay(echo):
