@@ -315,20 +315,20 @@ class FaultProxy:
     # --- life cycle ----------------------------------------------------------------------
 
     def start(self):
-        """Binds the listener (and the control port) and starts accepting. Returns self."""
-        family = socket.AF_INET6 if ":" in self.listen[0] else socket.AF_INET
-        self._listener = socket.socket(family, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(self.listen)
-        self._listener.listen(64)
-        self._listener.setblocking(False)
-        if self.control_listen is not None:
-            cfam = socket.AF_INET6 if ":" in self.control_listen[0] else socket.AF_INET
-            self._control = socket.socket(cfam, socket.SOCK_STREAM)
-            self._control.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._control.bind(self.control_listen)
-            self._control.listen(8)
-            self._control.setblocking(False)
+        """Binds the listener (and the control port) and starts accepting. Returns self.
+        OSError if a port cannot be bound (nothing is left open then); RuntimeError if
+        it was started before."""
+        if self._listener is not None:
+            raise RuntimeError("FaultProxy.start() called twice")
+        try:
+            self._listener = self._bind(self.listen, 64)
+            if self.control_listen is not None:
+                self._control = self._bind(self.control_listen, 8)
+        except OSError:
+            for sock in (self._listener, self._control):
+                if sock is not None:
+                    sock.close()
+            raise
         self._port = self._listener.getsockname()[1]
         self._control_port = None if self._control is None else \
             self._control.getsockname()[1]
@@ -338,6 +338,20 @@ class FaultProxy:
                                           daemon=True)
         self._acceptor.start()
         return self
+
+    @staticmethod
+    def _bind(address, backlog):
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def stop(self):
         """Closes the listener and every connection (FIN) and joins every thread."""

@@ -8,7 +8,6 @@ client that sends frames through the proxy and checks that each fault really hap
 Prints "ok   NAME" or "FAIL NAME: detail" per check and closes with
 "fault-proxy: N passed, M failed"; exits 1 if any failed. Standard library only.
 """
-import errno
 import json
 import os
 import select
@@ -22,7 +21,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import smbproxy  # noqa: E402
 from smbproxy import FaultProxy  # noqa: E402
 
 passed = 0
@@ -203,6 +201,30 @@ def test_refuse_non_loopback():
     check("program: a non-loopback upstream exits 2 with a clear error",
           r.returncode == 2 and "not loopback" in r.stderr and not r.stdout,
           f"rc={r.returncode} err={r.stderr.strip()!r}")
+
+
+def test_ipv6_and_upstream_down(echo):
+    with FaultProxy(("127.0.0.1", echo.port), listen=("::1", 0), seed=12) as p:
+        with socket.create_connection(("::1", p.port), timeout=3) as s:
+            check("listens on ::1 too", roundtrip(s, b"six") == frame(b"six"))
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    gone = closed.getsockname()[1]
+    closed.close()   # bound and closed: nothing listens on it
+    with FaultProxy(("127.0.0.1", gone), seed=13) as p:
+        with connect(p.port) as s:
+            o = outcome(s)
+        check("upstream not listening: the client is closed, counted",
+              o in ("eof", "reset") and wait_for(lambda: p.stats()["upstream_errors"] == 1, 1),
+              f"{o} {p.stats()['upstream_errors']}")
+    p = FaultProxy(("127.0.0.1", echo.port), listen=("127.0.0.1", echo.port))
+    fds = open_fds()
+    try:
+        p.start()
+        check("start on a port in use raises OSError", False)
+    except OSError:
+        check("start on a port in use raises OSError and leaves nothing open",
+              open_fds() <= fds)
 
 
 def test_cut(echo):
@@ -541,7 +563,8 @@ def main():
     t0 = time.monotonic()
     echo = EchoServer()
     tests = [
-        lambda: test_passthrough(echo), test_refuse_non_loopback, lambda: test_cut(echo),
+        lambda: test_passthrough(echo), test_refuse_non_loopback,
+        lambda: test_ipv6_and_upstream_down(echo), lambda: test_cut(echo),
         lambda: test_truncate(echo), lambda: test_reset(echo), lambda: test_stall(echo),
         lambda: test_delay(echo), lambda: test_blackhole(echo), lambda: test_down(echo),
         lambda: test_cut_after_range(echo), lambda: test_chaos_seed(echo),
