@@ -67,8 +67,8 @@ struct Connection::Impl {
     work.reset();
     if (thread.joinable()) {
       if (thread.get_id() == std::this_thread::get_id()) {
-        // Destroyed from its own handler: nothing can join; let the thread
-        // finish on its own. Only reachable by misuse (see header).
+        // Destroyed from its own handler: nothing can join; let the thread finish on its
+        // own. ~Connection hands that case to another thread, so only misuse gets here.
         thread.detach();
       } else {
         thread.join();
@@ -542,7 +542,15 @@ Result<void> Connection::Negotiate() {
   return {};
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (impl_ && impl_->OnIoThread()) {
+    // The last reference went away in one of this connection's own handlers (a completion
+    // holding the tree or session): this thread cannot join itself, and the transport whose
+    // read handler is on this stack must outlive it. Another thread finishes the teardown: it
+    // joins the I/O thread once the handler has returned.
+    std::thread([impl = std::move(impl_)]() mutable { impl.reset(); }).detach();
+  }
+}
 
 void Connection::Send(Request req, ResponseHandler done) {
   Impl* i = impl_.get();
