@@ -31,6 +31,8 @@ import uuid
 import grpc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from checks import check, summary, wait_for  # noqa: E402
 PODMAN = len(sys.argv) == 4 and sys.argv[1] == "--podman"
 DRIVER_IMAGE, SIDECAR_IMAGE = (sys.argv[2], sys.argv[3]) if PODMAN else (None, None)
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) == 2 else os.path.join(ROOT, "build"))
@@ -38,28 +40,7 @@ SIDECAR_UID = 65534
 APP_UID = 1000
 HANDOFF_TIMEOUT = 6
 
-passed = 0
-failed = 0
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
-    return ok
-
-
-def wait_for(predicate, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def mounted_type(path):
@@ -579,8 +560,7 @@ def scenario(env):
     print("     driver log, last lines:")
     for line in driver_text.splitlines()[-8:]:
         print("       " + line[:200])
-    print(f"csi: {passed} passed, {failed} failed", flush=True)
-    return 0 if failed == 0 else 1
+    return summary("csi")
 
 
 if __name__ == "__main__":

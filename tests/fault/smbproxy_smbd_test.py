@@ -21,30 +21,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+from checks import check, summary, wait_for  # noqa: E402
 from smbproxy import FaultProxy  # noqa: E402
 
-passed = 0
-failed = 0
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
-    return ok
-
-
-def wait_for(predicate, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class Smbclient:
@@ -182,8 +163,7 @@ def main():
             subprocess.run([script, "stop", d], capture_output=True, timeout=60)
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    print(f"fault-proxy-smbd: {passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    return summary("fault-proxy-smbd")
 
 
 if __name__ == "__main__":

@@ -21,21 +21,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+from checks import check, summary, wait_for  # noqa: E402
 from smbproxy import FaultProxy  # noqa: E402
 
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
-    return ok
 
 
 def frame(payload):
@@ -146,14 +135,6 @@ def outcome(s, timeout=2.0):
         return "timeout"
     return "data" if data else "eof"
 
-
-def wait_for(predicate, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def open_fds():
@@ -582,8 +563,7 @@ def main():
     finally:
         echo.stop()
     print(f"took {time.monotonic() - t0:.1f}s", flush=True)
-    print(f"fault-proxy: {passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    return summary("fault-proxy")
 
 
 if __name__ == "__main__":
