@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 
 #include "auth/common/bytes.h"
 
@@ -48,11 +49,16 @@ inline void StoreLe32(std::uint8_t* p, std::uint32_t v) {
 }
 // resize and memcpy rather than vector::insert, whose inlined copy GCC 12 at -O3 takes for an
 // overflow (-Warray-bounds false positive).
+// The source may lie in *out itself (as vector::insert allows): it is copied from its offset
+// after the resize, which may move the buffer.
 inline void Append(Bytes* out, ByteSpan b) {
   if (b.empty()) return;
   const std::size_t at = out->size();
+  const bool inside =
+      std::less_equal<>()(out->data(), b.data()) && std::less<>()(b.data(), out->data() + at);
+  const std::size_t from = inside ? static_cast<std::size_t>(b.data() - out->data()) : 0;
   out->resize(at + b.size());
-  std::memcpy(out->data() + at, b.data(), b.size());
+  std::memcpy(out->data() + at, inside ? out->data() + from : b.data(), b.size());
 }
 
 }  // namespace smbgate::auth::detail

@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -118,12 +119,17 @@ class WireWriter {
   }
   // resize and memcpy rather than vector::insert, whose inlined copy GCC 12 at -O3 takes for
   // an overflow (-Warray-bounds, -Wstringop-overflow false positives).
+  // The source may lie in this very buffer (as vector::insert allows): it is copied from its
+  // offset after the resize, which may move the buffer.
   void Append(const void* p, std::size_t n) {
     if (n == 0) return;
     smbgate::Bytes& b = buf();
+    const auto* src = static_cast<const std::uint8_t*>(p);
     const std::size_t at = b.size();
+    const bool inside = std::less_equal<>()(b.data(), src) && std::less<>()(src, b.data() + at);
+    const std::size_t from = inside ? static_cast<std::size_t>(src - b.data()) : 0;
     b.resize(at + n);
-    std::memcpy(b.data() + at, p, n);
+    std::memcpy(b.data() + at, inside ? b.data() + from : src, n);
   }
   template <class T>
   void Put(std::size_t off, T v) {

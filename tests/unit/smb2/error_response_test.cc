@@ -61,7 +61,8 @@ TEST(ErrorResponse, Contexts) {
   ErrorResponse e;
   e.error_context_count = 2;
   e.error_data = data;
-  auto d = DecodeErrorResponse(ErrorMsg(e));
+  const Bytes msg = ErrorMsg(e);  // the decoded view points into it
+  auto d = DecodeErrorResponse(msg);
   ASSERT_TRUE(d);
   auto ctx = ParseErrorContexts(*d);
   ASSERT_TRUE(ctx);

@@ -36,7 +36,8 @@ TEST(QueryInfo, RequestRoundTrip) {
   q.info_type = kInfoSecurity;
   q.additional_information = kOwnerSecurityInformation | kDaclSecurityInformation;
   q.input_buffer = input;
-  auto d2 = DecodeQueryInfoRequest(test::Req(Command::kQueryInfo, q));
+  const Bytes wire2 = test::Req(Command::kQueryInfo, q);  // the decoded view points into it
+  auto d2 = DecodeQueryInfoRequest(wire2);
   ASSERT_TRUE(d2);
   EXPECT_EQ(d2->additional_information, 5u);
   EXPECT_EQ(test::ToBytes(d2->input_buffer), input);

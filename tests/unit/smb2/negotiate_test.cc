@@ -174,7 +174,8 @@ TEST(Negotiate, ResponseRejectsDuplicateContexts) {
 TEST(Negotiate, ResponseRejectsTwoCiphers) {
   NegotiateResponse p = Response311();
   p.cipher.reset();
-  p.other_contexts = {{kNetnameNegotiateContextId, Bytes{2, 0, 1, 0, 2, 0}}};
+  const Bytes netname{2, 0, 1, 0, 2, 0};  // other_contexts holds a view of it
+  p.other_contexts = {{kNetnameNegotiateContextId, netname}};
   Bytes m = test::Rsp(Command::kNegotiate, p);
   const std::size_t last = m.size() - 8 - 6;
   Put16(m, last, kEncryptionCapabilities);

@@ -83,10 +83,12 @@ TEST(Samba417, Negotiate311) {
 }
 
 TEST(Samba417, Negotiate302AndValidateNegotiate) {
-  auto dq = DecodeNegotiateRequest(Load("negotiate_request_302.bin"));
+  const Bytes dq_wire = Load("negotiate_request_302.bin");  // the decoded view points into it
+  auto dq = DecodeNegotiateRequest(dq_wire);
   ASSERT_TRUE(dq);
   EXPECT_EQ(dq->dialects.back(), kDialect302);
-  auto d = DecodeNegotiateResponse(Load("negotiate_response_302.bin"));
+  const Bytes d_wire = Load("negotiate_response_302.bin");  // the decoded view points into it
+  auto d = DecodeNegotiateResponse(d_wire);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->dialect_revision, kDialect302);
   EXPECT_FALSE(d->preauth_hash_algorithm);
@@ -102,7 +104,8 @@ TEST(Samba417, Negotiate302AndValidateNegotiate) {
   EXPECT_EQ(v->dialects, dq->dialects);
   EXPECT_EQ(v->guid, dq->client_guid);
 
-  auto ip = DecodeIoctlResponse(Load("ioctl_response_validate_negotiate.bin"));
+  const Bytes ip_wire = Load("ioctl_response_validate_negotiate.bin");  // the decoded view points into it
+  auto ip = DecodeIoctlResponse(ip_wire);
   ASSERT_TRUE(ip);
   auto vr = DecodeValidateNegotiateInfoResponse(ip->output);
   ASSERT_TRUE(vr);
@@ -113,7 +116,8 @@ TEST(Samba417, Negotiate302AndValidateNegotiate) {
 }
 
 TEST(Samba417, SessionSetup) {
-  auto q = DecodeSessionSetupRequest(Load("session_setup_request_1.bin"));
+  const Bytes q_wire = Load("session_setup_request_1.bin");  // the decoded view points into it
+  auto q = DecodeSessionSetupRequest(q_wire);
   ASSERT_TRUE(q);
   EXPECT_FALSE(q->security_buffer.empty());
   const Bytes m = Load("session_setup_response_more_processing.bin");
@@ -124,22 +128,27 @@ TEST(Samba417, SessionSetup) {
   ASSERT_TRUE(d);
   EXPECT_NE(h.session_id, 0u);
   EXPECT_EQ(d->security_buffer[0], 0xA1);  // SPNEGO NegTokenResp
-  auto fin = DecodeSessionSetupResponse(Load("session_setup_response_final.bin"));
+  const Bytes fin_wire = Load("session_setup_response_final.bin");  // the decoded view points into it
+  auto fin = DecodeSessionSetupResponse(fin_wire);
   ASSERT_TRUE(fin);
   EXPECT_EQ(fin->session_flags & kSessionFlagIsGuest, 0);
 }
 
 TEST(Samba417, TreeConnect) {
-  auto q = DecodeTreeConnectRequest(Load("tree_connect_request.bin"));
+  const Bytes q_wire = Load("tree_connect_request.bin");  // the decoded view points into it
+  auto q = DecodeTreeConnectRequest(q_wire);
   ASSERT_TRUE(q);
   EXPECT_EQ(q->path, "\\\\127.0.0.1\\share");
-  auto p = DecodeTreeConnectResponse(Load("tree_connect_response.bin"));
+  const Bytes p_wire = Load("tree_connect_response.bin");  // the decoded view points into it
+  auto p = DecodeTreeConnectResponse(p_wire);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->share_type, kShareTypeDisk);
-  auto ipc = DecodeTreeConnectResponse(Load("tree_connect_response_ipc.bin"));
+  const Bytes ipc_wire = Load("tree_connect_response_ipc.bin");  // the decoded view points into it
+  auto ipc = DecodeTreeConnectResponse(ipc_wire);
   ASSERT_TRUE(ipc);
   EXPECT_EQ(ipc->share_type, kShareTypePipe);
-  auto qi = DecodeTreeConnectRequest(Load("tree_connect_request_ipc.bin"));
+  const Bytes qi_wire = Load("tree_connect_request_ipc.bin");  // the decoded view points into it
+  auto qi = DecodeTreeConnectRequest(qi_wire);
   ASSERT_TRUE(qi);
   EXPECT_EQ(qi->path, "\\\\127.0.0.1\\IPC$");
 }
@@ -159,21 +168,25 @@ TEST(Samba417, ErrorResponses) {
 }
 
 TEST(Samba417, CreateQueryDirectoryClose) {
-  auto q = DecodeCreateRequest(Load("create_request_root.bin"));
+  const Bytes q_wire = Load("create_request_root.bin");  // the decoded view points into it
+  auto q = DecodeCreateRequest(q_wire);
   ASSERT_TRUE(q);
   EXPECT_TRUE(q->name.empty());  // the share root
-  auto c = DecodeCreateResponse(Load("create_response_root.bin"));
+  const Bytes c_wire = Load("create_response_root.bin");  // the decoded view points into it
+  auto c = DecodeCreateResponse(c_wire);
   ASSERT_TRUE(c);
   EXPECT_TRUE(c->file_attributes & kFileAttributeDirectory);
   EXPECT_EQ(c->create_action, kFileOpened);
 
-  auto qd = DecodeQueryDirectoryRequest(Load("query_directory_request.bin"));
+  const Bytes qd_wire = Load("query_directory_request.bin");  // the decoded view points into it
+  auto qd = DecodeQueryDirectoryRequest(qd_wire);
   ASSERT_TRUE(qd);
   EXPECT_EQ(qd->file_information_class, kFileIdBothDirectoryInformation);
   EXPECT_EQ(qd->file_id, c->file_id);
   EXPECT_EQ(qd->file_name, "*");
 
-  auto root = DecodeQueryDirectoryResponse(Load("query_directory_response_root.bin"));
+  const Bytes root_wire = Load("query_directory_response_root.bin");  // the decoded view points into it
+  auto root = DecodeQueryDirectoryResponse(root_wire);
   ASSERT_TRUE(root);
   auto entries = ParseFileIdBothDirectoryInformation(root->buffer);
   ASSERT_TRUE(entries);
@@ -194,7 +207,8 @@ TEST(Samba417, CreateQueryDirectoryClose) {
     }
   }
 
-  auto sub = DecodeQueryDirectoryResponse(Load("query_directory_response_dir.bin"));
+  const Bytes sub_wire = Load("query_directory_response_dir.bin");  // the decoded view points into it
+  auto sub = DecodeQueryDirectoryResponse(sub_wire);
   ASSERT_TRUE(sub);
   auto sub_entries = ParseFileIdBothDirectoryInformation(sub->buffer);
   ASSERT_TRUE(sub_entries);
@@ -202,18 +216,21 @@ TEST(Samba417, CreateQueryDirectoryClose) {
   for (const DirEntry& e : *sub_entries) found |= e.name == "caf\xC3\xA9.txt";
   EXPECT_TRUE(found);
 
-  auto cq = DecodeCloseRequest(Load("close_request.bin"));
+  const Bytes cq_wire = Load("close_request.bin");  // the decoded view points into it
+  auto cq = DecodeCloseRequest(cq_wire);
   ASSERT_TRUE(cq);
   EXPECT_EQ(cq->file_id, c->file_id);
   EXPECT_TRUE(DecodeCloseResponse(Load("close_response.bin")));
 }
 
 TEST(Samba417, QueryInfo) {
-  auto q = DecodeQueryInfoRequest(Load("query_info_request.bin"));
+  const Bytes q_wire = Load("query_info_request.bin");  // the decoded view points into it
+  auto q = DecodeQueryInfoRequest(q_wire);
   ASSERT_TRUE(q);
   EXPECT_EQ(q->info_type, kInfoFile);
   EXPECT_EQ(q->file_info_class, kFileAllInformation);
-  auto p = DecodeQueryInfoResponse(Load("query_info_response.bin"));
+  const Bytes p_wire = Load("query_info_response.bin");  // the decoded view points into it
+  auto p = DecodeQueryInfoResponse(p_wire);
   ASSERT_TRUE(p);
   auto all = ParseFileAllInformation(p->buffer);
   ASSERT_TRUE(all);
@@ -221,7 +238,8 @@ TEST(Samba417, QueryInfo) {
   EXPECT_FALSE(all->standard.directory);
   EXPECT_NE(all->basic.last_write_time, 0u);
 
-  auto fs = DecodeQueryInfoResponse(Load("query_info_response_fs.bin"));
+  const Bytes fs_wire = Load("query_info_response_fs.bin");  // the decoded view points into it
+  auto fs = DecodeQueryInfoResponse(fs_wire);
   ASSERT_TRUE(fs);
   // smbclient's "ls" asks for FileFsSizeInformation after a listing.
   auto size = ParseFileFsSizeInformation(fs->buffer);
@@ -231,31 +249,37 @@ TEST(Samba417, QueryInfo) {
 }
 
 TEST(Samba417, ReadWrite) {
-  auto rq = DecodeReadRequest(Load("read_request.bin"));
+  const Bytes rq_wire = Load("read_request.bin");  // the decoded view points into it
+  auto rq = DecodeReadRequest(rq_wire);
   ASSERT_TRUE(rq);
   EXPECT_EQ(rq->offset, 0u);
-  auto rp = DecodeReadResponse(Load("read_response.bin"));
+  const Bytes rp_wire = Load("read_response.bin");  // the decoded view points into it
+  auto rp = DecodeReadResponse(rp_wire);
   ASSERT_TRUE(rp);
   EXPECT_EQ(rp->data_offset, kReadResponseDataOffset);
   const std::string text(rp->data.begin(), rp->data.end());
   EXPECT_EQ(text, "hello from samba\n");
 
-  auto wq = DecodeWriteRequest(Load("write_request.bin"));
+  const Bytes wq_wire = Load("write_request.bin");  // the decoded view points into it
+  auto wq = DecodeWriteRequest(wq_wire);
   ASSERT_TRUE(wq);
   EXPECT_EQ(std::string(wq->data.begin(), wq->data.end()), "hello from samba\n");
-  auto wp = DecodeWriteResponse(Load("write_response.bin"));
+  const Bytes wp_wire = Load("write_response.bin");  // the decoded view points into it
+  auto wp = DecodeWriteResponse(wp_wire);
   ASSERT_TRUE(wp);
   EXPECT_EQ(wp->count, 17u);
 }
 
 TEST(Samba417, SetInfo) {
-  auto rn = DecodeSetInfoRequest(Load("set_info_request_43.bin"));
+  const Bytes rn_wire = Load("set_info_request_43.bin");  // the decoded view points into it
+  auto rn = DecodeSetInfoRequest(rn_wire);
   ASSERT_TRUE(rn);
   EXPECT_EQ(rn->file_info_class, kFileRenameInformation);
   auto info = ParseFileRenameInformation(rn->buffer);
   ASSERT_TRUE(info);
   EXPECT_EQ(info->file_name, "up2.txt");
-  auto del = DecodeSetInfoRequest(Load("set_info_request_54.bin"));
+  const Bytes del_wire = Load("set_info_request_54.bin");  // the decoded view points into it
+  auto del = DecodeSetInfoRequest(del_wire);
   ASSERT_TRUE(del);
   EXPECT_EQ(del->file_info_class, kFileDispositionInformation);
   auto disp = ParseFileDispositionInformation(del->buffer);
