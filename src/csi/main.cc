@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 
 #include "src/csi/csi.grpc.pb.h"
 #include "src/csi/node.h"
+#include "src/logging.h"
 #include "src/version.h"
 
 namespace smbgate::csi {
@@ -30,7 +30,7 @@ constexpr char kUsage[] =
     "usage: smbgate-csi-node --endpoint unix:///PATH/csi.sock --node-id NAME\n"
     "         [--driver-name csi.smbgate.io] [--kubelet-dir /var/lib/kubelet]\n"
     "         [--state-dir DIR] [--handoff-timeout SECONDS] [--emptydir-wait SECONDS]\n"
-    "         [--log-level info]\n"
+    "         [--log-level info] [--log-format text|json]\n"
     "  --endpoint and --node-id default to $CSI_ENDPOINT and $NODE_NAME;\n"
     "  --state-dir defaults to the endpoint's directory + /state.\n";
 
@@ -39,6 +39,7 @@ struct Flags {
   std::string node_id;
   std::string driver_name = "csi.smbgate.io";
   std::string log_level = "info";
+  std::string log_format = "text";
   DriverConfig driver;
 };
 
@@ -94,6 +95,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.driver.state_dir = v;
     } else if (a == "--log-level") {
       f.log_level = v;
+    } else if (a == "--log-format") {
+      f.log_format = v;
     } else if (a == "--handoff-timeout") {
       f.driver.handoff_timeout = Seconds(a, v, 1);
     } else if (a == "--emptydir-wait") {
@@ -198,14 +201,13 @@ class NodeService final : public pb::Node::Service {
 
 int Run(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
-  auto logger = spdlog::stderr_logger_mt("csi-node");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-  const auto level = spdlog::level::from_str(flags.log_level);
-  if (level == spdlog::level::off && flags.log_level != "off") {
+  // smbgate's logging (src/logging.h): the same text or JSON lines as the sidecar's.
+  if (flags.log_format != "text" && flags.log_format != "json") {
+    UsageError("--log-format " + flags.log_format + ": text or json");
+  }
+  if (!InitLogging(flags.log_level, flags.log_format == "json" ? LogFormat::kJson : LogFormat::kText)) {
     UsageError("--log-level " + flags.log_level + ": trace, debug, info, warn or error");
   }
-  spdlog::set_level(level);
 
   if (mkdir(flags.driver.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     std::fprintf(stderr, "smbgate-csi-node: --state-dir %s: %s\n",
