@@ -70,6 +70,9 @@ cat >"$dir/smb.conf" <<CONF
   load printers = no
   printcap name = /dev/null
   disable spoolss = yes
+  # Durable handles keep their byte-range locks across a reconnect only
+  # without POSIX locks (smb.conf(5), "durable handles").
+  posix locking = no
 [demo]
   path = $dir/share
   read only = no

@@ -99,6 +99,10 @@ struct FuseFs::Impl {
 
   // Requests whose reply is still to come; Shutdown waits for them.
   std::mutex flight_mu;
+  // The requests an interrupt may answer (see OnInterrupt).
+  struct Op;
+  std::mutex interrupt_mu;
+  std::unordered_map<fuse_req_t, std::weak_ptr<Op>> interruptible;
   std::condition_variable flight_cv;
   int in_flight = 0;
   // Of those, blocking locks (F_SETLKW, flock without LOCK_NB) waiting on
@@ -116,7 +120,8 @@ struct FuseFs::Impl {
     fuse_req_t req;
     const char* name;
     Clock::time_point start = Clock::now();
-    bool replied = false;
+    // Answered already: by its own path, or with EINTR by an interrupt.
+    std::atomic<bool> replied{false};
 
     Op(Impl* i, fuse_req_t r, const char* n) : impl(i), req(r), name(n) {
       std::lock_guard<std::mutex> l(impl->flight_mu);
@@ -124,13 +129,18 @@ struct FuseFs::Impl {
     }
     Op(const Op&) = delete;
     ~Op() {
+      {
+        std::lock_guard<std::mutex> l(impl->interrupt_mu);
+        impl->interruptible.erase(req);
+      }
       // A path that forgot to reply would hang the caller forever: answer
       // EIO rather than leave the kernel waiting.
       if (!replied) Done(EIO, [this] { fuse_reply_err(req, EIO); });
     }
     template <class F>
     void Done(int err, F&& reply) {
-      replied = true;
+      // An interrupt may have answered first; the request is gone then.
+      if (replied.exchange(true)) return;
       reply();
       if (impl->opts.on_operation) {
         impl->opts.on_operation(name, err, std::chrono::duration<double>(Clock::now() - start).count());
@@ -145,7 +155,31 @@ struct FuseFs::Impl {
     void Err(const std::error_code& ec) { Err(ErrnoFor(ec)); }
   };
   using OpPtr = std::shared_ptr<Op>;
-  OpPtr Begin(fuse_req_t req, const char* name) { return std::make_shared<Op>(this, req, name); }
+  OpPtr Begin(fuse_req_t req, const char* name) {
+    auto op = std::make_shared<Op>(this, req, name);
+    if (opts.waiting_for_server) {
+      {
+        std::lock_guard<std::mutex> l(interrupt_mu);
+        interruptible[req] = op;
+      }
+      fuse_req_interrupt_func(req, &Impl::OnInterrupt, this);
+    }
+    return op;
+  }
+
+  // FUSE_INTERRUPT (the calling process got a signal): a request that waits
+  // for a lost server is answered EINTR now (mount option `hard` with the
+  // `intr` behaviour of NFS); the work itself may still complete later.
+  static void OnInterrupt(fuse_req_t req, void* data) {
+    auto* self = static_cast<Impl*>(data);
+    OpPtr op;
+    {
+      std::lock_guard<std::mutex> l(self->interrupt_mu);
+      auto it = self->interruptible.find(req);
+      if (it != self->interruptible.end()) op = it->second.lock();
+    }
+    if (op && self->opts.waiting_for_server()) op->Err(EINTR);
+  }
 
   // ---- attributes ------------------------------------------------------
   struct stat ToStat(std::uint64_t ino, const FileAttributes& a, bool symlink = false) const {

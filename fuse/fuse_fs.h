@@ -39,6 +39,11 @@ struct FsOptions {
   std::function<void(const char* op, int err, double seconds)> on_operation;
   // Called with the bytes of each successful read and write reply.
   std::function<void(std::uint64_t read, std::uint64_t written)> on_data;
+  // Whether requests are waiting for the server to come back (the
+  // connection is down): then a signal to the calling process answers its
+  // request with EINTR at once (FUSE_INTERRUPT) instead of leaving it to
+  // wait; a request on a live connection finishes normally. Any thread.
+  std::function<bool()> waiting_for_server;
 };
 
 class FuseFs {

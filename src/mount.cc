@@ -17,6 +17,7 @@
 #include <iostream>
 #include <thread>
 
+#include "auth/crypto.h"
 #include "fuse/fuse_fs.h"
 #include "smb2/client/names.h"
 #include "smb2/client/reconnecting_fs.h"
@@ -159,6 +160,9 @@ struct Connector {
   MountConfig cfg;
   Target target;
   Metrics* metrics;
+  // One ClientGuid for every connection of this mount: the server finds
+  // durable and replayed opens by it (MS-SMB2 3.3.5.9.12).
+  std::array<std::uint8_t, 16> client_guid{};
 
   // Connects; when the server rejects the credentials, reads them again
   // once (a rotation may have landed since) and retries if they changed.
@@ -205,6 +209,7 @@ struct Connector {
     if (cfg.vers) o.min_dialect = o.max_dialect = *cfg.vers;
     // Every connection, the first and each reconnect, is built here.
     o.seal = cfg.seal;
+    o.client_guid = client_guid;
     std::uint32_t io = 8u << 20;
     if (cfg.rsize) io = std::min(io, cfg.rsize);
     if (cfg.wsize) io = std::min(io, cfg.wsize);
@@ -269,7 +274,8 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Metrics& metrics = GlobalMetrics();
-  auto connector = std::make_shared<Connector>(Connector{cfg, target, &metrics});
+  auto connector = std::make_shared<Connector>(Connector{cfg, target, &metrics, {}});
+  auth::OsRandom()(connector->client_guid);
   std::string error;
   auto initial = connector->Connect(&error);
   if (!initial) {
@@ -317,6 +323,22 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     metrics.SetSessionUp(true);
     LogInfo("reconnected to the server");
   };
+  ro.wait_limit = cfg.hard ? std::chrono::milliseconds::max()
+                           : std::chrono::milliseconds(static_cast<std::int64_t>(cfg.soft_timeout * 1000));
+  ro.on_reclaim = [](const std::string& path, std::error_code refused) {
+    if (!refused) {
+      LogDebug("durable handle reclaimed", {{"path", path}});
+    } else {
+      LogWarn("the server refused to give back a durable handle; reopened by path (its byte-range locks are taken "
+              "again where still free)",
+              {{"path", path}, {"error", refused.message()}});
+    }
+  };
+  ro.on_lock_lost = [](const std::string& path, std::error_code why) {
+    LogError("a byte-range lock was lost across the reconnect (another client holds the range now); I/O on that open "
+             "file fails with EIO until it is closed",
+             {{"path", path}, {"error", why.message()}});
+  };
   auto rfs = smb2::ReconnectingFs::Create(
       *initial,
       [connector]() -> Result<std::shared_ptr<smb2::SmbFs>> {
@@ -341,6 +363,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   fo.max_io = std::min<std::uint32_t>(1u << 20, std::max<std::uint32_t>(rfs->max_io_size(), 4096));
   fo.fsname = target.ToString();
   fo.on_operation = [&metrics](const char* op, int err, double seconds) { metrics.FuseOp(op, err, seconds); };
+  fo.waiting_for_server = [rfs] { return !rfs->up(); };
   fo.on_data = [&metrics](std::uint64_t r, std::uint64_t w) {
     if (r) metrics.BytesRead(r);
     if (w) metrics.BytesWritten(w);

@@ -224,6 +224,17 @@ bool SetActimeo(MountConfig* c, std::string_view v, std::string* why) {
   return true;
 }
 
+bool SetSoftTimeout(MountConfig* c, std::string_view v, std::string* why) {
+  double d = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d, std::chars_format::fixed);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < 1 || d > 3600) {
+    *why = Quote(v) + " is not a number of seconds from 1 to 3600 (like 60)";
+    return false;
+  }
+  c->soft_timeout = d;
+  return true;
+}
+
 bool SetCache(MountConfig* c, std::string_view v, std::string* why) {
   if (v == "strict") {
     c->cache = MountConfig::Cache::kStrict;
@@ -382,6 +393,8 @@ void SetReadWrite(MountConfig* c, bool on) { c->read_only = !on; }
 void SetAllowOther(MountConfig* c, bool on) { c->allow_other = on; }
 void SetForeground(MountConfig* c, bool on) { c->foreground = on; }
 void SetSeal(MountConfig* c, bool on) { c->seal = on; }
+void SetHard(MountConfig* c, bool on) { c->hard = on; }
+void SetSoft(MountConfig* c, bool on) { c->hard = !on; }
 
 struct Option {
   std::string_view name;
@@ -402,6 +415,7 @@ constexpr Option kOptions[] = {
     {"file_mode", SetFileMode},
     {"foreground", nullptr, SetForeground, true},
     {"gid", SetGid},
+    {"hard", nullptr, SetHard},
     {"log_format", SetLogFormat},
     {"log_level", SetLogLevel},
     {"metrics", SetMetrics},
@@ -411,6 +425,8 @@ constexpr Option kOptions[] = {
     {"rw", nullptr, SetReadWrite},
     {"seal", nullptr, SetSeal},
     {"share", SetShare, nullptr, true},
+    {"soft", nullptr, SetSoft},
+    {"soft_timeout", SetSoftTimeout},
     {"spn", SetSpn},
     {"uid", SetUid},
     {"vers", SetVers},

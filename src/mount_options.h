@@ -47,6 +47,11 @@ struct MountConfig {
   // (checked by ValidateSpn); empty: DefaultSpn(target), `cifs/HOST`.
   std::string spn;
   double actimeo = 1.0;  // attribute and entry cache seconds, 0..3600
+  // `hard` (the default): a request waits for a lost server as long as it
+  // takes (the application's signals still interrupt it); `soft`: it fails
+  // with EIO after `soft_timeout` seconds (1..3600) without a connection.
+  bool hard = true;
+  double soft_timeout = 60.0;
   enum class Cache { kStrict, kLoose, kNone };
   Cache cache = Cache::kStrict;
   std::uint32_t rsize = 0;  // bytes per READ; 0: the server's maximum

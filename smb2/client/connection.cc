@@ -14,6 +14,7 @@
 #include "smb2/client/tcp_transport.h"
 #include "smb2/codec/compound.h"
 #include "smb2/codec/negotiate.h"
+#include "smb2/codec/notify.h"
 #include "smb2/codec/status.h"
 
 namespace smbgate::smb2 {
@@ -166,6 +167,11 @@ struct Connection::Impl {
       h.tree_id = req.tree_id;
       h.session_id = req.session_id;
       if (w.related && i > 0) h.flags |= kFlagRelatedOperations;
+      if (negotiated.dialect >= kDialect300) {
+        // MS-SMB2 2.2.1.2: ChannelSequence in the low 16 bits of Status.
+        h.status = channel_sequence;
+        if (req.replay) h.flags |= kFlagReplayOperation;
+      }
       // MS-SMB2 3.2.4.1.1: an encrypted message is not signed as well.
       if (protection == Protection::kSigned) h.flags |= kFlagSigned;
       {
@@ -285,9 +291,14 @@ struct Connection::Impl {
   void OnMessage(const std::shared_ptr<Bytes>& frame, MutableByteSpan msg, const Header& h, bool encrypted,
                  std::uint64_t sealed_session) {
     if (h.message_id == kUnsolicitedMessageId) {
-      // MS-SMB2 3.2.5.19: oplock/lease break notifications. smbgate
-      // requests neither oplocks nor leases yet, so none is expected;
-      // ignoring one is safe (the server times the break out).
+      // MS-SMB2 3.2.5.19: oplock/lease break notifications. The server
+      // sends them with SessionId 0 and unsigned (3.3.4.7), so they cannot
+      // be verified; the handler only ever gives up caching for a lease it
+      // holds, which a forged break cannot turn into harm.
+      if (h.command != Command::kOplockBreak || !lease_break_handler) return;
+      auto kind = ClassifyOplockBreak(msg);
+      if (!kind || *kind != OplockBreakKind::kLease) return;
+      if (auto n = DecodeLeaseBreakNotification(msg)) lease_break_handler(*n);
       return;
     }
     RequestTable::Entry* e = table.Find(h.message_id);
@@ -378,6 +389,9 @@ struct Connection::Impl {
   std::atomic<bool> open{false};
   std::unique_ptr<Transport> transport;
   RequestTable table;
+  // ChannelSequence of 3.x requests (SetChannelSequence); I/O thread only.
+  std::uint16_t channel_sequence = 0;
+  std::function<void(const LeaseBreakNotification&)> lease_break_handler;
   std::unique_ptr<MessageSecurity> security;
   std::deque<Waiting> waiting;
 };
@@ -450,7 +464,11 @@ Result<void> Connection::Negotiate() {
   nr.security_mode = kSecurityModeSigningEnabled | kSecurityModeSigningRequired;
   // 2.2.3: Capabilities are zero unless the client offers a 3.x dialect;
   // ENCRYPTION is how 3.0 and 3.0.2 servers learn the client can encrypt.
-  nr.capabilities = i.opts.max_dialect >= kDialect300 ? (kCapLargeMtu | kCapEncryption) : 0;
+  // LEASING and PERSISTENT_HANDLES: smbgate asks for leases and durable
+  // (or, on continuously available shares, persistent) handles (3.2.4.3.5).
+  nr.capabilities = i.opts.max_dialect >= kDialect300
+                        ? (kCapLargeMtu | kCapEncryption | kCapLeasing | kCapPersistentHandles)
+                        : 0;
   random(nr.client_guid);
   for (std::uint16_t d : kAllDialects) {
     if (d >= i.opts.min_dialect && d <= i.opts.max_dialect) nr.dialects.push_back(d);
@@ -467,6 +485,7 @@ Result<void> Connection::Negotiate() {
     // 4.15 and Windows before Server 2022 know only CMAC).
     nr.signing_algorithm_ids = {kSigningAesGmac, kSigningAesCmac};
   }
+  if (i.opts.client_guid != std::array<std::uint8_t, 16>{}) nr.client_guid = i.opts.client_guid;
   st.client_guid = nr.client_guid;
   st.client_security_mode = nr.security_mode;
   st.client_capabilities = nr.capabilities;
@@ -628,6 +647,16 @@ const ConnectionOptions& Connection::options() const noexcept { return impl_->op
 std::string Connection::peer() const { return impl_->peer_str; }
 
 bool Connection::is_open() const noexcept { return impl_->open.load(std::memory_order_relaxed); }
+
+void Connection::SetChannelSequence(std::uint16_t sequence) {
+  Impl* i = impl_.get();
+  asio::post(i->io, [i, sequence] { i->channel_sequence = sequence; });
+}
+
+void Connection::SetLeaseBreakHandler(std::function<void(const LeaseBreakNotification&)> handler) {
+  Impl* i = impl_.get();
+  asio::post(i->io, [i, handler = std::move(handler)]() mutable { i->lease_break_handler = std::move(handler); });
+}
 
 void Connection::Close() {
   Impl* i = impl_.get();

@@ -53,6 +53,10 @@ struct ConnectionOptions {
   // `seal`). Needs SMB 3.x: against a 2.x-only server the session setup
   // fails with errc::encryption_unavailable.
   bool seal = false;
+  // Connection.ClientGuid (MS-SMB2 3.2.4.2.2.2); all zero: a random one.
+  // Reconnects of one mount reuse it, as durable and replayed opens are
+  // found by it (3.3.5.9.12).
+  std::array<std::uint8_t, 16> client_guid{};
   // Observers for metrics and logs, called on the I/O thread (must be
   // quick): every final response with its status and the time since its
   // request was sent, and every response
@@ -65,6 +69,8 @@ struct ConnectionOptions {
 
 // What NEGOTIATE settled, kept so a reconnect can check it is talking to the
 // same server with the same parameters.
+struct LeaseBreakNotification;
+
 struct NegotiatedState {
   std::uint16_t dialect = 0;
   std::array<std::uint8_t, 16> server_guid{};
@@ -146,6 +152,15 @@ class Connection {
   // Encrypts every message of one tree (blocking). Errors as AddSession.
   Result<void> EncryptTree(std::uint64_t session_id, std::uint32_t tree_id);
   void ForgetSession(std::uint64_t session_id);
+
+  // The ChannelSequence every request carries from now on (3.x dialects,
+  // MS-SMB2 2.2.1.2, 3.2.4.1.1): a reconnect raises it, so the server can
+  // tell requests replayed on the new channel from stale ones of the old.
+  void SetChannelSequence(std::uint16_t sequence);
+  // Receives each lease break notification (MS-SMB2 2.2.23.2, 3.2.5.19.2),
+  // on the I/O thread (must be quick; may call Send). Oplock breaks are
+  // ignored: smbgate requests leases, never oplocks.
+  void SetLeaseBreakHandler(std::function<void(const LeaseBreakNotification&)> handler);
 
   // Verifies a message's signature with an explicit key (the final
   // SESSION_SETUP response, checked by Session before it installs the key).

@@ -29,6 +29,10 @@ struct Request {
   bool sign = true;
   // Keep a copy of the request as sent (session setup's preauth hash).
   bool keep_sent = false;
+  // Sent again after a lost connection: SMB2_FLAGS_REPLAY_OPERATION on 3.x
+  // (MS-SMB2 3.2.4.1.1, 3.2.5.1.6), so the server can recognise a create,
+  // write or lock it already carried out.
+  bool replay = false;
   std::chrono::milliseconds timeout{0};  // 0: the connection's default
 };
 

@@ -1,7 +1,11 @@
 #include "smb2/client/reconnecting_fs.h"
 
 #include <cerrno>
+#include <algorithm>
+#include <future>
 #include <random>
+
+#include "auth/crypto.h"
 
 #include "smb2/client/names.h"
 #include "smb2/codec/session_setup.h"
@@ -155,7 +159,7 @@ void ReconnectingFs::ReportError(std::uint64_t generation, const std::error_code
 }
 
 template <class T>
-Callback<T> ReconnectingFs::Watch(std::uint64_t generation, Callback<T> cb, std::function<void()> retry) {
+Callback<T> ReconnectingFs::Watch(std::uint64_t generation, Callback<T> cb, std::function<void(bool)> retry) {
   std::weak_ptr<ReconnectingFs> weak = weak_from_this();
   return [weak, generation, cb = std::move(cb), retry = std::move(retry)](Result<T> r) {
     if (!r) {
@@ -163,8 +167,15 @@ Callback<T> ReconnectingFs::Watch(std::uint64_t generation, Callback<T> cb, std:
         self->ReportError(generation, r.error());
         // MS-SMB2 3.2.5.1.6: the server lost or expired the session, so it
         // did not carry the request out: set up a new session with the
-        // newest credentials, then send it again (once).
-        if (retry && IsSessionGone(r.error())) return retry();
+        // newest credentials, then send it again. A lost connection may
+        // have lost the request before or after the server carried it out:
+        // it is replayed after the reconnect (3.2.4.1.1), marked as such.
+        bool stopping;
+        {
+          std::lock_guard<std::mutex> l(self->mu_);
+          stopping = self->stopping_;
+        }
+        if (retry && !stopping && IsConnectionError(r.error())) return retry(!IsSessionGone(r.error()));
       }
     }
     cb(std::move(r));
@@ -189,6 +200,18 @@ void ReconnectingFs::ReconnectLoop() {
         if (options_.on_refused) options_.on_refused(changed);
       }
     }
+    if (fresh) {
+      std::uint64_t next;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        next = generation_ + 1;
+      }
+      // MS-SMB2 3.2.4.1.1: requests on the new channel, replays first,
+      // carry a higher ChannelSequence than any left on the old one.
+      (*fresh)->tree()->connection().SetChannelSequence(static_cast<std::uint16_t>(next - 1));
+      // The durable opens come back before any request may use them.
+      ReclaimAll(*fresh, next);
+    }
     std::deque<Waiting> run, expired;
     std::shared_ptr<SmbFs> fs, replaced;
     std::uint64_t gen = 0;
@@ -209,7 +232,8 @@ void ReconnectingFs::ReconnectLoop() {
         backoff = options_.first_backoff;
       } else {
         const auto now = std::chrono::steady_clock::now();
-        while (!waiting_.empty() && now - waiting_.front().since >= options_.wait_limit) {
+        const bool hard = options_.wait_limit == std::chrono::milliseconds::max();
+        while (!hard && !waiting_.empty() && now - waiting_.front().since >= options_.wait_limit) {
           expired.push_back(std::move(waiting_.front()));
           waiting_.pop_front();
         }
@@ -268,14 +292,16 @@ void ReconnectingFs::EchoLoop() {
 }
 
 template <class T>
-void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
-                                std::function<void(const std::shared_ptr<SmbFs>&, Handle, Callback<T>)> body,
-                                int attempt) {
+void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb, HandleBody<T> body, int attempt, bool maybe_done) {
   auto self = shared_from_this();
-  std::function<void()> retry;
-  if (attempt == 0) retry = [self, vh, cb, body] { self->WithHandle<T>(vh, cb, body, 1); };
+  std::function<void(bool)> retry;
+  if (attempt < options_.max_replays) {
+    retry = [self, vh, cb, body, attempt](bool done) { self->WithHandle<T>(vh, cb, body, attempt + 1, done); };
+  }
   Submit(
-      [self, vh, cb, body, retry](const std::shared_ptr<SmbFs>& fs, std::uint64_t gen) {
+      [self, vh, cb, body, retry, attempt, maybe_done](const std::shared_ptr<SmbFs>& current, std::uint64_t gen) {
+        // A request sent again is marked as a replay (MS-SMB2 3.2.4.1.1).
+        const std::shared_ptr<SmbFs> fs = attempt > 0 ? current->Replaying() : current;
         VirtualHandle h;
         {
           std::lock_guard<std::mutex> l(self->mu_);
@@ -283,16 +309,29 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
           if (it == self->handles_.end()) return cb(make_error_code(client_errc::cancelled));
           h = it->second;
         }
-        if (h.generation == gen) return body(fs, h.real, self->Watch(gen, cb, retry));
+        auto run = [self, vh, body, fs, maybe_done](Handle real, Callback<T> c) {
+          VirtualHandle v;
+          {
+            std::lock_guard<std::mutex> l(self->mu_);
+            auto it = self->handles_.find(vh.persistent);
+            if (it == self->handles_.end()) return c(make_error_code(client_errc::cancelled));
+            v = it->second;
+            ++it->second.lock_count;
+          }
+          body(fs, real, v, maybe_done, std::move(c));
+        };
+        if (h.locks_lost) return cb(std::error_code(EIO, std::generic_category()));
+        if (h.generation == gen) return run(h.real, self->Watch(gen, cb, retry));
         // Its file was unlinked while open and went with the old connection;
         // whatever has its name now is another file (e2e
         // ReconnectFollowsRenameAndRefusesUnlinked).
         if (h.unlinked) return cb(std::error_code(ESTALE, std::generic_category()));
-        // The connection was replaced: reopen by path (never truncating or
-        // creating again) and carry on with the new handle.
+        // The connection was replaced and the open not reclaimed (not
+        // durable, or the server refused): reopen by path (never truncating
+        // or creating again) and carry on with the new handle.
         OpenParams p = h.params;
         p.disposition = OpenDisposition::kOpen;
-        fs->Open(h.path, p, self->Watch<OpenResult>(gen, [self, vh, gen, fs, cb, body, retry](Result<OpenResult> o) {
+        current->Open(h.path, p, self->Watch<OpenResult>(gen, [self, vh, gen, cb, run, retry, current, h](Result<OpenResult> o) {
           if (!o) return cb(o.error());
           {
             std::lock_guard<std::mutex> l(self->mu_);
@@ -300,35 +339,151 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb,
             if (it != self->handles_.end()) {
               it->second.real = o->handle;
               it->second.generation = gen;
+              it->second.durable = o->durable;
             }
           }
-          body(fs, o->handle, self->Watch(gen, cb, retry));
-        }));
+          // The locks went with the old open: take them again (as kernel
+          // cifs does), each without waiting. One that another client took
+          // in the gap is lost, and the handle fails from now on rather
+          // than let the application write under a lock it no longer holds.
+          auto relock = std::make_shared<std::function<void(std::size_t)>>();
+          // The function holds itself weakly; each pending Lock holds it.
+          std::weak_ptr<std::function<void(std::size_t)>> weak_relock = relock;
+          *relock = [self, vh, gen, cb, run, retry, current, h, handle = o->handle, weak_relock](std::size_t k) {
+            if (k == h.locks.size()) {
+              bool lost = false;
+              {
+                std::lock_guard<std::mutex> l(self->mu_);
+                auto it = self->handles_.find(vh.persistent);
+                lost = it != self->handles_.end() && it->second.locks_lost;
+              }
+              if (lost) return cb(std::error_code(EIO, std::generic_category()));
+              return run(handle, self->Watch(gen, cb, retry));
+            }
+            const auto& r = h.locks[k];
+            auto keep = weak_relock.lock();
+            current->Lock(handle, r.offset, r.length, r.exclusive ? LockType::kExclusive : LockType::kShared, false,
+                          [self, vh, keep, k, h](Result<void> res) {
+                            if (!res) {
+                              {
+                                std::lock_guard<std::mutex> l(self->mu_);
+                                auto it = self->handles_.find(vh.persistent);
+                                if (it != self->handles_.end()) it->second.locks_lost = true;
+                              }
+                              if (self->options_.on_lock_lost) self->options_.on_lock_lost(h.path, res.error());
+                            }
+                            (*keep)(k + 1);
+                          });
+          };
+          (*relock)(0);
+        }, retry));
       },
       [cb](std::error_code ec) { cb(ec); });
 }
 
-void ReconnectingFs::Open(std::string path, OpenParams params, Callback<OpenResult> cb) {
-  OpenAttempt(std::move(path), params, std::move(cb), 0);
+void ReconnectingFs::ReclaimAll(const std::shared_ptr<SmbFs>& fs, std::uint64_t generation) {
+  struct Item {
+    std::uint64_t id;
+    VirtualHandle h;
+  };
+  std::vector<Item> items;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [id, h] : handles_) {
+      if (h.generation < generation && h.durable.durable && !h.unlinked) items.push_back({id, h});
+    }
+  }
+  if (items.empty()) return;
+  // All at once: one round trip for the lot, not one per open.
+  std::vector<std::future<Result<OpenResult>>> pending;
+  std::vector<std::shared_ptr<std::promise<Result<OpenResult>>>> promises;
+  for (const Item& it : items) {
+    auto p = std::make_shared<std::promise<Result<OpenResult>>>();
+    pending.push_back(p->get_future());
+    fs->Reclaim(it.h.path, it.h.params, it.h.real, it.h.durable, [p](Result<OpenResult> r) { p->set_value(std::move(r)); });
+    promises.push_back(std::move(p));
+  }
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    auto r = pending[k].get();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto h = handles_.find(items[k].id);
+      if (h != handles_.end()) {
+        if (r) {
+          h->second.real = r->handle;
+          h->second.generation = generation;
+          h->second.durable = r->durable;
+        } else {
+          // Refused (or it cost the connection: Samba 4.17.12 aborts the
+          // smbd process on a reclaim of an open with byte-range locks
+          // under `posix locking = yes`): never again; reopen by path.
+          h->second.durable = {};
+        }
+      }
+    }
+    if (options_.on_reclaim) options_.on_reclaim(items[k].h.path, r ? std::error_code{} : r.error());
+  }
 }
 
-void ReconnectingFs::OpenAttempt(std::string path, OpenParams params, Callback<OpenResult> cb, int attempt) {
+void ReconnectingFs::Open(std::string path, OpenParams params, Callback<OpenResult> cb) {
+  OpenAttempt(std::move(path), params, DurableState{}, std::move(cb), 0, false);
+}
+
+void ReconnectingFs::OpenAttempt(std::string path, OpenParams params, DurableState want, Callback<OpenResult> cb,
+                                 int attempt, bool maybe_done) {
   auto self = shared_from_this();
-  std::function<void()> retry;
-  if (attempt == 0) retry = [self, path, params, cb] { self->OpenAttempt(path, params, cb, 1); };
+  // The CreateGuid and lease key are chosen once, so a replay of this
+  // create names the same open (MS-SMB2 3.3.5.9.10 finds it by CreateGuid).
+  if (want.create_guid == std::array<std::uint8_t, 16>{}) {
+    auth::OsRandom()(want.create_guid);
+    auth::OsRandom()(want.lease_key);
+  }
+  std::function<void(bool)> retry;
+  if (attempt < options_.max_replays) {
+    retry = [self, path, params, want, cb, attempt](bool done) {
+      self->OpenAttempt(path, params, want, cb, attempt + 1, done);
+    };
+  }
   Submit(
-      [self, path, params, cb, retry](const std::shared_ptr<SmbFs>& fs, std::uint64_t gen) {
-        fs->Open(path, params, self->Watch<OpenResult>(gen, [self, path, params, gen, cb](Result<OpenResult> o) {
+      [self, path, params, want, cb, retry, attempt, maybe_done](const std::shared_ptr<SmbFs>& current,
+                                                                 std::uint64_t gen) {
+        const std::shared_ptr<SmbFs> fs = attempt > 0 ? current->Replaying() : current;
+        auto record = [self, path, params, gen, cb](Result<OpenResult> o) {
           if (!o) return cb(std::move(o));
           OpenResult v = *o;
           {
             std::lock_guard<std::mutex> l(self->mu_);
             const std::uint64_t id = self->next_handle_++;
-            self->handles_[id] = {path, params, o->handle, gen};
+            VirtualHandle h;
+            h.path = path;
+            h.params = params;
+            h.real = o->handle;
+            h.generation = gen;
+            h.durable = o->durable;
+            self->handles_[id] = std::move(h);
             v.handle = Handle{id, 0};
           }
           cb(std::move(v));
-        }, retry));
+        };
+        Callback<OpenResult> done = record;
+        if (maybe_done && params.disposition == OpenDisposition::kCreate) {
+          // An exclusive create that may have been carried out before the
+          // connection was lost, on a server that no longer knows its
+          // CreateGuid (it restarted): the file it finds is the one this
+          // create made, so open it.
+          done = [self, fs, path, params, record](Result<OpenResult> o) {
+            if (o || !IsNtStatus(o.error()) || NtStatusOf(o.error()) != status::kObjectNameCollision) {
+              return record(std::move(o));
+            }
+            OpenParams p = params;
+            p.disposition = OpenDisposition::kOpen;
+            fs->Open(path, p, [record](Result<OpenResult> r) {
+              if (r) r->created = true;
+              record(std::move(r));
+            });
+          };
+        }
+        fs->OpenWith(path, params, want, self->Watch<OpenResult>(gen, std::move(done), retry));
       },
       [cb](std::error_code ec) { cb(ec); });
 }
@@ -336,15 +491,49 @@ void ReconnectingFs::OpenAttempt(std::string path, OpenParams params, Callback<O
 void ReconnectingFs::Close(Handle h, Callback<void> cb) {
   VirtualHandle v;
   std::uint64_t gen;
+  bool down;
   std::shared_ptr<SmbFs> fs;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = handles_.find(h.persistent);
     if (it == handles_.end()) return cb({});
     v = it->second;
-    handles_.erase(it);
     gen = generation_;
+    down = down_;
     fs = down_ ? nullptr : current_;
+    if (down && v.durable.durable && !v.unlinked) {
+      // A durable open outlives the connection on the server, with its
+      // locks: it is reclaimed with the others after the reconnect and
+      // closed then. The application's close succeeds now.
+      it->second.closing = true;
+    } else {
+      handles_.erase(it);
+    }
+  }
+  if (down && v.durable.durable && !v.unlinked) {
+    std::weak_ptr<ReconnectingFs> weak = weak_from_this();
+    const std::uint64_t id = h.persistent;
+    Submit(
+        [weak, id](const std::shared_ptr<SmbFs>& now, std::uint64_t now_gen) {
+          auto self = weak.lock();
+          if (!self) return;
+          VirtualHandle c;
+          {
+            std::lock_guard<std::mutex> l(self->mu_);
+            auto it = self->handles_.find(id);
+            if (it == self->handles_.end()) return;
+            c = it->second;
+            self->handles_.erase(it);
+          }
+          if (c.generation == now_gen) now->Close(c.real, [](Result<void>) {});
+        },
+        [weak, id](std::error_code) {
+          if (auto self = weak.lock()) {
+            std::lock_guard<std::mutex> l(self->mu_);
+            self->handles_.erase(id);
+          }
+        });
+    return cb({});
   }
   // A handle of a lost connection was closed by the server with it.
   if (!fs || v.generation != gen) return cb({});
@@ -352,78 +541,159 @@ void ReconnectingFs::Close(Handle h, Callback<void> cb) {
 }
 
 void ReconnectingFs::Read(Handle h, std::uint64_t offset, std::uint32_t length, Callback<ReadResult> cb) {
-  WithHandle<ReadResult>(h, std::move(cb), [offset, length](const std::shared_ptr<SmbFs>& fs, Handle r, Callback<ReadResult> c) {
-    fs->Read(r, offset, length, std::move(c));
-  });
+  WithHandle<ReadResult>(h, std::move(cb),
+                         [offset, length](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool,
+                                          Callback<ReadResult> c) { fs->Read(r, offset, length, std::move(c)); });
 }
 
 void ReconnectingFs::Write(Handle h, std::uint64_t offset, std::shared_ptr<const Bytes> data,
                            Callback<std::uint32_t> cb) {
   WithHandle<std::uint32_t>(h, std::move(cb),
-                            [offset, data](const std::shared_ptr<SmbFs>& fs, Handle r, Callback<std::uint32_t> c) {
+                            [offset, data](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool,
+                                           Callback<std::uint32_t> c) {
                               fs->Write(r, offset, data, std::move(c));
                             });
 }
 
 void ReconnectingFs::Flush(Handle h, Callback<void> cb) {
-  WithHandle<void>(h, std::move(cb), [](const std::shared_ptr<SmbFs>& fs, Handle r, Callback<void> c) {
-    fs->Flush(r, std::move(c));
-  });
+  WithHandle<void>(h, std::move(cb),
+                   [](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool, Callback<void> c) {
+                     fs->Flush(r, std::move(c));
+                   });
 }
 
 void ReconnectingFs::GetAttributes(Handle h, Callback<FileAttributes> cb) {
   WithHandle<FileAttributes>(h, std::move(cb),
-                             [](const std::shared_ptr<SmbFs>& fs, Handle r, Callback<FileAttributes> c) {
+                             [](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool,
+                                Callback<FileAttributes> c) {
                                fs->GetAttributes(r, std::move(c));
                              });
 }
 
 void ReconnectingFs::Truncate(Handle h, std::uint64_t size, Callback<void> cb) {
-  WithHandle<void>(h, std::move(cb), [size](const std::shared_ptr<SmbFs>& fs, Handle r, Callback<void> c) {
-    fs->Truncate(r, size, std::move(c));
-  });
+  WithHandle<void>(h, std::move(cb),
+                   [size](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool, Callback<void> c) {
+                     fs->Truncate(r, size, std::move(c));
+                   });
 }
 
 void ReconnectingFs::SetInfo(Handle h, SetAttributes attrs, Callback<void> cb) {
-  WithHandle<void>(h, std::move(cb), [attrs](const std::shared_ptr<SmbFs>& fs, Handle r, Callback<void> c) {
-    fs->SetInfo(r, attrs, std::move(c));
-  });
+  WithHandle<void>(h, std::move(cb),
+                   [attrs](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool, Callback<void> c) {
+                     fs->SetInfo(r, attrs, std::move(c));
+                   });
 }
 
 void ReconnectingFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
                           Callback<void> cb) {
+  // The LockSequence is fixed at the first attempt (MS-SMB2 3.2.4.19):
+  // index 1..64 in turn, the 4-bit number advancing each round, so a
+  // replay names the same lock and a new lock never does.
+  auto seq = std::make_shared<std::uint32_t>(0);
+  // Remember what is held, to take it again after a reopen by path.
+  std::weak_ptr<ReconnectingFs> weak = weak_from_this();
+  cb = [weak, id = h.persistent, offset, length, type, cb = std::move(cb)](Result<void> r) {
+    if (r) {
+      if (auto self = weak.lock()) {
+        std::lock_guard<std::mutex> l(self->mu_);
+        auto it = self->handles_.find(id);
+        if (it != self->handles_.end()) {
+          auto& locks = it->second.locks;
+          if (type == LockType::kUnlock) {
+            // SMB unlocks name exactly one locked range (MS-SMB2 3.3.5.14.2).
+            auto m = std::find_if(locks.begin(), locks.end(),
+                                  [&](const VirtualHandle::Range& x) { return x.offset == offset && x.length == length; });
+            if (m != locks.end()) locks.erase(m);
+          } else {
+            locks.push_back({offset, length, type == LockType::kExclusive});
+          }
+        }
+      }
+    }
+    cb(std::move(r));
+  };
   WithHandle<void>(h, std::move(cb),
-                   [offset, length, type, wait](const std::shared_ptr<SmbFs>& fs, Handle r, Callback<void> c) {
-                     fs->Lock(r, offset, length, type, wait, std::move(c));
+                   [offset, length, type, wait, seq](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle& v,
+                                                     bool maybe_done, Callback<void> c) {
+                     if (*seq == 0) {
+                       const std::uint32_t index = v.lock_count % 64 + 1;
+                       const std::uint32_t number = (v.lock_count / 64 + 1) % 16;
+                       *seq = index << 4 | number;
+                     }
+                     if (maybe_done && type == LockType::kUnlock) {
+                       // An unlock carried out before the loss finds nothing to unlock.
+                       c = [c](Result<void> res) {
+                         if (!res && IsNtStatus(res.error()) && NtStatusOf(res.error()) == status::kRangeNotLocked) {
+                           return c({});
+                         }
+                         c(std::move(res));
+                       };
+                     }
+                     fs->LockWithSequence(r, offset, length, type, wait, *seq, std::move(c));
                    });
 }
 
 template <class T, class F>
-void ReconnectingFs::PathOp(Callback<T> cb, F call, int attempt) {
+void ReconnectingFs::PathOp(Callback<T> cb, F call, int attempt, bool maybe_done) {
   auto self = shared_from_this();
-  std::function<void()> retry;
-  if (attempt == 0) retry = [self, cb, call] { self->PathOp<T>(cb, call, 1); };
-  Submit([self, cb, call, retry](const std::shared_ptr<SmbFs>& fs,
-                                 std::uint64_t gen) { call(fs, self->Watch(gen, cb, retry)); },
-         [cb](std::error_code ec) { cb(ec); });
+  std::function<void(bool)> retry;
+  if (attempt < options_.max_replays) {
+    retry = [self, cb, call, attempt](bool done) { self->PathOp<T>(cb, call, attempt + 1, done); };
+  }
+  Submit(
+      [self, cb, call, retry, attempt, maybe_done](const std::shared_ptr<SmbFs>& current, std::uint64_t gen) {
+        const std::shared_ptr<SmbFs> fs = attempt > 0 ? current->Replaying() : current;
+        call(fs, maybe_done, self->Watch(gen, cb, retry));
+      },
+      [cb](std::error_code ec) { cb(ec); });
 }
+
+namespace {
+
+bool HasStatus(const std::error_code& ec, std::uint32_t s) { return IsNtStatus(ec) && NtStatusOf(ec) == s; }
+
+// A replayed deletion that finds nothing to delete was carried out before
+// the connection was lost.
+Callback<void> DoneIfGone(bool maybe_done, Callback<void> c) {
+  if (!maybe_done) return c;
+  return [c](Result<void> r) {
+    if (!r && (HasStatus(r.error(), status::kObjectNameNotFound) || HasStatus(r.error(), status::kObjectPathNotFound))) {
+      return c({});
+    }
+    c(std::move(r));
+  };
+}
+
+}  // namespace
 
 // Path operations: run on the current generation, watched for connection
 // errors.
 void ReconnectingFs::Stat(std::string path, Callback<FileAttributes> cb) {
-  PathOp(std::move(cb), [path](const auto& fs, auto c) { fs->Stat(path, std::move(c)); });
+  PathOp(std::move(cb), [path](const auto& fs, bool, auto c) { fs->Stat(path, std::move(c)); });
 }
 
 void ReconnectingFs::ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) {
-  PathOp(std::move(cb), [path](const auto& fs, auto c) { fs->ReadDirectory(path, std::move(c)); });
+  PathOp(std::move(cb), [path](const auto& fs, bool, auto c) { fs->ReadDirectory(path, std::move(c)); });
 }
 
 void ReconnectingFs::MakeDirectory(std::string path, Callback<FileAttributes> cb) {
-  PathOp(std::move(cb), [path](const auto& fs, auto c) { fs->MakeDirectory(path, std::move(c)); });
+  PathOp(std::move(cb), [path](const std::shared_ptr<SmbFs>& fs, bool maybe_done, Callback<FileAttributes> c) {
+    if (!maybe_done) return fs->MakeDirectory(path, std::move(c));
+    // A replayed mkdir that finds a directory there made it.
+    fs->MakeDirectory(path, [fs, path, c](Result<FileAttributes> r) {
+      if (r || !HasStatus(r.error(), status::kObjectNameCollision)) return c(std::move(r));
+      fs->Stat(path, [c, r](Result<FileAttributes> st) {
+        if (st && st->is_directory()) return c(std::move(st));
+        c(r);
+      });
+    });
+  });
 }
 
 void ReconnectingFs::RemoveDirectory(std::string path, Callback<void> cb) {
-  PathOp(std::move(cb), [path](const auto& fs, auto c) { fs->RemoveDirectory(path, std::move(c)); });
+  PathOp(std::move(cb), [path](const auto& fs, bool maybe_done, Callback<void> c) {
+    fs->RemoveDirectory(path, DoneIfGone(maybe_done, std::move(c)));
+  });
 }
 
 void ReconnectingFs::Unlink(std::string path, Callback<void> cb) {
@@ -434,7 +704,9 @@ void ReconnectingFs::Unlink(std::string path, Callback<void> cb) {
     }
     cb(std::move(r));
   };
-  PathOp(std::move(track), [path](const auto& fs, auto c) { fs->Unlink(path, std::move(c)); });
+  PathOp(std::move(track), [path](const auto& fs, bool maybe_done, Callback<void> c) {
+    fs->Unlink(path, DoneIfGone(maybe_done, std::move(c)));
+  });
 }
 
 void ReconnectingFs::Rename(std::string from, std::string to, bool replace, Callback<void> cb) {
@@ -445,8 +717,21 @@ void ReconnectingFs::Rename(std::string from, std::string to, bool replace, Call
     }
     cb(std::move(r));
   };
-  PathOp(std::move(track),
-         [from, to, replace](const auto& fs, auto c) { fs->Rename(from, to, replace, std::move(c)); });
+  PathOp(std::move(track), [from, to, replace](const std::shared_ptr<SmbFs>& fs, bool maybe_done, Callback<void> c) {
+    if (!maybe_done) return fs->Rename(from, to, replace, std::move(c));
+    // A replayed rename whose source is gone and whose target exists was
+    // carried out before the connection was lost.
+    fs->Rename(from, to, replace, [fs, from, to, c](Result<void> r) {
+      if (r || !(HasStatus(r.error(), status::kObjectNameNotFound) || HasStatus(r.error(), status::kObjectPathNotFound) ||
+                 HasStatus(r.error(), status::kObjectNameCollision))) {
+        return c(std::move(r));
+      }
+      fs->Stat(from, [fs, to, c, r](Result<FileAttributes> src) {
+        if (src) return c(r);
+        fs->Stat(to, [c, r](Result<FileAttributes> dst) { c(dst ? Result<void>{} : r); });
+      });
+    });
+  });
 }
 
 void ReconnectingFs::PathUnlinked(const std::string& path) {
@@ -475,11 +760,18 @@ void ReconnectingFs::PathRenamed(const std::string& from, const std::string& to)
 }
 
 void ReconnectingFs::HardLink(std::string existing, std::string new_path, Callback<void> cb) {
-  PathOp(std::move(cb), [existing, new_path](const auto& fs, auto c) { fs->HardLink(existing, new_path, std::move(c)); });
+  PathOp(std::move(cb), [existing, new_path](const auto& fs, bool maybe_done, Callback<void> c) {
+    if (!maybe_done) return fs->HardLink(existing, new_path, std::move(c));
+    // A replayed link that finds its name taken made it.
+    fs->HardLink(existing, new_path, [c](Result<void> r) {
+      if (!r && HasStatus(r.error(), status::kObjectNameCollision)) return c({});
+      c(std::move(r));
+    });
+  });
 }
 
 void ReconnectingFs::StatFs(Callback<FsStats> cb) {
-  PathOp(std::move(cb), [](const auto& fs, auto c) { fs->StatFs(std::move(c)); });
+  PathOp(std::move(cb), [](const auto& fs, bool, auto c) { fs->StatFs(std::move(c)); });
 }
 
 }  // namespace smbgate::smb2

@@ -1,11 +1,19 @@
 // ReconnectingFs: a RemoteFs that survives the loss of its connection, the
-// way the kernel cifs client does. When a request fails because the
-// connection or session is gone, that request reports its error (the one an
-// application may see), the filesystem is marked down, and a background
-// thread reconnects (negotiate, session setup with the current credentials,
-// tree connect) with jittered exponential backoff. Requests made while it
-// is down wait for it (up to a limit); handles opened before the loss are
-// reopened by path on their next use.
+// way the kernel cifs client and Windows do. When a request fails because
+// the connection or session is gone, the filesystem is marked down and a
+// background thread reconnects (negotiate, session setup with the current
+// credentials, tree connect) with jittered exponential backoff. Then:
+// - every durable open is reclaimed with DH2C (MS-SMB2 3.2.4.4) before any
+//   request runs, so its byte-range locks and lease never lapse; an open
+//   the server will not give back is reopened by path on its next use, and
+//   the on_reclaim observer says so;
+// - the requests that were in flight are sent again (MS-SMB2 3.2.4.1.1
+//   replay: SMB2_FLAGS_REPLAY_OPERATION, a raised ChannelSequence, the same
+//   CreateGuid and LockSequence), and the ones the server cannot
+//   deduplicate are checked (a delete that finds nothing to delete, a
+//   rename whose source is gone and target exists, were done);
+// - requests made while it is down wait for it: forever (`hard`, the
+//   default) or up to `wait_limit` (`soft`).
 //
 // Thread-safety: every member may be called from any thread.
 #pragma once
@@ -18,6 +26,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "smb2/client/smb_fs.h"
 
@@ -32,8 +41,13 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   struct Options {
     std::chrono::milliseconds first_backoff{500};
     std::chrono::milliseconds max_backoff{30'000};
-    // How long a request waits for the connection to come back.
-    std::chrono::milliseconds wait_limit{60'000};
+    // How long a request waits for the connection to come back; max()
+    // waits forever (mount option `hard`).
+    std::chrono::milliseconds wait_limit = std::chrono::milliseconds::max();
+    // How often one request is sent again after lost connections before
+    // its error is reported (a request that kills the server each time
+    // must not loop forever).
+    int max_replays = 8;
     // Echo interval: a connection that answers nothing for three intervals
     // is declared dead (the cifs rule). 0 disables the echo.
     std::chrono::milliseconds echo_interval{30'000};
@@ -45,6 +59,13 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
     std::function<void(const std::string& what)> on_refused;
     // The round trip of each keepalive ECHO that was answered. Any thread.
     std::function<void(std::chrono::nanoseconds)> on_echo;
+    // After a reconnect, for each durable open: reclaimed (no error), or
+    // the server's refusal (it will be reopened by path, without its
+    // locks). Reconnect thread.
+    std::function<void(const std::string& path, std::error_code refused)> on_reclaim;
+    // A byte-range lock of a reopened (not reclaimed) handle could not be
+    // taken again: another client holds the range now. Any thread.
+    std::function<void(const std::string& path, std::error_code why)> on_lock_lost;
   };
 
   static std::shared_ptr<ReconnectingFs> Create(std::shared_ptr<SmbFs> initial, Factory factory, Options options);
@@ -105,32 +126,56 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
     OpenParams params;
     Handle real;
     std::uint64_t generation = 0;
+    DurableState durable;  // durable.durable: reclaim after a reconnect
+    std::uint32_t lock_count = 0;  // LockSequence of the next lock
+    bool closing = false;  // closed by the application while down
+    // The byte-range locks held through this handle, to take again after
+    // a reopen by path (a reclaimed open keeps them on the server).
+    struct Range {
+      std::uint64_t offset, length;
+      bool exclusive;
+    };
+    std::vector<Range> locks;
+    // A lock could not be taken again after a reopen: another client may
+    // have changed the range, so I/O on the handle fails with EIO.
+    bool locks_lost = false;
     // The path was unlinked (or replaced by a rename) while this handle was
     // open: the file is gone with the connection that held it, and the path
     // may name another file by now, so it is never reopened.
     bool unlinked = false;
   };
 
-  // Open(), sent again once (attempt 1) after a lost session.
-  void OpenAttempt(std::string path, OpenParams params, Callback<OpenResult> cb, int attempt);
+  // One attempt of Open(); `attempt` > 0 is a replay with the same
+  // CreateGuid, `maybe_done` when the last one may have been carried out.
+  void OpenAttempt(std::string path, OpenParams params, DurableState want, Callback<OpenResult> cb, int attempt,
+                   bool maybe_done);
+  // Reclaims every durable open of an older generation on `fs` (blocking;
+  // reconnect thread).
+  void ReclaimAll(const std::shared_ptr<SmbFs>& fs, std::uint64_t generation);
   // Runs `job` now if up, else queues it.
   void Submit(Job job, std::function<void(std::error_code)> fail);
   // Called by a job whose request failed: marks the generation down.
   void ReportError(std::uint64_t generation, const std::error_code& ec);
   // Runs `body` with the real handle of `vh` in the current generation,
   // reopening it by path first if the connection was replaced.
+  // `body` gets the VirtualHandle (for its lock sequence) and whether this
+  // is a replay of an attempt that may have been carried out.
   template <class T>
-  void WithHandle(Handle vh, Callback<T> cb, std::function<void(const std::shared_ptr<SmbFs>&, Handle, Callback<T>)> body,
-                  int attempt = 0);
+  using HandleBody = std::function<void(const std::shared_ptr<SmbFs>&, Handle, VirtualHandle&, bool maybe_done,
+                                        Callback<T>)>;
+  template <class T>
+  void WithHandle(Handle vh, Callback<T> cb, HandleBody<T> body, int attempt = 0, bool maybe_done = false);
   // Runs a path operation on the current generation; `attempt` counts the
-  // times it was sent again after the session was lost (at most once).
+  // times it was sent again after a lost session or connection. `call`
+  // gets `maybe_done` as WithHandle's body does.
   template <class T, class F>
-  void PathOp(Callback<T> cb, F call, int attempt = 0);
+  void PathOp(Callback<T> cb, F call, int attempt = 0, bool maybe_done = false);
   // Wraps a callback so connection errors trigger a reconnect. With
-  // `retry`, a lost session runs it (after marking the generation down, so
-  // it waits for the new session) instead of reporting the error.
+  // `retry`, a lost session or connection runs it with whether the request
+  // may have been carried out (after marking the generation down, so it
+  // waits for the new session) instead of reporting the error.
   template <class T>
-  Callback<T> Watch(std::uint64_t generation, Callback<T> cb, std::function<void()> retry = nullptr);
+  Callback<T> Watch(std::uint64_t generation, Callback<T> cb, std::function<void(bool maybe_done)> retry = nullptr);
 
   // Keeps the paths of open handles in step with renames and unlinks done
   // through this filesystem, for reopening after a reconnect.

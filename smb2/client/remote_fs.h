@@ -8,6 +8,7 @@
 // smb2::errc. Thread-safety: implementations accept calls from any thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -70,10 +71,23 @@ struct OpenParams {
   std::uint32_t file_attributes = 0;  // for a created file
 };
 
+// What a durable open (MS-SMB2 3.2.4.3.5, 2.2.13.2.11) needs to be found
+// again after the connection is lost: chosen by the client before the
+// CREATE (create_guid, lease_key), then what the server granted.
+struct DurableState {
+  std::array<std::uint8_t, 16> create_guid{};
+  std::array<std::uint8_t, 16> lease_key{};
+  std::uint32_t lease_state = 0;  // SMB2_LEASE_* granted, 0 for none
+  bool durable = false;           // the server granted a durable handle
+  bool persistent = false;        // ... a persistent one (CA share)
+  std::uint32_t timeout_ms = 0;   // how long the server keeps it
+};
+
 struct OpenResult {
   Handle handle;
   FileAttributes attrs;
   bool created = false;
+  DurableState durable;  // all false/zero where not requested or granted
 };
 
 // Data returned by Read: a view into a received frame kept alive by `owner`.

@@ -119,6 +119,7 @@ Result<std::shared_ptr<Tree>> Tree::Connect(std::shared_ptr<Session> session, co
   std::shared_ptr<Tree> t(new Tree(std::move(session), resp->header.tree_id, unc));
   t->share_type_ = body->share_type;
   t->share_flags_ = body->share_flags;
+  t->share_capabilities_ = body->capabilities;
   t->maximal_access_ = body->maximal_access;
   // MS-SMB2 3.2.5.5: a share with SHI1005_FLAGS_ENCRYPT_DATA is encrypted
   // from its next request on; so is every tree of an encrypted session.

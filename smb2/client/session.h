@@ -62,6 +62,8 @@ class Tree {
   std::uint32_t id() const noexcept { return id_; }
   std::uint8_t share_type() const noexcept { return share_type_; }
   std::uint32_t share_flags() const noexcept { return share_flags_; }
+  // SMB2_SHARE_CAP_* of the TREE_CONNECT response (MS-SMB2 2.2.10).
+  std::uint32_t share_capabilities() const noexcept { return share_capabilities_; }
   std::uint32_t maximal_access() const noexcept { return maximal_access_; }
   const std::string& unc() const noexcept { return unc_; }
   // Whether this tree's messages are encrypted (its session's are, the share
@@ -82,6 +84,7 @@ class Tree {
   std::string unc_;
   std::uint8_t share_type_ = 0;
   std::uint32_t share_flags_ = 0;
+  std::uint32_t share_capabilities_ = 0;
   std::uint32_t maximal_access_ = 0;
   bool disconnected_ = false;
   bool encrypted_ = false;

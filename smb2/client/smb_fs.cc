@@ -2,10 +2,15 @@
 
 #include <algorithm>
 
+#include "auth/crypto.h"
+
 #include "smb2/codec/close.h"
 #include "smb2/codec/create.h"
 #include "smb2/codec/fscc.h"
 #include "smb2/codec/lock.h"
+#include "smb2/codec/negotiate.h"
+#include "smb2/codec/notify.h"
+#include "smb2/codec/tree.h"
 #include "smb2/codec/query_directory.h"
 #include "smb2/codec/query_info.h"
 #include "smb2/codec/read.h"
@@ -74,7 +79,26 @@ bool Forward(const Result<U>& r, const Callback<T>& cb) {
 
 }  // namespace
 
-SmbFs::SmbFs(std::shared_ptr<Tree> tree, std::string subdir) : tree_(std::move(tree)) {
+SmbFs::SmbFs(std::shared_ptr<Tree> tree, std::string subdir, bool durable)
+    : tree_(std::move(tree)), durable_(durable) {
+  if (durable_handles()) {
+    // MS-SMB2 3.2.5.19.2: acknowledge each lease break that asks for it
+    // with the state the server offers. smbgate keeps no data or handle of
+    // its own under a lease (the kernel's caches follow actimeo), so there
+    // is nothing to flush first. The weak pointer breaks the cycle
+    // connection -> handler -> tree -> connection.
+    std::weak_ptr<Tree> weak = tree_;
+    tree_->connection().SetLeaseBreakHandler([weak](const LeaseBreakNotification& n) {
+      if (!(n.flags & kNotifyBreakLeaseFlagAckRequired)) return;
+      auto t = weak.lock();
+      if (!t) return;
+      LeaseBreakAck ack;
+      ack.lease_key = n.lease_key;
+      ack.lease_state = n.new_lease_state;
+      t->connection().Send(MakeRequest(Command::kOplockBreak, ack, t->session().id(), t->id()),
+                              [](Result<Response>) {});
+    });
+  }
   // Normalise "a//b/" to "a/b".
   std::string cur;
   for (char c : subdir + "/") {
@@ -248,11 +272,30 @@ Request QueryInfoRequestFor(const Tree& tree, std::uint8_t info_type, std::uint8
 
 }  // namespace
 
-void SmbFs::Open(std::string path, OpenParams p, Callback<OpenResult> cb) {
-  auto name = ToSmbName(path);
-  if (Forward(name, cb)) return;
+bool SmbFs::durable_handles() const {
+  const NegotiatedState& n = tree_->connection().negotiated();
+  // DH2Q is 3.x (MS-SMB2 2.2.13.2.11); without leasing there is no handle
+  // lease, and Samba and Windows grant a durable handle only with one
+  // (3.3.5.9.10) unless the share is continuously available.
+  return durable_ && n.dialect >= kDialect300 && (n.server_capabilities & kCapLeasing);
+}
+
+std::shared_ptr<SmbFs> SmbFs::Replaying() const {
+  auto fs = std::make_shared<SmbFs>(*this);
+  fs->replay_ = true;
+  return fs;
+}
+
+Request SmbFs::Mark(Request r) const {
+  r.replay = replay_;
+  return r;
+}
+
+namespace {
+
+CreateRequest FileCreate(std::string name, const OpenParams& p) {
   CreateRequest c;
-  c.name = std::move(*name);
+  c.name = std::move(name);
   c.desired_access = kFileReadAttributes | kSynchronize;
   if (p.read) c.desired_access |= p.directory ? kFileListDirectory : kFileReadData | kFileReadEa;
   if (p.write) c.desired_access |= kFileWriteData | kFileAppendData | kFileWriteAttributes | kFileWriteEa;
@@ -269,15 +312,115 @@ void SmbFs::Open(std::string path, OpenParams p, Callback<OpenResult> cb) {
   if (p.non_directory) c.create_options |= kFileNonDirectoryFile;
   c.file_attributes = p.file_attributes;
   c.contexts.push_back({kCreateQueryOnDiskId, {}});
+  return c;
+}
+
+// The read+handle lease smbgate asks for: enough for a durable handle, and
+// honest (it caches no writes). v2 on 3.x (MS-SMB2 2.2.13.2.10).
+Bytes LeaseContext(const std::array<std::uint8_t, 16>& key, std::uint32_t state) {
+  Lease l;
+  l.lease_key = key;
+  l.lease_state = state;
+  l.v2 = true;
+  return EncodeLease(l);
+}
+
+void RandomGuid(std::array<std::uint8_t, 16>& g) {
+  if (g == std::array<std::uint8_t, 16>{}) auth::OsRandom()(g);
+}
+
+// Fills `o` from a CREATE response, with what the server granted of `want`.
+OpenResult FromCreateResponse(const CreateResponse& c, const DurableState& want) {
+  OpenResult o;
+  o.handle = ToHandle(c.file_id);
+  o.attrs = FromCreate(c);
+  o.created = c.create_action == kFileCreated;
+  o.durable.create_guid = want.create_guid;
+  o.durable.lease_key = want.lease_key;
+  if (c.oplock_level == kOplockLevelLease) {
+    if (const CreateContextView* l = FindCreateContext(c.contexts, kCreateRequestLease)) {
+      if (auto lease = ParseLease(l->data); lease && lease->lease_key == want.lease_key) {
+        o.durable.lease_state = lease->lease_state;
+      }
+    }
+  }
+  if (const CreateContextView* d = FindCreateContext(c.contexts, kCreateDurableHandleRequestV2)) {
+    if (auto r = ParseDurableHandleResponseV2(d->data)) {
+      o.durable.durable = true;
+      o.durable.persistent = r->flags & kDurableHandleFlagPersistent;
+      o.durable.timeout_ms = r->timeout;
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+void SmbFs::Open(std::string path, OpenParams p, Callback<OpenResult> cb) {
+  OpenWith(std::move(path), p, DurableState{}, std::move(cb));
+}
+
+void SmbFs::OpenWith(std::string path, OpenParams p, DurableState want, Callback<OpenResult> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  CreateRequest c = FileCreate(std::move(*name), p);
+  if (!p.directory && durable_handles()) {
+    RandomGuid(want.create_guid);
+    RandomGuid(want.lease_key);
+    c.requested_oplock_level = kOplockLevelLease;
+    c.contexts.push_back({kCreateRequestLease, LeaseContext(want.lease_key, kLeaseReadCaching | kLeaseHandleCaching)});
+    DurableHandleRequestV2 d;
+    d.create_guid = want.create_guid;
+    // MS-SMB2 3.2.4.3.5: persistent where the share is continuously
+    // available and the server offers persistent handles.
+    if ((tree_->share_capabilities() & kShareCapContinuousAvailability) &&
+        (tree_->connection().negotiated().server_capabilities & kCapPersistentHandles)) {
+      d.flags = kDurableHandleFlagPersistent;
+    }
+    c.contexts.push_back({kCreateDurableHandleRequestV2, EncodeDurableHandleRequestV2(d)});
+  } else {
+    want = {};
+  }
   auto tree = tree_;
-  Send(tree, TreeRequest(*tree, Command::kCreate, c), [cb = std::move(cb)](Result<Response> r) {
+  Send(tree, Mark(TreeRequest(*tree, Command::kCreate, c)), [cb = std::move(cb), want](Result<Response> r) {
     if (Forward(r, cb)) return;
     auto c2 = DecodeCreateResponse(r->message);
     if (Forward(c2, cb)) return;
-    OpenResult o;
-    o.handle = ToHandle(c2->file_id);
-    o.attrs = FromCreate(*c2);
-    o.created = c2->create_action == kFileCreated;
+    cb(FromCreateResponse(*c2, want));
+  });
+}
+
+void SmbFs::Reclaim(std::string path, OpenParams p, Handle old, DurableState held, Callback<OpenResult> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  // MS-SMB2 3.2.4.4: the same name and access, the DH2C context with the
+  // old FileId and CreateGuid, and the lease context with the same key and
+  // state; the disposition is ignored by the server.
+  p.disposition = OpenDisposition::kOpen;
+  CreateRequest c = FileCreate(std::move(*name), p);
+  // Samba 4.17 takes a DH2C with the lease context only (no QFid).
+  c.contexts.clear();
+  DurableHandleReconnectV2 d;
+  d.file_id = ToFileId(old);
+  d.create_guid = held.create_guid;
+  if (held.persistent) d.flags = kDurableHandleFlagPersistent;
+  c.contexts.push_back({kCreateDurableHandleReconnectV2, EncodeDurableHandleReconnectV2(d)});
+  if (held.lease_state) {
+    c.requested_oplock_level = kOplockLevelLease;
+    c.contexts.push_back({kCreateRequestLease, LeaseContext(held.lease_key, held.lease_state)});
+  }
+  auto tree = tree_;
+  Send(tree, TreeRequest(*tree, Command::kCreate, c), [cb = std::move(cb), held](Result<Response> r) {
+    if (Forward(r, cb)) return;
+    auto c2 = DecodeCreateResponse(r->message);
+    if (Forward(c2, cb)) return;
+    OpenResult o = FromCreateResponse(*c2, held);
+    // A reclaimed open stays durable with what it had (the response
+    // carries no DH2Q context, 3.3.5.9.12).
+    o.durable.durable = true;
+    o.durable.persistent = held.persistent;
+    o.durable.timeout_ms = held.timeout_ms;
+    if (!o.durable.lease_state) o.durable.lease_state = held.lease_state;
     cb(std::move(o));
   });
 }
@@ -319,7 +462,7 @@ void SmbFs::Write(Handle h, std::uint64_t offset, std::shared_ptr<const Bytes> d
   w.offset = offset;
   w.file_id = ToFileId(h);
   w.data = *data;
-  Request req = TreeRequest(*tree_, Command::kWrite, w);
+  Request req = Mark(TreeRequest(*tree_, Command::kWrite, w));
   req.payload_size = static_cast<std::uint32_t>(data->size());
   const std::size_t want = data->size();
   Send(tree_, std::move(req), [cb = std::move(cb), want](Result<Response> r) {
@@ -547,8 +690,15 @@ void SmbFs::StatFs(Callback<FsStats> cb) {
 
 void SmbFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
                  Callback<void> cb) {
+  LockWithSequence(h, offset, length, type, wait, 0, std::move(cb));
+}
+
+void SmbFs::LockWithSequence(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
+                             std::uint32_t sequence, Callback<void> cb) {
   LockRequest lr;
   lr.file_id = ToFileId(h);
+  lr.lock_sequence_number = static_cast<std::uint8_t>(sequence & 0xF);
+  lr.lock_sequence_index = sequence >> 4;
   LockElement e;
   e.offset = offset;
   e.length = length;
@@ -560,7 +710,7 @@ void SmbFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType 
   // MS-SMB2 2.2.26.1: FAIL_IMMEDIATELY is only valid with a lock, not an unlock.
   if (!wait && type != LockType::kUnlock) e.flags |= kLockFlagFailImmediately;
   lr.locks.push_back(e);
-  Request req = TreeRequest(*tree_, Command::kLock, lr);
+  Request req = Mark(TreeRequest(*tree_, Command::kLock, lr));
   // A waiting lock stays pending on the server (interim STATUS_PENDING)
   // until the range is free: give it an hour, not the default deadline.
   if (wait) req.timeout = std::chrono::hours(1);

@@ -14,8 +14,11 @@ namespace smbgate::smb2 {
 
 class SmbFs final : public RemoteFs {
  public:
-  // `subdir` ('/'-separated, may be empty) is prefixed to every path.
-  SmbFs(std::shared_ptr<Tree> tree, std::string subdir = {});
+  // `subdir` ('/'-separated, may be empty) is prefixed to every path. With
+  // `durable`, opens of files on 3.x ask for a read+handle lease and a
+  // durable v2 handle (persistent on a continuously available share), and
+  // lease breaks are acknowledged.
+  SmbFs(std::shared_ptr<Tree> tree, std::string subdir = {}, bool durable = true);
 
   void Open(std::string path, OpenParams params, Callback<OpenResult> cb) override;
   void Close(Handle h, Callback<void> cb) override;
@@ -39,14 +42,38 @@ class SmbFs final : public RemoteFs {
 
   const std::shared_ptr<Tree>& tree() const noexcept { return tree_; }
 
+  // Open() with the client's choices made beforehand (`want.create_guid`,
+  // `want.lease_key`; zero ones are drawn at random), so that a replay of
+  // the same create carries the same CreateGuid (MS-SMB2 3.3.5.9.10).
+  void OpenWith(std::string path, OpenParams params, DurableState want, Callback<OpenResult> cb);
+  // Reclaims a durable open of a lost connection with DH2C (MS-SMB2
+  // 3.2.4.4, 2.2.13.2.12): the same open, its locks and lease. Errors: the
+  // server's refusal (STATUS_OBJECT_NAME_NOT_FOUND once it dropped it).
+  void Reclaim(std::string path, OpenParams params, Handle old, DurableState held, Callback<OpenResult> cb);
+  // Lock() with a LockSequenceNumber/Index (MS-SMB2 2.2.26, 3.2.4.19): a
+  // replay with the same `sequence` is recognised by the server. The low 4
+  // bits are the number, the rest the index (1..64); 0 sends none.
+  void LockWithSequence(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
+                        std::uint32_t sequence, Callback<void> cb);
+  // The same filesystem, whose requests are marked as replays (sent again
+  // after a lost connection).
+  std::shared_ptr<SmbFs> Replaying() const;
+  // Whether opens of files ask for durable handles here.
+  bool durable_handles() const;
+
   // The SMB name ("dir\\file") for a '/'-separated path under the subdir.
   // Errors: client_errc::name_invalid for a component with '\\' or ':' (which
   // Windows would read as a separator or a stream), "." or "..".
   Result<std::string> ToSmbName(const std::string& path) const;
 
  private:
+  // Marks `r` as a replay when this is a Replaying() view.
+  Request Mark(Request r) const;
+
   std::shared_ptr<Tree> tree_;
   std::string subdir_;
+  bool durable_ = true;
+  bool replay_ = false;
 };
 
 // Runs an asynchronous RemoteFs call and waits for it. For tools and tests;

@@ -309,6 +309,14 @@ void StripProxy::Run() {
         off += 4 + len;
         continue;
       }
+      if (plain && cut_armed_.load() && (payload[12] | (payload[13] << 8)) == cut_command_.load() &&
+          !(LoadLe32(payload + 8) == 0x00000103 && (payload[kFlagsOffset] & 0x02)) && cut_armed_.exchange(false)) {
+        // Not an interim STATUS_PENDING: the final answer, lost.
+        ++cuts_;
+        c.dead = true;
+        c.partial.clear();
+        return;
+      }
       int seen = 0;
       const int changed = RewriteFrame(payload, len, mode_.load(), &seen);
       responses_ += static_cast<std::uint64_t>(seen);

@@ -52,6 +52,14 @@ class StripProxy {
     expire_command_.store(command);
     expire_armed_.store(true);
   }
+  // Drops the server's next plain response to `command` and closes both
+  // sides of that connection: the request was carried out, its answer lost
+  // with the network (what replay must cope with). One-shot; thread-safe.
+  void CutOnNextResponse(std::uint16_t command) {
+    cut_command_.store(command);
+    cut_armed_.store(true);
+  }
+  std::uint64_t cuts() const { return cuts_.load(); }
   // Responses replaced that way so far.
   std::uint64_t expired() const { return expired_.load(); }
   // NEGOTIATE requests rewritten so far.
@@ -99,6 +107,9 @@ class StripProxy {
   std::atomic<std::uint16_t> expire_command_{0};
   std::atomic<bool> expire_armed_{false};
   std::atomic<std::uint64_t> expired_{0};
+  std::atomic<std::uint16_t> cut_command_{0};
+  std::atomic<bool> cut_armed_{false};
+  std::atomic<std::uint64_t> cuts_{0};
   std::atomic<std::uint64_t> downgraded_{0};
 };
 
