@@ -250,9 +250,16 @@ void ReconnectingFs::ReconnectLoop() {
     // NTLM logon by 2 s, and clients that retry in a tight loop flood it
     // and the domain controller.
     std::uniform_int_distribution<long> jitter(backoff.count() / 2, backoff.count());
-    const auto sleep = std::chrono::milliseconds(jitter(rng));
+    auto sleep = std::chrono::milliseconds(jitter(rng));
     backoff = std::min(options_.max_backoff, backoff * 2);
     std::unique_lock<std::mutex> l(mu_);
+    if (options_.wait_limit != std::chrono::milliseconds::max() && !waiting_.empty()) {
+      // `soft`: wake when the oldest waiting request is due to fail, not
+      // a whole backoff later.
+      const auto due = std::chrono::duration_cast<std::chrono::milliseconds>(
+          waiting_.front().since + options_.wait_limit - std::chrono::steady_clock::now());
+      sleep = std::max(std::chrono::milliseconds(1), std::min(sleep, due));
+    }
     cv_.wait_for(l, sleep, [&] { return stopping_; });
     if (stopping_) return;
   }
@@ -393,35 +400,59 @@ void ReconnectingFs::ReclaimAll(const std::shared_ptr<SmbFs>& fs, std::uint64_t 
       if (h.generation < generation && h.durable.durable && !h.unlinked) items.push_back({id, h});
     }
   }
-  if (items.empty()) return;
-  // All at once: one round trip for the lot, not one per open.
-  std::vector<std::future<Result<OpenResult>>> pending;
-  std::vector<std::shared_ptr<std::promise<Result<OpenResult>>>> promises;
-  for (const Item& it : items) {
-    auto p = std::make_shared<std::promise<Result<OpenResult>>>();
-    pending.push_back(p->get_future());
-    fs->Reclaim(it.h.path, it.h.params, it.h.real, it.h.durable, [p](Result<OpenResult> r) { p->set_value(std::move(r)); });
-    promises.push_back(std::move(p));
-  }
-  for (std::size_t k = 0; k < items.size(); ++k) {
-    auto r = pending[k].get();
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      auto h = handles_.find(items[k].id);
-      if (h != handles_.end()) {
-        if (r) {
-          h->second.real = r->handle;
-          h->second.generation = generation;
-          h->second.durable = r->durable;
-        } else {
-          // Refused (or it cost the connection: Samba 4.17.12 aborts the
-          // smbd process on a reclaim of an open with byte-range locks
-          // under `posix locking = yes`): never again; reopen by path.
-          h->second.durable = {};
+  // Sends every reclaim at once (one round trip for the lot) and waits.
+  auto reclaim = [&fs](const std::vector<Item>& batch) {
+    std::vector<std::future<Result<OpenResult>>> pending;
+    for (const Item& it : batch) {
+      auto p = std::make_shared<std::promise<Result<OpenResult>>>();
+      pending.push_back(p->get_future());
+      fs->Reclaim(it.h.path, it.h.params, it.h.real, it.h.durable,
+                  [p](Result<OpenResult> r) { p->set_value(std::move(r)); });
+    }
+    std::vector<Result<OpenResult>> out;
+    for (auto& f : pending) out.push_back(f.get());
+    return out;
+  };
+  // The server may not have seen the old connection go yet when the new
+  // one asks (Samba answers OBJECT_NAME_NOT_FOUND for an open still
+  // attached to its old connection): refusals are asked again, a few times
+  // over about a second, before they count.
+  for (int round = 0; !items.empty(); ++round) {
+    auto results = reclaim(items);
+    std::vector<Item> again;
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      const Result<OpenResult>& r = results[k];
+      const bool refused = !r && IsNtStatus(r.error()) && !IsConnectionError(r.error());
+      if (refused && round < 4 && fs->tree()->connection().is_open()) {
+        again.push_back(items[k]);
+        continue;
+      }
+      bool report = true;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        auto h = handles_.find(items[k].id);
+        if (h != handles_.end()) {
+          if (r) {
+            h->second.real = r->handle;
+            h->second.generation = generation;
+            h->second.durable = r->durable;
+            h->second.reclaim_losses = 0;
+          } else if (!refused && ++h->second.reclaim_losses < 3) {
+            // The new connection went down too: the open is still the
+            // server's to give back, at the next reconnect.
+            report = false;
+          } else {
+            // Refused, or three connections lost on it (Samba 4.17.12
+            // aborts the smbd process that reclaims an open with byte-range
+            // locks under `posix locking = yes`): reopen by path instead.
+            h->second.durable = {};
+          }
         }
       }
+      if (report && options_.on_reclaim) options_.on_reclaim(items[k].h.path, r ? std::error_code{} : r.error());
     }
-    if (options_.on_reclaim) options_.on_reclaim(items[k].h.path, r ? std::error_code{} : r.error());
+    items = std::move(again);
+    if (!items.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50 << round));
   }
 }
 

@@ -129,6 +129,7 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
     DurableState durable;  // durable.durable: reclaim after a reconnect
     std::uint32_t lock_count = 0;  // LockSequence of the next lock
     bool closing = false;  // closed by the application while down
+    int reclaim_losses = 0;  // reclaims that ended with the connection lost
     // The byte-range locks held through this handle, to take again after
     // a reopen by path (a reclaimed open keeps them on the server).
     struct Range {

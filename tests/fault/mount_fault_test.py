@@ -21,6 +21,10 @@ Checks
               server as the model says
   lock        an fcntl lock held through a cut is the holder's after it: another mount
               cannot take it, and gets it once the holder lets go
+  outage      with the server unreachable: on the `hard` mount a create waits and then
+              succeeds when the server is back; a signal interrupts a waiting process at
+              once (EINTR); on a `soft,soft_timeout=2` mount the create fails with EIO
+              after about 2 s
 
 Prints "ok NAME" / "FAIL NAME: detail" per check, the figures (cuts injected, bytes
 copied, application errors), and "mount-faults: N passed, M failed"; exit 1 on failure.
@@ -291,6 +295,75 @@ def lock_checks(binary, server, proxy, mount, work):
         other.stop()
 
 
+WAITER = """
+import os, signal, sys
+signal.signal(signal.SIGUSR1, lambda *a: sys.exit(42))
+try:
+    with open(sys.argv[1], "w") as f:
+        f.write("x")
+except OSError as e:
+    print(e.errno, file=sys.stderr)
+    sys.exit(3)
+"""
+
+
+def outage_checks(binary, server, proxy, mount, work):
+    def waiter(path):
+        return subprocess.Popen([sys.executable, "-c", WAITER, path], stderr=subprocess.PIPE, text=True)
+
+    proxy.set_down(True)
+    proxy.reset_now()
+    try:
+        p = waiter(os.path.join(mount.mnt, "outage-hard.txt"))
+        time.sleep(3)
+        check("outage: hard: a create waits for the server", p.poll() is None, f"exited {p.poll()}")
+        q = waiter(os.path.join(mount.mnt, "outage-intr.txt"))
+        time.sleep(1)
+        t0 = time.monotonic()
+        q.send_signal(signal.SIGUSR1)
+        try:
+            rc = q.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            q.kill()
+            rc = None
+        check("outage: a signal interrupts a process waiting for the server", rc == 42,
+              f"exit {rc} after {time.monotonic() - t0:.1f} s")
+    finally:
+        proxy.set_down(False)
+    t0 = time.monotonic()
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = None
+    check("outage: hard: the create succeeds once the server is back", rc == 0 and
+          os.path.exists(os.path.join(server.share, "outage-hard.txt")),
+          f"exit {rc} {p.stderr.read().strip() if rc is not None else ''}")
+    print(f"  outage: the waiting create finished {time.monotonic() - t0:.1f} s after the server came back",
+          flush=True)
+
+    # soft: mounted while the server is there, then it goes away.
+    soft = Mount(binary, proxy.port, os.path.join(server.d, "secret"), os.path.join(work, "soft"),
+                 os.path.join(work, "soft.log"), opts="cache=strict,soft,soft_timeout=2")
+    try:
+        proxy.set_down(True)
+        proxy.reset_now()
+        t0 = time.monotonic()
+        p = waiter(os.path.join(soft.mnt, "outage-soft.txt"))
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = None
+        took = time.monotonic() - t0
+        err = p.stderr.read().strip() if rc is not None else ""
+        check("outage: soft: the create fails with EIO after soft_timeout",
+              rc == 3 and err == str(errno.EIO) and 1.5 <= took <= 8, f"exit {rc} errno {err} after {took:.1f} s")
+    finally:
+        proxy.set_down(False)
+        soft.stop()
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: mount_fault_test.py BUILD_DIR", file=sys.stderr)
@@ -320,6 +393,7 @@ def main():
                 mib = copy_checks(binary, server, proxy, mount, rng, work)
                 inj, errs = model_run(server, proxy, mount, rng, int(os.environ.get("SMBGATE_FAULT_CUTS", "100")))
                 lock_checks(binary, server, proxy, mount, work)
+                outage_checks(binary, server, proxy, mount, work)
                 print(f"figures: copied {mib} MiB in and out; model run {inj.figures()}; "
                       f"application errors {errs}", flush=True)
             except Exception as e:
