@@ -1150,6 +1150,9 @@ std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const 
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(cargv.size()), cargv.data());
   static const fuse_lowlevel_ops kOps = MakeOps();
   impl->se = fuse_session_new(&args, &kOps, sizeof kOps, impl.get());
+  // The session keeps nothing of `args`; libfuse may have copied them to
+  // the heap while parsing (LeakSanitizer in the e2e tests found it).
+  fuse_opt_free_args(&args);
   if (!impl->se) {
     *error = "FUSE: could not create a session (bad options?)";
     return nullptr;

@@ -1,20 +1,24 @@
 #!/bin/bash
 # The test command of the README and of CI: installs the Debian packages,
-# builds, runs the unit and integration suites (a real smbd is started by the
-# integration fixture on 127.0.0.1), the pod, chart, container image and monitoring
-# tests, then a short run of every fuzz target
-# under ASan+UBSan.
-#   tests/run.sh             everything above
-#   tests/run.sh --no-fuzz   skip the fuzz build and run
-#   FUZZ_SECONDS=N           seconds per fuzz target (default 15)
+# builds, runs the unit, integration (a real smbd is started by the fixture on
+# 127.0.0.1) and e2e suites (real FUSE mounts, the fault suite), the pod, chart,
+# container image and monitoring tests, the sanitizer runs (ASan+UBSan: unit,
+# integration, e2e; TSan: the threaded code and integration), then a short run of
+# every fuzz target under ASan+UBSan.
+#   tests/run.sh                 everything above
+#   tests/run.sh --no-fuzz       skip the fuzz build and run
+#   tests/run.sh --no-sanitize   skip the sanitizer builds and runs
+#   FUZZ_SECONDS=N               seconds per fuzz target (default 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzz=1
+sanitize=1
 for a in "$@"; do
   case "$a" in
     --no-fuzz) fuzz=0 ;;
-    *) echo "tests/run.sh: unknown option $a (use --no-fuzz)" >&2; exit 2 ;;
+    --no-sanitize) sanitize=0 ;;
+    *) echo "tests/run.sh: unknown option $a (use --no-fuzz, --no-sanitize)" >&2; exit 2 ;;
   esac
 done
 
@@ -30,6 +34,10 @@ tests/pod/run.sh build
 # as the privileged sidecar, in fdpassing mode and for `smbgate check`.
 tests/container/run.sh build
 tests/monitoring/run.sh build
+
+if [ "$sanitize" = 1 ]; then
+  tests/sanitize/run.sh asan tsan
+fi
 
 if [ "$fuzz" = 1 ]; then
   tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"

@@ -112,19 +112,28 @@ class Injector(threading.Thread):
     seconds (counting only those that met a connection), `kill9` times kills smbd instead,
     until stop() or `limit` faults."""
 
-    def __init__(self, proxy, server, rng, every, limit=None, kill9=0):
+    def __init__(self, proxy, server, rng, every, limit=None, kill9=0, progress=None):
         super().__init__(daemon=True)
         self.proxy, self.server, self.rng = proxy, server, rng
         self.every, self.limit, self.kill9_left = every, limit, kill9
+        # With `progress` (a counter the workload advances), each fault waits until the
+        # application got something done since the last one: faults land on working
+        # connections, not on the reconnect of the previous fault.
+        self.progress = progress
         self.halt = threading.Event()
         self.cuts = self.resets = self.kills = 0
         self.error = None
 
     def run(self):
         try:
+            seen = self.progress() if self.progress else 0
             while not self.halt.wait(self.every * (0.5 + self.rng.random())):
                 if self.limit is not None and self.total() >= self.limit:
                     return
+                if self.progress:
+                    if self.progress() <= seen:
+                        continue
+                    seen = self.progress()
                 if self.kill9_left and self.rng.random() < 0.25:
                     self.kill9_left -= 1
                     self.kills += 1
@@ -167,7 +176,7 @@ def copy_checks(binary, server, proxy, mount, rng, work):
             f.write(gen.randbytes(1 << 20))
     want = sha256(src)
 
-    inj = Injector(proxy, server, rng, every=0.4, kill9=1)
+    inj = Injector(proxy, server, rng, every=0.25, kill9=1, progress=lambda: proxy.stats()["frames_c2s"])
     inj.start()
     t0 = time.monotonic()
     r = subprocess.run(["cp", src, os.path.join(mount.mnt, "big.bin")], capture_output=True, text=True)
@@ -181,7 +190,7 @@ def copy_checks(binary, server, proxy, mount, rng, work):
           os.path.exists(on_server) and sha256(on_server) == want)
 
     out = os.path.join(work, "big.out")
-    inj = Injector(proxy, server, rng, every=0.4, kill9=1)
+    inj = Injector(proxy, server, rng, every=0.25, kill9=1, progress=lambda: proxy.stats()["frames_c2s"])
     inj.start()
     t0 = time.monotonic()
     r = subprocess.run(["cp", os.path.join(mount.mnt, "big.bin"), out], capture_output=True, text=True)
@@ -202,7 +211,8 @@ def model_run(server, proxy, mount, rng, cuts_wanted):
     fds = {}
     for n in files:
         fds[n] = os.open(os.path.join(mount.mnt, n), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-    inj = Injector(proxy, server, rng, every=0.05, limit=cuts_wanted)
+    done = [0]
+    inj = Injector(proxy, server, rng, every=0.03, limit=cuts_wanted, progress=lambda: done[0])
     inj.start()
     errors, mismatches, ops = [], [], 0
     deadline = time.monotonic() + 240
@@ -237,6 +247,7 @@ def model_run(server, proxy, mount, rng, cuts_wanted):
                 os.fsync(fd)
         except OSError as e:
             errors.append(f"{n}: {e}")
+        done[0] = ops
     inj.stop()
     for n in files:
         try:

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <future>
 #include <mutex>
@@ -14,6 +15,8 @@
 #include "smb2/client/message_security.h"
 #include "smb2/client/session.h"
 #include "smb2/codec/compound.h"
+#include "smb2/codec/create.h"
+#include "smb2/codec/notify.h"
 #include "smb2/codec/error_response.h"
 #include "smb2/codec/negotiate.h"
 #include "smb2/codec/session_setup.h"
@@ -506,6 +509,71 @@ TEST(ConnectionTest, ConnectRefusedIsAConnectError) {
   auto c = Connection::Open(o, &step);
   ASSERT_FALSE(c);
   EXPECT_STREQ(step, "connect");
+}
+
+}  // namespace
+}  // namespace smbgate::smb2
+
+namespace smbgate::smb2 {
+namespace {
+
+// 3.x requests carry the ChannelSequence set for the connection in the low
+// 16 bits of Status, and replays SMB2_FLAGS_REPLAY_OPERATION (MS-SMB2
+// 2.2.1.2); a lease break notification (unsolicited, unsigned, MS-SMB2
+// 3.3.4.7) reaches the handler, an oplock break does not.
+TEST(ConnectionTest, ChannelSequenceReplayFlagAndLeaseBreaks) {
+  FakeServer s(ScriptFor(Mode::kGood, kDialect302));
+  auto o = Opts(s);
+  o.max_dialect = kDialect302;
+  auto c = OpenSigned(s, o);
+  ASSERT_TRUE(c);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<LeaseBreakNotification> breaks;
+  c->SetLeaseBreakHandler([&](const LeaseBreakNotification& n) {
+    std::lock_guard<std::mutex> l(mu);
+    breaks.push_back(n);
+    cv.notify_all();
+  });
+  ASSERT_TRUE(c->Call(TreeConnectReq()));
+  c->SetChannelSequence(7);
+  Request replay = TreeConnectReq();
+  replay.replay = true;
+  ASSERT_TRUE(c->Call(std::move(replay)));
+  auto reqs = s.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  auto first = DecodeHeader(reqs[1]);
+  auto second = DecodeHeader(reqs[2]);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->status, 0u);
+  EXPECT_FALSE(first->flags & kFlagReplayOperation);
+  EXPECT_EQ(second->status, 7u);
+  EXPECT_TRUE(second->flags & kFlagReplayOperation);
+
+  auto unsolicited = [](const auto& body) {
+    Header h;
+    h.command = Command::kOplockBreak;
+    h.flags = kFlagServerToRedir;
+    h.message_id = kUnsolicitedMessageId;
+    Bytes m = EncodeMessage(h, body);
+    Bytes frame = {0, 0, static_cast<std::uint8_t>(m.size() >> 8), static_cast<std::uint8_t>(m.size())};
+    frame.insert(frame.end(), m.begin(), m.end());
+    return frame;
+  };
+  OplockBreak ob;
+  s.SendRaw(unsolicited(ob));
+  LeaseBreakNotification n;
+  n.flags = kNotifyBreakLeaseFlagAckRequired;
+  n.lease_key[0] = 0x42;
+  n.current_lease_state = kLeaseReadCaching | kLeaseHandleCaching;
+  n.new_lease_state = kLeaseReadCaching;
+  s.SendRaw(unsolicited(n));
+  std::unique_lock<std::mutex> l(mu);
+  ASSERT_TRUE(cv.wait_for(l, 5s, [&] { return !breaks.empty(); }));
+  ASSERT_EQ(breaks.size(), 1u);
+  EXPECT_EQ(breaks[0].lease_key[0], 0x42);
+  EXPECT_EQ(breaks[0].new_lease_state, kLeaseReadCaching);
+  EXPECT_TRUE(c->is_open());
 }
 
 }  // namespace

@@ -88,6 +88,17 @@ TEST(MountOptionsTest, Defaults) {
   EXPECT_FALSE(c.foreground);
   EXPECT_FALSE(c.seal);
   EXPECT_EQ(c.spn, "");  // DefaultSpn(target) at connect time
+  EXPECT_TRUE(c.hard);   // requests wait for a lost server
+  EXPECT_EQ(c.soft_timeout, 60.0);
+}
+
+TEST(MountOptionsTest, HardAndSoft) {
+  const MountConfig soft = MustParse(With({"-o", "soft,soft_timeout=2.5"}));
+  EXPECT_FALSE(soft.hard);
+  EXPECT_DOUBLE_EQ(soft.soft_timeout, 2.5);
+  // The last one given wins, as with mount(8) options.
+  EXPECT_TRUE(MustParse(With({"-o", "soft,hard"})).hard);
+  EXPECT_FALSE(MustParse(With({"-o", "hard,soft"})).hard);
 }
 
 TEST(MountOptionsTest, ArgumentForms) {
@@ -232,6 +243,9 @@ TEST(MountOptionsTest, BadValuesNameTheOption) {
       {"actimeo=nan", "actimeo"},
       {"actimeo=1s", "actimeo"},
       {"cache=fast", "cache"},
+      {"soft_timeout=0", "soft_timeout"},
+      {"soft_timeout=3601", "soft_timeout"},
+      {"soft_timeout=1m", "soft_timeout"},
       {"rsize=4095", "rsize"},
       {"rsize=16777217", "rsize"},
       {"wsize=1M", "wsize"},
@@ -465,8 +479,8 @@ TEST(MountConfigFileTest, ErrorsNameFileLineAndKey) {
       "\"cache\"?); "
       "known keys: actimeo, allow_other, cache, credentials, dir_mode, domain, "
       "file_mode, "
-      "foreground, gid, log_format, log_level, metrics, mountpoint, ro, rsize, "
-      "rw, seal, share, spn, "
+      "foreground, gid, hard, log_format, log_level, metrics, mountpoint, ro, rsize, "
+      "rw, seal, share, soft, soft_timeout, spn, "
       "uid, vers, wsize");
   EXPECT_EQ(YamlError("uid: 1\n\nfile_mode: \"0999\"\n",
                       mount_options_errc::bad_value),
