@@ -56,11 +56,11 @@ FakeServer::~FakeServer() {
 }
 
 void FakeServer::CloseClient() {
-  const int fd = client_fd_.exchange(-1);
-  if (fd >= 0) {
-    ::shutdown(fd, SHUT_RDWR);
-    ::close(fd);
-  }
+  // Only the server thread closes the descriptor (it may be reading it):
+  // a shutdown ends its read, and it closes on the way out.
+  std::lock_guard<std::mutex> l(fd_mu_);
+  const int fd = client_fd_.load();
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
 
 std::vector<Bytes> FakeServer::requests() {
@@ -69,6 +69,7 @@ std::vector<Bytes> FakeServer::requests() {
 }
 
 void FakeServer::SendRaw(const Bytes& frame) {
+  std::lock_guard<std::mutex> l(fd_mu_);
   const int fd = client_fd_.load();
   if (fd >= 0) WriteAll(fd, frame.data(), frame.size());
 }
@@ -97,12 +98,16 @@ void FakeServer::Run() {
     for (const Bytes& f : r.frames) {
       const std::uint8_t pre[4] = {0, static_cast<std::uint8_t>(f.size() >> 16),
                                    static_cast<std::uint8_t>(f.size() >> 8), static_cast<std::uint8_t>(f.size())};
+      std::lock_guard<std::mutex> l(fd_mu_);  // whole frames, never interleaved with SendRaw's
       WriteAll(fd, pre, 4);
       WriteAll(fd, f.data(), f.size());
     }
     if (r.close_after) break;
   }
-  CloseClient();
+  std::lock_guard<std::mutex> l(fd_mu_);
+  client_fd_ = -1;
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
 }
 
 }  // namespace smbgate::test

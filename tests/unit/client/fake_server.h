@@ -56,6 +56,7 @@ class FakeServer {
   Script script_;
   int listen_fd_ = -1;
   std::atomic<int> client_fd_{-1};
+  std::mutex fd_mu_;  // closing the client descriptor vs. writing to it
   std::uint16_t port_ = 0;
   std::thread thread_;
   std::mutex mu_;
