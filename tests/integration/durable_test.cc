@@ -20,6 +20,7 @@
 #include "smb2/client/smb_fs.h"
 #include "smb2/codec/create.h"
 #include "smb2/codec/status.h"
+#include "tests/integration/connect_fs.h"
 #include "tests/integration/smbd_fixture.h"
 #include "tests/integration/strip_proxy.h"
 
@@ -31,22 +32,7 @@ using smb2::Wait;
 
 Result<std::shared_ptr<smb2::SmbFs>> Connect(const SmbdServer& s, std::array<std::uint8_t, 16> client_guid = {},
                                              std::uint16_t port = 0) {
-  smb2::ConnectionOptions o;
-  o.host = s.host();
-  o.port = port ? port : s.port();
-  o.request_timeout = 10s;
-  o.client_guid = client_guid;
-  auto conn = smb2::Connection::Open(o);
-  if (!conn) return conn.error();
-  auth::NtlmCredentials c;
-  c.user = s.user();
-  c.domain = s.domain();
-  c.password = SecretString(s.password());
-  auto session = smb2::Session::Setup(*conn, std::move(c));
-  if (!session) return session.error();
-  auto tree = smb2::Tree::Connect(*session, "\\\\" + s.host() + "\\" + s.share());
-  if (!tree) return tree.error();
-  return std::make_shared<smb2::SmbFs>(*tree);
+  return ConnectFs(s, port, client_guid);
 }
 
 smb2::OpenParams ReadWrite(smb2::OpenDisposition d = smb2::OpenDisposition::kOpenIf) {

@@ -14,6 +14,7 @@
 #include "smb2/client/session.h"
 #include "smb2/client/smb_fs.h"
 #include "smb2/codec/header.h"
+#include "tests/integration/connect_fs.h"
 #include "tests/integration/smbd_fixture.h"
 #include "tests/integration/strip_proxy.h"
 
@@ -23,23 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 using smb2::Wait;
 
-Result<std::shared_ptr<smb2::SmbFs>> Connect(const SmbdServer& s, std::uint16_t port) {
-  smb2::ConnectionOptions o;
-  o.host = s.host();
-  o.port = port;
-  o.request_timeout = 10s;
-  auto conn = smb2::Connection::Open(o);
-  if (!conn) return conn.error();
-  auth::NtlmCredentials c;
-  c.user = s.user();
-  c.domain = s.domain();
-  c.password = SecretString(s.password());
-  auto session = smb2::Session::Setup(*conn, std::move(c));
-  if (!session) return session.error();
-  auto tree = smb2::Tree::Connect(*session, "\\\\" + s.host() + "\\" + s.share());
-  if (!tree) return tree.error();
-  return std::make_shared<smb2::SmbFs>(*tree);
-}
+Result<std::shared_ptr<smb2::SmbFs>> Connect(const SmbdServer& s, std::uint16_t port) { return ConnectFs(s, port); }
 
 template <class Pred>
 bool WaitFor(Pred p, std::chrono::milliseconds limit) {
