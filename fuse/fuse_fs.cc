@@ -19,6 +19,7 @@
 
 #include "fuse/errno_map.h"
 #include "fuse/inode_table.h"
+#include "fuse/lock_manager.h"
 #include "fuse/mfsymlink.h"
 #include "smb2/codec/errors.h"
 #include "smb2/codec/status.h"
@@ -75,6 +76,7 @@ struct DirSnapshot {
 
 struct FuseFs::Impl {
   std::shared_ptr<smb2::RemoteFs> fs;
+  std::shared_ptr<LockManager> locks;  // fcntl and flock locks
   FsOptions opts;
   InodeTable inodes;
   fuse_session* se = nullptr;
@@ -122,6 +124,9 @@ struct FuseFs::Impl {
     Clock::time_point start = Clock::now();
     // Answered already: by its own path, or with EINTR by an interrupt.
     std::atomic<bool> replied{false};
+    // Ends a waiting lock request early (FUSE_INTERRUPT); set once.
+    std::mutex cancel_mu;
+    std::function<bool()> cancel;
 
     Op(Impl* i, fuse_req_t r, const char* n) : impl(i), req(r), name(n) {
       std::lock_guard<std::mutex> l(impl->flight_mu);
@@ -157,13 +162,11 @@ struct FuseFs::Impl {
   using OpPtr = std::shared_ptr<Op>;
   OpPtr Begin(fuse_req_t req, const char* name) {
     auto op = std::make_shared<Op>(this, req, name);
-    if (opts.waiting_for_server) {
-      {
-        std::lock_guard<std::mutex> l(interrupt_mu);
-        interruptible[req] = op;
-      }
-      fuse_req_interrupt_func(req, &Impl::OnInterrupt, this);
+    {
+      std::lock_guard<std::mutex> l(interrupt_mu);
+      interruptible[req] = op;
     }
+    fuse_req_interrupt_func(req, &Impl::OnInterrupt, this);
     return op;
   }
 
@@ -178,7 +181,16 @@ struct FuseFs::Impl {
       auto it = self->interruptible.find(req);
       if (it != self->interruptible.end()) op = it->second.lock();
     }
-    if (op && self->opts.waiting_for_server()) op->Err(EINTR);
+    if (!op) return;
+    std::function<bool()> cancel;
+    {
+      std::lock_guard<std::mutex> l(op->cancel_mu);
+      cancel = op->cancel;
+    }
+    // A lock request waiting for another holder: POSIX says a signal ends
+    // F_SETLKW (and flock) with EINTR.
+    if (cancel && cancel()) return;
+    if (self->opts.waiting_for_server && self->opts.waiting_for_server()) op->Err(EINTR);
   }
 
   // ---- attributes ------------------------------------------------------
@@ -632,12 +644,14 @@ struct FuseFs::Impl {
     }
   }
 
-  void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // Every WRITE was acknowledged by the server before its FUSE reply, and
     // with the writeback cache the kernel writes dirty pages back (and
-    // reports their errors) before it sends this: nothing is left here.
+    // reports their errors) before it sends this. What is left: POSIX
+    // releases all of the process's record locks on the file at any
+    // close() of it (libfuse: flush, with the lock owner).
     auto op = Begin(req, "flush");
-    op->Err(0);
+    locks->ReleaseOwner(ino, fi->lock_owner, [op](int err) { op->Err(err); });
   }
 
   void Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
@@ -672,6 +686,7 @@ struct FuseFs::Impl {
       return;
     }
     inodes.InvalidateAttributes(f->ino);
+    locks->ForgetOpen(f->ino, fh);
     fs->Close(f->handle, [op](Result<void> r) {
       if (op) op->Err(r ? 0 : ErrnoFor(r.error()));
     });
@@ -907,54 +922,91 @@ struct FuseFs::Impl {
     });
   }
 
-  // POSIX (fcntl) and BSD (flock) locks both become SMB2 byte-range locks
-  // on the open's handle, as the cifs client does.
-  void SetLock(fuse_req_t req, fuse_file_info* fi, std::uint64_t start, std::uint64_t len, short type,
-               bool wait, const char* opname) {
-    auto op = Begin(req, opname);
-    auto f = File(fi->fh);
-    if (!f) return op->Err(EBADF);
-    using LT = smb2::RemoteFs::LockType;
-    const LT t = type == F_UNLCK ? LT::kUnlock : type == F_RDLCK ? LT::kShared : LT::kExclusive;
+  // fcntl and flock locks: LockManager (lock_manager.h) keeps POSIX
+  // semantics per process and covers them with SMB2 byte-range locks.
+  LockManager::Request LockRequest(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi,
+                                   const OpenFile& f) const {
+    LockManager::Request q;
+    q.ino = ino;
+    q.fh = fi->fh;
+    q.handle = f.handle;
+    q.owner = fi->lock_owner;
+    if (const fuse_ctx* c = fuse_req_ctx(req)) q.pid = static_cast<std::uint32_t>(c->pid);
+    return q;
+  }
+
+  // Runs a lock request that may wait: counted for shutdown, and
+  // cancellable by a signal while it waits.
+  template <class Start>
+  void WaitingLock(const OpPtr& op, bool wait, Start start) {
     if (wait) {
       std::lock_guard<std::mutex> l(flight_mu);
       ++lock_waiters;
     }
-    fs->Lock(f->handle, start, len, t, wait, [this, op, t, wait](Result<void> r) {
+    auto done = [this, op, wait](int err) {
       if (wait) {
         std::lock_guard<std::mutex> l(flight_mu);
         --lock_waiters;
       }
-      if (r) return op->Err(0);
-      const int err = ErrnoFor(r.error());
-      // Unlocking a range that was never locked is not an error in POSIX.
-      if (t == LT::kUnlock && err == ENOLCK) return op->Err(0);
-      op->Err(err == EACCES ? EAGAIN : err);
+      op->Err(err);
+    };
+    LockManager::Cancel cancel = start(done);
+    std::lock_guard<std::mutex> l(op->cancel_mu);
+    op->cancel = std::move(cancel);
+  }
+
+  void SetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, const struct flock* lock, bool wait) {
+    auto op = Begin(req, "setlk");
+    auto f = File(fi->fh);
+    if (!f) return op->Err(EBADF);
+    const LockManager::Request q = LockRequest(req, ino, fi, *f);
+    const LockRange r = PosixRange(*lock);
+    const bool unlock = lock->l_type == F_UNLCK;
+    WaitingLock(op, wait && !unlock, [&](LockManager::Done done) {
+      return locks->SetLock(q, r, unlock, wait && !unlock, std::move(done));
     });
   }
 
-  void GetLock(fuse_req_t req, fuse_file_info* fi, struct flock* lock) {
+  void Flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int how) {
+    auto op = Begin(req, "flock");
+    auto f = File(fi->fh);
+    if (!f) return op->Err(EBADF);
+    const LockManager::Request q = LockRequest(req, ino, fi, *f);
+    const bool unlock = how & LOCK_UN;
+    const bool wait = !unlock && !(how & LOCK_NB);
+    WaitingLock(op, wait, [&](LockManager::Done done) {
+      return locks->Flock(q, (how & LOCK_EX) != 0, unlock, wait, std::move(done));
+    });
+  }
+
+  // The fcntl range [l_start, l_start + l_len) as offsets (l_len 0: to the
+  // end of any file, kLockEnd); the kernel has made l_start absolute.
+  static LockRange PosixRange(const struct flock& l) {
+    const std::uint64_t start = std::min<std::uint64_t>(static_cast<std::uint64_t>(l.l_start), kLockEnd - 1);
+    std::uint64_t end = kLockEnd;
+    if (l.l_len > 0) end = std::min<std::uint64_t>(start + static_cast<std::uint64_t>(l.l_len), kLockEnd);
+    return {start, end, l.l_type == F_WRLCK};
+  }
+
+  void GetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock) {
     auto op = Begin(req, "getlk");
     auto f = File(fi->fh);
     if (!f) return op->Err(EBADF);
-    // SMB2 cannot test a lock: take it and give it back, like cifs.
-    const std::uint64_t start = static_cast<std::uint64_t>(lock->l_start);
-    const std::uint64_t len = lock->l_len == 0 ? UINT64_MAX - start : static_cast<std::uint64_t>(lock->l_len);
-    using LT = smb2::RemoteFs::LockType;
-    const LT t = lock->l_type == F_RDLCK ? LT::kShared : LT::kExclusive;
+    const LockManager::Request q = LockRequest(req, ino, fi, *f);
     struct flock l = *lock;
-    auto fsys = fs;
-    const Handle h = f->handle;
-    fs->Lock(h, start, len, t, false, [fsys, op, h, start, len, l](Result<void> r) mutable {
-      if (r) {
-        fsys->Lock(h, start, len, LT::kUnlock, false, [op, l](Result<void>) mutable {
-          l.l_type = F_UNLCK;
-          op->Done(0, [&] { fuse_reply_lock(op->req, &l); });
-        });
-        return;
+    locks->GetLock(q, PosixRange(*lock), [op, l](int err, std::optional<HeldLock> h) mutable {
+      if (err) return op->Err(err);
+      if (!h) {
+        l.l_type = F_UNLCK;
+      } else {
+        // POSIX: the conflicting lock, and who holds it where known
+        // (another process of this mount; 0 for another client).
+        l.l_type = h->range.exclusive ? F_WRLCK : F_RDLCK;
+        l.l_whence = SEEK_SET;
+        l.l_start = static_cast<off_t>(h->range.start);
+        l.l_len = h->range.end >= kLockEnd ? 0 : static_cast<off_t>(h->range.end - h->range.start);
+        l.l_pid = static_cast<pid_t>(h->pid);
       }
-      // Someone else holds it; SMB does not say who.
-      l.l_pid = 0;
       op->Done(0, [&] { fuse_reply_lock(op->req, &l); });
     });
   }
@@ -1067,16 +1119,13 @@ void OpStatFs(fuse_req_t req, fuse_ino_t) { I(req)->StatFs(req); }
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t, fuse_file_info* fi) {
   I(req)->CreateFile(req, "create", parent, name, fi->flags, fi);
 }
-void OpGetLk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lock) { I(req)->GetLock(req, fi, lock); }
-void OpSetLk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lock, int sleep) {
-  const std::uint64_t start = static_cast<std::uint64_t>(lock->l_start);
-  const std::uint64_t len = lock->l_len == 0 ? UINT64_MAX - start : static_cast<std::uint64_t>(lock->l_len);
-  I(req)->SetLock(req, fi, start, len, lock->l_type, sleep != 0, "setlk");
+void OpGetLk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock) {
+  I(req)->GetLock(req, ino, fi, lock);
 }
-void OpFlock(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, int op) {
-  const short type = (op & LOCK_UN) ? F_UNLCK : (op & LOCK_SH) ? F_RDLCK : F_WRLCK;
-  I(req)->SetLock(req, fi, 0, UINT64_MAX, type, !(op & LOCK_NB), "flock");
+void OpSetLk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock, int sleep) {
+  I(req)->SetLock(req, ino, fi, lock, sleep != 0);
 }
+void OpFlock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op) { I(req)->Flock(req, ino, fi, op); }
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops o{};
@@ -1121,6 +1170,7 @@ std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const 
                                       FsOptions options, std::string* error) {
   auto impl = std::make_unique<Impl>();
   impl->fs = std::move(fs);
+  impl->locks = std::make_shared<LockManager>(impl->fs);
   impl->opts = std::move(options);
   impl->mountpoint = mountpoint;
   // Permission checks by the kernel against the uid/gid/modes we report,
@@ -1206,6 +1256,8 @@ void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
     std::unique_lock<std::mutex> l(i.flight_mu);
     i.flight_cv.wait_for(l, drain_timeout, [&] { return i.in_flight <= i.lock_waiters; });
   }
+  // Lock requests waiting for another process of this mount end now.
+  i.locks->CancelAll();
   // Close what the kernel did not release (a stop with files still open).
   std::vector<Handle> left;
   {
