@@ -62,6 +62,28 @@ int LookupErrno(const std::error_code& ec) {
   return ErrnoFor(ec);
 }
 
+// "Silly rename" (as NFS and kernel cifs do): a file replaced by a rename
+// or unlinked while open is first renamed to a hidden name in its
+// directory and marked for deletion there, so its name is free at once and
+// the processes that have it open keep reading and writing it until they
+// close it. Names with this prefix never show in listings or lookups, and
+// leftovers (a crash between the two steps) are deleted when their
+// directory is next listed.
+constexpr std::string_view kHiddenPrefix = ".smbgate-deleted-";
+
+bool IsHidden(std::string_view name) { return name.substr(0, kHiddenPrefix.size()) == kHiddenPrefix; }
+
+// `path`'s directory plus a fresh hidden name.
+std::string HiddenSibling(const std::string& path) {
+  static std::atomic<std::uint64_t> counter{0};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x%08llx", static_cast<unsigned>(::getpid()),
+                static_cast<unsigned long long>(
+                    counter.fetch_add(1) ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())));
+  const auto slash = path.rfind('/');
+  return (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + std::string(kHiddenPrefix) + buf;
+}
+
 struct OpenFile {
   Handle handle;
   std::uint64_t ino = 0;
@@ -88,11 +110,6 @@ struct FuseFs::Impl {
   std::unordered_map<std::uint64_t, OpenFile> files;
   std::unordered_map<std::uint64_t, std::shared_ptr<DirSnapshot>> dirs;
   std::uint64_t next_fh = 1;
-  // Names unlinked while their file was open, by (directory node, name),
-  // with the file's node. The server keeps such a file, delete-pending,
-  // until its last handle closes, and lists it; POSIX says the name is
-  // gone, so listings leave it out until the last release.
-  std::map<std::pair<std::uint64_t, std::string>, std::uint64_t> unlinked_open;
 
   // Set by the INIT handler.
   std::mutex init_mu;
@@ -301,6 +318,7 @@ struct FuseFs::Impl {
   // ---- operations ------------------------------------------------------
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     auto op = Begin(req, "lookup");
+    if (IsHidden(name)) return op->Err(ENOENT);
     auto path = inodes.ChildPath(parent, name);
     if (!path) return op->Err(ENOENT);
     std::string n = name;
@@ -675,11 +693,6 @@ struct FuseFs::Impl {
         f = it->second;
         files.erase(it);
       }
-      // The last close of a file unlinked while open deletes it.
-      if (f && !unlinked_open.empty() &&
-          std::none_of(files.begin(), files.end(), [&](const auto& e) { return e.second.ino == f->ino; })) {
-        std::erase_if(unlinked_open, [&](const auto& e) { return e.second == f->ino; });
-      }
     }
     if (!f) {
       if (op) op->Err(0);
@@ -704,13 +717,19 @@ struct FuseFs::Impl {
       if (!r) return op->Err(r.error());
       auto snap = std::make_shared<DirSnapshot>();
       snap->entries = std::move(*r);
+      // Silly-renamed files: never listed; a leftover of a crash (not yet
+      // marked for deletion) is deleted now, quietly (one still open
+      // somewhere is marked already and only goes at its last close).
+      for (const auto& e : snap->entries) {
+        if (IsHidden(e.name)) {
+          if (auto dir = inodes.Path(ino)) {
+            fs->Unlink(dir->empty() ? e.name : *dir + "/" + e.name, [](Result<void>) {});
+          }
+        }
+      }
+      std::erase_if(snap->entries, [](const smb2::DirectoryEntry& e) { return IsHidden(e.name); });
       {
         std::lock_guard<std::mutex> l(mu);
-        if (!unlinked_open.empty()) {
-          std::erase_if(snap->entries, [&](const smb2::DirectoryEntry& e) {
-            return unlinked_open.count({static_cast<std::uint64_t>(ino), e.name}) != 0;
-          });
-        }
         info.fh = next_fh++;
         dirs.emplace(info.fh, std::move(snap));
       }
@@ -809,6 +828,24 @@ struct FuseFs::Impl {
     });
   }
 
+  // Whether this mount has `ino` open.
+  bool IsOpen(std::uint64_t ino) {
+    if (ino == 0) return false;
+    std::lock_guard<std::mutex> l(mu);
+    return std::any_of(files.begin(), files.end(), [ino](const auto& e) { return e.second.ino == ino; });
+  }
+
+  // Moves `path` out of the way to a hidden name and marks it for deletion
+  // there (silly rename); `done` gets the rename's result.
+  void SillyRename(const std::string& path, std::function<void(Result<void>)> done) {
+    const std::string hidden = HiddenSibling(path);
+    auto fsys = fs;
+    fs->Rename(path, hidden, false, [fsys, hidden, done](Result<void> r) {
+      if (!r) return done(r);
+      fsys->Unlink(hidden, [done](Result<void>) { done({}); });
+    });
+  }
+
   void Remove(fuse_req_t req, fuse_ino_t parent, const char* name, bool dir) {
     auto op = Begin(req, dir ? "rmdir" : "unlink");
     if (opts.read_only) return op->Err(EROFS);
@@ -816,25 +853,17 @@ struct FuseFs::Impl {
     if (!path) return op->Err(ENOENT);
     std::string n = name;
     const std::uint64_t child = dir ? 0 : inodes.Child(parent, n);
-    auto done = [this, op, parent, n, child](Result<void> r) {
+    auto done = [this, op, parent, n](Result<void> r) {
       if (!r) return op->Err(r.error());
       inodes.Remove(parent, n);
-      if (child != 0) {
-        std::lock_guard<std::mutex> l(mu);
-        for (const auto& [fh, f] : files) {
-          if (f.ino == child) {
-            unlinked_open[{parent, n}] = child;
-            break;
-          }
-        }
-      }
       op->Err(0);
     };
-    if (dir) {
-      fs->RemoveDirectory(*path, done);
-    } else {
-      fs->Unlink(*path, done);
-    }
+    if (dir) return fs->RemoveDirectory(*path, done);
+    // A file this mount has open goes to a hidden name first, so the name
+    // can be used again at once (a server keeps a file marked for deletion,
+    // and its name, until its last handle closes).
+    if (IsOpen(child)) return SillyRename(*path, done);
+    fs->Unlink(*path, done);
   }
 
   void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
@@ -848,10 +877,20 @@ struct FuseFs::Impl {
     if (!from || !to) return op->Err(ENOENT);
     std::string n = name, nn = newname;
     const bool replace = !(flags & RENAME_NOREPLACE);
-    fs->Rename(*from, *to, replace, [this, op, parent, n, newparent, nn](Result<void> r) {
+    auto finish = [this, op, parent, n, newparent, nn](Result<void> r) {
       if (!r) return op->Err(r.error());
       inodes.Rename(parent, n, newparent, nn);
       op->Err(0);
+    };
+    fs->Rename(*from, *to, replace, [this, finish, from = *from, to = *to, replace](Result<void> r) {
+      // A server refuses to replace a file that is open (here or at another
+      // client: STATUS_ACCESS_DENIED). POSIX replaces it at once, and whoever
+      // has it open keeps it: move it to a hidden name, then rename.
+      if (r || !replace || ErrnoFor(r.error()) != EACCES) return finish(r);
+      SillyRename(to, [this, finish, from, to, r](Result<void> moved) {
+        if (!moved) return finish(r);
+        fs->Rename(from, to, true, finish);
+      });
     });
   }
 

@@ -817,9 +817,46 @@ TEST_F(FsOps, UnlinkAndRenameWhileOpen) {
     EXPECT_FALSE(fs::exists(S("moving")));
     EXPECT_TRUE(SameBytes(ReadFile(S("sub/moved")), "first second"));
   }
-  // Not covered: renaming another file over one that is still open. Samba
-  // (like Windows) refuses to replace an open file (STATUS_ACCESS_DENIED,
-  // so EACCES), and the kernel cifs client fails the same way.
+  // Renamed over while open (an editor's save): the new file takes the
+  // name at once, the open one keeps its data until closed, then goes. A
+  // server refuses to replace an open file, so the old one is moved to a
+  // hidden name first (silly rename) that no listing shows.
+  {
+    ASSERT_TRUE(WriteFile(*m / "cfg", "old"));
+    const int fd = ::open((*m / "cfg").c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_SYS(fd);
+    ASSERT_TRUE(WriteFile(*m / "cfg.tmp", "new"));
+    ASSERT_SYS(::rename((*m / "cfg.tmp").c_str(), (*m / "cfg").c_str()));
+    EXPECT_TRUE(SameBytes(ReadFile(*m / "cfg"), "new"));
+    char buf[8] = {};
+    EXPECT_EQ(::pread(fd, buf, sizeof buf, 0), 3);
+    EXPECT_EQ(std::string(buf), "old");
+    EXPECT_EQ(::pwrite(fd, "OLD", 3, 0), 3);
+    for (const auto& name : List(m->path())) EXPECT_EQ(name.rfind(".smbgate-deleted-", 0), std::string::npos) << name;
+    EXPECT_SYS(::close(fd));
+    EXPECT_TRUE(SameBytes(ReadFile(S("cfg")), "new"));
+    // The hidden file goes with its last handle.
+    auto leftovers = [&] {
+      int n = 0;
+      for (const auto& e : fs::directory_iterator(S(""))) n += e.path().filename().string().rfind(".smbgate-", 0) == 0;
+      return n;
+    };
+    for (int i = 0; i < 50 && leftovers() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(leftovers(), 0);
+  }
+  // Unlinked while open, then created again under the same name at once.
+  {
+    const int fd = ::open((*m / "reused").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    ASSERT_SYS(fd);
+    ASSERT_EQ(::write(fd, "first", 5), 5);
+    ASSERT_SYS(::unlink((*m / "reused").c_str()));
+    ASSERT_TRUE(WriteFile(*m / "reused", "second")) << std::strerror(errno);
+    char buf[8] = {};
+    EXPECT_EQ(::pread(fd, buf, sizeof buf, 0), 5);
+    EXPECT_EQ(std::string(buf), "first");
+    EXPECT_SYS(::close(fd));
+    EXPECT_TRUE(SameBytes(ReadFile(*m / "reused"), "second"));
+  }
   StopClean(*m);
 }
 
