@@ -100,18 +100,22 @@ void LockManager::RunSteps(std::vector<Step> steps, std::size_t i, bool wait,
             });
 }
 
-LockManager::Cancel LockManager::SetLock(const Request& q, const LockRange& r, bool unlock, bool wait, Done done) {
-  auto state = std::make_shared<std::atomic<int>>(kRunning);
-  auto self = shared_from_this();
-  Serialize(q.ino, [self, q, r, unlock, wait, done, state](Next next) {
-    self->RunSetLock(q, r, unlock, wait, done, state, std::move(next));
-  });
+LockManager::Cancel LockManager::CancelFor(std::shared_ptr<std::atomic<int>> state, Done done) {
   return [state, done] {
     int s = kWaiting;
     if (!state->compare_exchange_strong(s, kAnswered)) return false;
     done(EINTR);
     return true;
   };
+}
+
+LockManager::Cancel LockManager::SetLock(const Request& q, const LockRange& r, bool unlock, bool wait, Done done) {
+  auto state = std::make_shared<std::atomic<int>>(kRunning);
+  auto self = shared_from_this();
+  Serialize(q.ino, [self, q, r, unlock, wait, done, state](Next next) {
+    self->RunSetLock(q, r, unlock, wait, done, state, std::move(next));
+  });
+  return CancelFor(state, done);
 }
 
 void LockManager::RunSetLock(const Request& q, const LockRange& r, bool unlock, bool wait, Done done,
@@ -307,12 +311,7 @@ LockManager::Cancel LockManager::Flock(const Request& q, bool exclusive, bool un
   Serialize(q.ino, [self, q, exclusive, unlock, wait, done, state](Next next) {
     self->RunFlock(q, exclusive, unlock, wait, done, state, std::move(next));
   });
-  return [state, done] {
-    int s = kWaiting;
-    if (!state->compare_exchange_strong(s, kAnswered)) return false;
-    done(EINTR);
-    return true;
-  };
+  return CancelFor(state, done);
 }
 
 void LockManager::RunFlock(const Request& q, bool exclusive, bool unlock, bool wait, Done done,

@@ -119,6 +119,8 @@ class LockManager : public std::enable_shared_from_this<LockManager> {
   void RunSteps(std::vector<Step> steps, std::size_t i, bool wait,
                 std::function<void(std::size_t ok, std::error_code)> done);
   static std::vector<LockRange> Ranges(const std::vector<Smb>& smb);
+  // A waiting request's Cancel: EINTR, unless it was answered already.
+  static Cancel CancelFor(std::shared_ptr<std::atomic<int>> state, Done done);
   // Answers once (the first of the request and a Cancel wins).
   static void Answer(const std::shared_ptr<std::atomic<int>>& state, const Done& done, int err);
 
