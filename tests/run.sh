@@ -40,5 +40,5 @@ if [ "$sanitize" = 1 ]; then
 fi
 
 if [ "$fuzz" = 1 ]; then
-  tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
+  FUZZ_JOBS="${FUZZ_JOBS:-2}" tests/fuzz/run.sh "${FUZZ_SECONDS:-15}"
 fi
