@@ -69,9 +69,6 @@ int LookupErrno(const std::error_code& ec) {
 // close it. Names with this prefix never show in listings or lookups, and
 // leftovers (a crash between the two steps) are deleted when their
 // directory is next listed.
-constexpr std::string_view kHiddenPrefix = ".smbgate-deleted-";
-
-bool IsHidden(std::string_view name) { return name.substr(0, kHiddenPrefix.size()) == kHiddenPrefix; }
 
 // `path`'s directory plus a fresh hidden name.
 std::string HiddenSibling(const std::string& path) {
@@ -527,7 +524,7 @@ struct FuseFs::Impl {
         return;
       }
       info.fh = AddFile({o->handle, ino, true});
-      ApplyCacheFlags(info);
+      ApplyCacheFlags(info, ino);
       op->Done(0, [&] {
         if (fuse_reply_create(op->req, &e, &info) == -ENOENT) {
           // The caller was interrupted: the kernel will never release it.
@@ -537,9 +534,20 @@ struct FuseFs::Impl {
     });
   }
 
-  void ApplyCacheFlags(fuse_file_info& fi) const {
+  void ApplyCacheFlags(fuse_file_info& fi, std::uint64_t ino) {
     fi.direct_io = opts.cache == CacheMode::kNone;
     fi.keep_cache = opts.cache == CacheMode::kLoose;
+    // SQLite's WAL index ("DB-shm") is shared memory: every process of the
+    // database maps it and reads the others' stores at once. An open that
+    // drops the page cache (cache=strict) would throw away stores not yet
+    // written back under the other processes' feet ("database disk image
+    // is malformed" with two writers); kept, the processes of one mount
+    // share one mapping. Across clients WAL cannot work on any network
+    // filesystem (SQLite's documentation says so).
+    if (opts.cache != CacheMode::kNone) {
+      auto p = inodes.Path(ino);
+      if (p && p->size() > 4 && p->compare(p->size() - 4, 4, "-shm") == 0) fi.keep_cache = 1;
+    }
   }
 
   void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -561,7 +569,7 @@ struct FuseFs::Impl {
       if (!o) return op->Err(o.error());
       inodes.SetAttributes(ino, o->attrs, Expiry());
       info.fh = AddFile({o->handle, ino, write});
-      ApplyCacheFlags(info);
+      ApplyCacheFlags(info, ino);
       op->Done(0, [&] {
         if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
       });

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "auth/common/result.h"
 #include "smb2/client/remote_fs.h"
@@ -20,6 +21,11 @@
 namespace smbgate::fuse {
 
 enum class CacheMode { kStrict, kLoose, kNone };
+
+// Files replaced by a rename or unlinked while open wait for their last
+// close under this hidden name prefix (silly rename, fuse_fs.cc).
+inline constexpr std::string_view kHiddenPrefix = ".smbgate-deleted-";
+inline bool IsHidden(std::string_view name) { return name.substr(0, kHiddenPrefix.size()) == kHiddenPrefix; }
 
 struct FsOptions {
   uid_t uid = 0;

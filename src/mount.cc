@@ -292,6 +292,15 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     }
   }
 
+  // Leftovers of silly renames of a crashed daemon at the top of the share
+  // go now (deeper ones when their directory is next listed).
+  (*initial)->ReadDirectory("", [fs = *initial](Result<std::vector<smb2::DirectoryEntry>> r) {
+    if (!r) return;
+    for (const auto& e : *r) {
+      if (fuse::IsHidden(e.name)) fs->Unlink(e.name, [](Result<void>) {});
+    }
+  });
+
   // A rotated Secret is picked up by the next session setup (Connector
   // reads the files each time); the watcher makes the rotation visible.
   CredentialsWatcher watcher(cfg.credentials, 10s, [&metrics, path = cfg.credentials](const std::string& user,
