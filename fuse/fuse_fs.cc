@@ -996,10 +996,14 @@ struct FuseFs::Impl {
         --lock_waiters;
       }
       op->Err(err);
+      // The cancel function holds this callback, which holds the op: drop
+      // it once answered, or the op never goes (LeakSanitizer, e2e).
+      std::lock_guard<std::mutex> l(op->cancel_mu);
+      op->cancel = nullptr;
     };
     LockManager::Cancel cancel = start(done);
     std::lock_guard<std::mutex> l(op->cancel_mu);
-    op->cancel = std::move(cancel);
+    if (!op->replied) op->cancel = std::move(cancel);
   }
 
   void SetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, const struct flock* lock, bool wait) {
