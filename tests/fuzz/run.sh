@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang, ASan and UBSan, and runs each for
 # a few seconds from its seed corpus. Any finding fails the run.
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET]     FUZZ_JOBS=N runs N targets at once
-#                                              (default 1); FUZZ_KEEP=DIR keeps the logs
+#                                              (default 1); FUZZ_KEEP=DIR keeps the logs;
+#                                              FUZZ_TIMEOUT=S per input (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-15}"
@@ -23,7 +24,7 @@ fuzz_one() {
   mkdir -p "$corpus"
   [ -d "tests/fuzz/corpus/$t" ] && cp -r "tests/fuzz/corpus/$t/." "$corpus/"
   if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-     "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+     "build-fuzz/tests/fuzz/$t" -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -print_final_stats=1 \
      -artifact_prefix="$work/$t." "$corpus" >"$work/$t.log" 2>&1; then
     echo "fuzz $t: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/$t.log" | awk '{print $2}' || true) runs, $(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -1) edges, $secs s)" >"$work/$t.result"
   else
