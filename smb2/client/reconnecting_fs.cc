@@ -323,7 +323,6 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb, HandleBody<T> body, i
             auto it = self->handles_.find(vh.persistent);
             if (it == self->handles_.end()) return c(make_error_code(client_errc::cancelled));
             v = it->second;
-            ++it->second.lock_count;
           }
           body(fs, real, v, maybe_done, std::move(c));
         };
@@ -620,7 +619,17 @@ void ReconnectingFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, 
   // The LockSequence is fixed at the first attempt (MS-SMB2 3.2.4.19):
   // index 1..64 in turn, the 4-bit number advancing each round, so a
   // replay names the same lock and a new lock never does.
-  auto seq = std::make_shared<std::uint32_t>(0);
+  // Counted per lock request of the handle only: the server remembers the
+  // last number of each index, and consecutive uses of an index differ.
+  std::uint32_t seq = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = handles_.find(h.persistent);
+    if (it != handles_.end()) {
+      const std::uint32_t n = it->second.lock_count++;
+      seq = (n % 64 + 1) << 4 | ((n / 64 + 1) % 16);
+    }
+  }
   // Remember what is held, to take it again after a reopen by path.
   std::weak_ptr<ReconnectingFs> weak = weak_from_this();
   cb = [weak, id = h.persistent, offset, length, type, cb = std::move(cb)](Result<void> r) {
@@ -644,13 +653,8 @@ void ReconnectingFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, 
     cb(std::move(r));
   };
   WithHandle<void>(h, std::move(cb),
-                   [offset, length, type, wait, seq](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle& v,
+                   [offset, length, type, wait, seq](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&,
                                                      bool maybe_done, Callback<void> c) {
-                     if (*seq == 0) {
-                       const std::uint32_t index = v.lock_count % 64 + 1;
-                       const std::uint32_t number = (v.lock_count / 64 + 1) % 16;
-                       *seq = index << 4 | number;
-                     }
                      if (maybe_done && type == LockType::kUnlock) {
                        // An unlock carried out before the loss finds nothing to unlock.
                        c = [c](Result<void> res) {
@@ -660,7 +664,7 @@ void ReconnectingFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, 
                          c(std::move(res));
                        };
                      }
-                     fs->LockWithSequence(r, offset, length, type, wait, *seq, std::move(c));
+                     fs->LockWithSequence(r, offset, length, type, wait, seq, std::move(c));
                    });
 }
 
