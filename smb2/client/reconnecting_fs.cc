@@ -105,6 +105,16 @@ std::shared_ptr<SmbFs> ReconnectingFs::current() const {
   return down_ ? nullptr : current_;
 }
 
+void ReconnectingFs::SetLeaseBreakHandler(LeaseBreakHandler handler) {
+  std::shared_ptr<SmbFs> fs;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    lease_handler_ = handler;
+    fs = current_;
+  }
+  if (fs) fs->SetLeaseBreakHandler(std::move(handler));
+}
+
 std::uint32_t ReconnectingFs::max_io_size() const {
   std::lock_guard<std::mutex> l(mu_);
   return max_io_;
@@ -206,6 +216,10 @@ void ReconnectingFs::ReconnectLoop() {
         std::lock_guard<std::mutex> l(mu_);
         next = generation_ + 1;
       }
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        (*fresh)->SetLeaseBreakHandler(lease_handler_);
+      }
       // MS-SMB2 3.2.4.1.1: requests on the new channel, replays first,
       // carry a higher ChannelSequence than any left on the old one.
       (*fresh)->tree()->connection().SetChannelSequence(static_cast<std::uint16_t>(next - 1));
@@ -241,6 +255,23 @@ void ReconnectingFs::ReconnectLoop() {
     }
     if (fresh) {
       if (replaced) replaced->tree()->connection().Close();
+      // What was cached under a lease before the connection went may be
+      // stale now (a refused reclaim lost its lease, and another client
+      // may have written in the gap): every lease counts as broken.
+      std::vector<LeaseKey> leases;
+      LeaseBreakHandler handler;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        handler = lease_handler_;
+        for (const auto& [id, h] : handles_) {
+          if (h.durable.lease_state && std::find(leases.begin(), leases.end(), h.durable.lease_key) == leases.end()) {
+            leases.push_back(h.durable.lease_key);
+          }
+        }
+      }
+      if (handler) {
+        for (const LeaseKey& k : leases) handler(k, 0, [] {});
+      }
       if (options_.on_reconnected) options_.on_reconnected();
       for (auto& w : run) w.job(fs, gen);
       continue;
@@ -466,7 +497,8 @@ void ReconnectingFs::OpenAttempt(std::string path, OpenParams params, DurableSta
   // create names the same open (MS-SMB2 3.3.5.9.10 finds it by CreateGuid).
   if (want.create_guid == std::array<std::uint8_t, 16>{}) {
     auth::OsRandom()(want.create_guid);
-    auth::OsRandom()(want.lease_key);
+    want.lease_key = params.lease_key;
+    if (want.lease_key == LeaseKey{}) auth::OsRandom()(want.lease_key);
   }
   std::function<void(bool)> retry;
   if (attempt < options_.max_replays) {

@@ -98,6 +98,10 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   void Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
             Callback<void> cb) override;
   std::uint32_t max_io_size() const override;
+  // Kept for every later connection. After a reconnect the handler is told
+  // that every lease is gone (new state 0): the caches it guarded may be
+  // stale.
+  void SetLeaseBreakHandler(LeaseBreakHandler handler) override;
 
   // Whether an error means the connection or session is gone.
   static bool IsConnectionError(const std::error_code& ec);
@@ -200,6 +204,7 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   std::deque<Waiting> waiting_;
   std::unordered_map<std::uint64_t, VirtualHandle> handles_;
   std::uint64_t next_handle_ = 1;
+  LeaseBreakHandler lease_handler_;
   std::thread reconnect_thread_;
   std::thread echo_thread_;
 };

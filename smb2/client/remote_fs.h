@@ -61,6 +61,13 @@ struct Handle {
 
 enum class OpenDisposition { kOpen, kCreate, kOpenIf, kOverwrite, kOverwriteIf };
 
+// SMB2_LEASE_* (MS-SMB2 2.2.13.2.8): what a lease lets the client cache.
+inline constexpr std::uint32_t kLeaseRead = 0x01;    // data and attributes
+inline constexpr std::uint32_t kLeaseHandle = 0x02;  // the open itself, after close
+inline constexpr std::uint32_t kLeaseWrite = 0x04;   // writes and byte-range locks
+
+using LeaseKey = std::array<std::uint8_t, 16>;
+
 struct OpenParams {
   bool read = true;
   bool write = false;
@@ -69,6 +76,10 @@ struct OpenParams {
   bool delete_access = false;  // allow rename/delete through the handle
   OpenDisposition disposition = OpenDisposition::kOpen;
   std::uint32_t file_attributes = 0;  // for a created file
+  // The lease key of a file open (MS-SMB2 2.2.13.2.8): the caller's key for
+  // the file, so that all its opens share one lease and never break each
+  // other; all zero draws a key for this open alone.
+  LeaseKey lease_key{};
 };
 
 // What a durable open (MS-SMB2 3.2.4.3.5, 2.2.13.2.11) needs to be found
@@ -141,6 +152,17 @@ class RemoteFs {
 
   // Largest Read/Write the server accepts in one request.
   virtual std::uint32_t max_io_size() const = 0;
+
+  // A lease break (MS-SMB2 3.2.5.19.2): the server takes back part of the
+  // lease `key` (leaving `new_state`, SMB2_LEASE_*). The handler gives up
+  // what it cached under the lease (dirty data written, caches dropped) and
+  // then calls `ack` exactly once, from any thread; the server waits for it
+  // (35 s on Samba and Windows) before letting the other client go on. It
+  // runs on the connection's thread and must not block. Without a handler
+  // every break is acknowledged at once.
+  using LeaseBreakHandler =
+      std::function<void(const LeaseKey& key, std::uint32_t new_state, std::function<void()> ack)>;
+  virtual void SetLeaseBreakHandler(LeaseBreakHandler handler) { (void)handler; }
 };
 
 }  // namespace smbgate::smb2

@@ -80,23 +80,35 @@ bool Forward(const Result<U>& r, const Callback<T>& cb) {
 }  // namespace
 
 SmbFs::SmbFs(std::shared_ptr<Tree> tree, std::string subdir, bool durable)
-    : tree_(std::move(tree)), durable_(durable) {
+    : tree_(std::move(tree)), durable_(durable), break_handler_(std::make_shared<BreakSlot>()) {
   if (durable_handles()) {
-    // MS-SMB2 3.2.5.19.2: acknowledge each lease break that asks for it
-    // with the state the server offers. smbgate keeps no data or handle of
-    // its own under a lease (the kernel's caches follow actimeo), so there
-    // is nothing to flush first. The weak pointer breaks the cycle
-    // connection -> handler -> tree -> connection.
+    // MS-SMB2 3.2.5.19.2: each lease break that asks for it is acknowledged
+    // with the state the server offers, once the layer above gave up what
+    // it cached (its handler calls `ack`), or at once without a handler.
+    // The weak pointer breaks the cycle connection -> handler -> tree ->
+    // connection.
     std::weak_ptr<Tree> weak = tree_;
-    tree_->connection().SetLeaseBreakHandler([weak](const LeaseBreakNotification& n) {
-      if (!(n.flags & kNotifyBreakLeaseFlagAckRequired)) return;
-      auto t = weak.lock();
-      if (!t) return;
-      LeaseBreakAck ack;
-      ack.lease_key = n.lease_key;
-      ack.lease_state = n.new_lease_state;
-      t->connection().Send(MakeRequest(Command::kOplockBreak, ack, t->session().id(), t->id()),
-                              [](Result<Response>) {});
+    auto slot = break_handler_;
+    tree_->connection().SetLeaseBreakHandler([weak, slot](const LeaseBreakNotification& n) {
+      std::function<void()> ack = [] {};
+      if (n.flags & kNotifyBreakLeaseFlagAckRequired) {
+        ack = [weak, key = n.lease_key, state = n.new_lease_state] {
+          auto t = weak.lock();
+          if (!t) return;
+          LeaseBreakAck a;
+          a.lease_key = key;
+          a.lease_state = state;
+          t->connection().Send(MakeRequest(Command::kOplockBreak, a, t->session().id(), t->id()),
+                               [](Result<Response>) {});
+        };
+      }
+      LeaseBreakHandler handler;
+      {
+        std::lock_guard<std::mutex> l(slot->mu);
+        handler = slot->handler;
+      }
+      if (!handler) return ack();
+      handler(n.lease_key, n.new_lease_state, std::move(ack));
     });
   }
   // Normalise "a//b/" to "a/b".
@@ -109,6 +121,11 @@ SmbFs::SmbFs(std::shared_ptr<Tree> tree, std::string subdir, bool durable)
       cur += c;
     }
   }
+}
+
+void SmbFs::SetLeaseBreakHandler(LeaseBreakHandler handler) {
+  std::lock_guard<std::mutex> l(break_handler_->mu);
+  break_handler_->handler = std::move(handler);
 }
 
 std::uint32_t SmbFs::max_io_size() const {
@@ -315,8 +332,7 @@ CreateRequest FileCreate(std::string name, const OpenParams& p) {
   return c;
 }
 
-// The read+handle lease smbgate asks for: enough for a durable handle, and
-// honest (it caches no writes). v2 on 3.x (MS-SMB2 2.2.13.2.10).
+// A lease request context, v2 on 3.x (MS-SMB2 2.2.13.2.10).
 Bytes LeaseContext(const std::array<std::uint8_t, 16>& key, std::uint32_t state) {
   Lease l;
   l.lease_key = key;
@@ -365,10 +381,14 @@ void SmbFs::OpenWith(std::string path, OpenParams p, DurableState want, Callback
   if (Forward(name, cb)) return;
   CreateRequest c = FileCreate(std::move(*name), p);
   if (!p.directory && durable_handles()) {
+    if (p.lease_key != LeaseKey{}) want.lease_key = p.lease_key;
     RandomGuid(want.create_guid);
     RandomGuid(want.lease_key);
     c.requested_oplock_level = kOplockLevelLease;
-    c.contexts.push_back({kCreateRequestLease, LeaseContext(want.lease_key, kLeaseReadCaching | kLeaseHandleCaching)});
+    // Read, handle and write caching (as kernel cifs asks): the server
+    // grants less where other opens exist, and breaks it when they come.
+    c.contexts.push_back({kCreateRequestLease, LeaseContext(want.lease_key, kLeaseReadCaching | kLeaseHandleCaching |
+                                                                                  kLeaseWriteCaching)});
     DurableHandleRequestV2 d;
     d.create_guid = want.create_guid;
     // MS-SMB2 3.2.4.3.5: persistent where the share is continuously
@@ -513,52 +533,72 @@ namespace {
 struct DirListing {
   std::shared_ptr<Tree> tree;
   FileId id;
+  std::uint32_t buffer = kDirBuffer;
   std::vector<DirectoryEntry> entries;
   Callback<std::vector<DirectoryEntry>> done;
 };
 
-void NextDirRound(std::shared_ptr<DirListing> l) {
+// The output buffer of each QUERY_DIRECTORY: as large as the server takes
+// (MaxTransactSize, MS-SMB2 2.2.4) up to 1 MiB, so a directory of
+// thousands of entries comes in a few rounds.
+std::uint32_t DirBufferFor(const Tree& tree) {
+  const std::uint32_t most = tree.connection().negotiated().max_transact_size;
+  return std::clamp<std::uint32_t>(most, kDirBuffer, 1u << 20);
+}
+
+Request QueryDirectoryFor(const Tree& tree, FileId id, std::uint32_t buffer) {
   QueryDirectoryRequest q;
   q.file_information_class = kFileIdBothDirectoryInformation;
-  q.file_id = l->id;
-  q.output_buffer_length = kDirBuffer;
-  Request req = TreeRequest(*l->tree, Command::kQueryDirectory, q);
-  req.payload_size = kDirBuffer;
-  l->tree->connection().Send(std::move(req), [l](Result<Response> r) {
-    if (!r) {
-      CloseQuietly(l->tree, l->id);
-      return l->done(r.error());
-    }
-    if (r->status() == status::kNoMoreFiles) {
-      CloseQuietly(l->tree, l->id);
-      return l->done(std::move(l->entries));
-    }
-    if (r->status() != status::kSuccess) {
-      CloseQuietly(l->tree, l->id);
-      return l->done(MakeNtStatusError(r->status()));
-    }
-    auto body = DecodeQueryDirectoryResponse(r->message);
-    auto parsed = body ? ParseFileIdBothDirectoryInformation(body->buffer)
-                       : Result<std::vector<DirEntry>>(body.error());
-    if (!parsed || parsed->empty() || l->entries.size() + parsed->size() > (std::size_t{1} << 22)) {
-      CloseQuietly(l->tree, l->id);
-      return l->done(parsed ? make_error_code(errc::malformed_response) : parsed.error());
-    }
-    for (DirEntry& e : *parsed) {
-      if (e.name == "." || e.name == "..") continue;
-      DirectoryEntry d;
-      d.attrs.creation_time = e.creation_time;
-      d.attrs.last_access_time = e.last_access_time;
-      d.attrs.last_write_time = e.last_write_time;
-      d.attrs.change_time = e.change_time;
-      d.attrs.end_of_file = e.end_of_file;
-      d.attrs.allocation_size = e.allocation_size;
-      d.attrs.file_attributes = e.file_attributes;
-      d.attrs.file_id = e.file_id;
-      d.name = std::move(e.name);
-      l->entries.push_back(std::move(d));
-    }
-    NextDirRound(l);
+  q.file_id = id;
+  q.output_buffer_length = buffer;
+  Request req = TreeRequest(tree, Command::kQueryDirectory, q);
+  req.payload_size = buffer;
+  return req;
+}
+
+enum class Round { kMore, kEnd, kFailed };
+
+// Takes one QUERY_DIRECTORY response into `l`; on kEnd and kFailed the
+// listing is finished (handle closed, `done` called).
+Round TakeDirRound(const std::shared_ptr<DirListing>& l, Result<Response>& r) {
+  auto fail = [&l](std::error_code ec) {
+    CloseQuietly(l->tree, l->id);
+    l->done(ec);
+    return Round::kFailed;
+  };
+  if (!r) return fail(r.error());
+  if (r->status() == status::kNoMoreFiles) {
+    CloseQuietly(l->tree, l->id);
+    l->done(std::move(l->entries));
+    return Round::kEnd;
+  }
+  if (r->status() != status::kSuccess) return fail(MakeNtStatusError(r->status()));
+  auto body = DecodeQueryDirectoryResponse(r->message);
+  auto parsed = body ? ParseFileIdBothDirectoryInformation(body->buffer) : Result<std::vector<DirEntry>>(body.error());
+  if (!parsed) return fail(parsed.error());
+  if (parsed->empty() || l->entries.size() + parsed->size() > (std::size_t{1} << 22)) {
+    return fail(make_error_code(errc::malformed_response));
+  }
+  for (DirEntry& e : *parsed) {
+    if (e.name == "." || e.name == "..") continue;
+    DirectoryEntry d;
+    d.attrs.creation_time = e.creation_time;
+    d.attrs.last_access_time = e.last_access_time;
+    d.attrs.last_write_time = e.last_write_time;
+    d.attrs.change_time = e.change_time;
+    d.attrs.end_of_file = e.end_of_file;
+    d.attrs.allocation_size = e.allocation_size;
+    d.attrs.file_attributes = e.file_attributes;
+    d.attrs.file_id = e.file_id;
+    d.name = std::move(e.name);
+    l->entries.push_back(std::move(d));
+  }
+  return Round::kMore;
+}
+
+void NextDirRound(std::shared_ptr<DirListing> l) {
+  l->tree->connection().Send(QueryDirectoryFor(*l->tree, l->id, l->buffer), [l](Result<Response> r) {
+    if (TakeDirRound(l, r) == Round::kMore) NextDirRound(l);
   });
 }
 
@@ -568,17 +608,29 @@ void SmbFs::ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>
   auto name = ToSmbName(path);
   if (Forward(name, cb)) return;
   auto tree = tree_;
-  Send(tree, TreeRequest(*tree, Command::kCreate, MetaOpen(std::move(*name), kFileListDirectory, kFileDirectoryFile)),
-       [tree, cb = std::move(cb)](Result<Response> r) {
-         if (Forward(r, cb)) return;
-         auto c = DecodeCreateResponse(r->message);
-         if (Forward(c, cb)) return;
-         auto l = std::make_shared<DirListing>();
-         l->tree = tree;
-         l->id = c->file_id;
-         l->done = cb;
-         NextDirRound(std::move(l));
-       });
+  auto l = std::make_shared<DirListing>();
+  l->tree = tree;
+  l->buffer = DirBufferFor(*tree);
+  l->done = std::move(cb);
+  // CREATE and two QUERY_DIRECTORY rounds as one related compound (MS-SMB2
+  // 3.2.4.1.4): a directory that fits in one buffer is listed in one round
+  // trip (the second round answers STATUS_NO_MORE_FILES), a larger one
+  // goes on from there.
+  std::vector<Request> reqs;
+  reqs.push_back(
+      TreeRequest(*tree, Command::kCreate, MetaOpen(std::move(*name), kFileListDirectory, kFileDirectoryFile)));
+  reqs.push_back(QueryDirectoryFor(*tree, kAllOnesFileId, l->buffer));
+  reqs.push_back(QueryDirectoryFor(*tree, kAllOnesFileId, l->buffer));
+  tree->connection().SendCompound(std::move(reqs), true, [l](std::vector<Result<Response>> rs) {
+    Result<Response>& created = rs[0];
+    if (!created) return l->done(created.error());
+    if (created->status() != status::kSuccess) return l->done(MakeNtStatusError(created->status()));
+    auto c = DecodeCreateResponse(created->message);
+    if (!c) return l->done(c.error());
+    l->id = c->file_id;
+    if (TakeDirRound(l, rs[1]) != Round::kMore) return;
+    if (TakeDirRound(l, rs[2]) == Round::kMore) NextDirRound(l);
+  });
 }
 
 void SmbFs::MakeDirectory(std::string path, Callback<FileAttributes> cb) {

@@ -5,6 +5,7 @@
 
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "smb2/client/remote_fs.h"
@@ -15,9 +16,10 @@ namespace smbgate::smb2 {
 class SmbFs final : public RemoteFs {
  public:
   // `subdir` ('/'-separated, may be empty) is prefixed to every path. With
-  // `durable`, opens of files on 3.x ask for a read+handle lease and a
-  // durable v2 handle (persistent on a continuously available share), and
-  // lease breaks are acknowledged.
+  // `durable`, opens of files on 3.x ask for a read+handle+write lease and
+  // a durable v2 handle (persistent on a continuously available share), and
+  // lease breaks go to the handler (SetLeaseBreakHandler), then are
+  // acknowledged.
   SmbFs(std::shared_ptr<Tree> tree, std::string subdir = {}, bool durable = true);
 
   void Open(std::string path, OpenParams params, Callback<OpenResult> cb) override;
@@ -39,6 +41,7 @@ class SmbFs final : public RemoteFs {
   void Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
             Callback<void> cb) override;
   std::uint32_t max_io_size() const override;
+  void SetLeaseBreakHandler(LeaseBreakHandler handler) override;
 
   const std::shared_ptr<Tree>& tree() const noexcept { return tree_; }
 
@@ -74,6 +77,12 @@ class SmbFs final : public RemoteFs {
   std::string subdir_;
   bool durable_ = true;
   bool replay_ = false;
+  // Shared with the connection's break handler and with Replaying() views.
+  struct BreakSlot {
+    std::mutex mu;
+    LeaseBreakHandler handler;
+  };
+  std::shared_ptr<BreakSlot> break_handler_;
 };
 
 // Runs an asynchronous RemoteFs call and waits for it. For tools and tests;

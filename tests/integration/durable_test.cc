@@ -68,7 +68,9 @@ TEST_P(DurableTest, OpensAreDurableWithAHandleLease) {
   ASSERT_TRUE(o) << o.error().message();
   EXPECT_EQ(o->durable.durable, Durable());
   if (Durable()) {
-    EXPECT_EQ(o->durable.lease_state, smb2::kLeaseReadCaching | smb2::kLeaseHandleCaching);
+    // The sole open gets read, handle and write caching.
+    EXPECT_EQ(o->durable.lease_state,
+              smb2::kLeaseReadCaching | smb2::kLeaseHandleCaching | smb2::kLeaseWriteCaching);
     EXPECT_GT(o->durable.timeout_ms, 0u);
   }
   // A second open of the same file from this client (another lease key)
@@ -88,6 +90,67 @@ TEST_P(DurableTest, OpensAreDurableWithAHandleLease) {
   auto data = std::make_shared<const Bytes>(Bytes{'x'});
   ASSERT_TRUE(Wait<std::uint32_t>([&](auto cb) { (*other)->Write(o3->handle, 0, data, cb); }));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "a lease break waited for its timeout";
+  for (auto* r : {&*o, &*o2}) ASSERT_TRUE(Wait<void>([&](auto cb) { (*fs)->Close(r->handle, cb); }));
+  ASSERT_TRUE(Wait<void>([&](auto cb) { (*other)->Close(o3->handle, cb); }));
+}
+
+// Opens sharing one lease key share one lease: the second open of the file
+// keeps all of it. Another client's open breaks it through the handler,
+// which gives up its caches and acknowledges when it is done; the other
+// client's open waits for that acknowledgement.
+TEST_P(DurableTest, LeaseBreaksGoToTheHandlerAndWaitForItsAck) {
+  if (!Durable()) GTEST_SKIP() << "leases are SMB 3.x here";
+  auto fs = Connect(*server_);
+  ASSERT_TRUE(fs) << fs.error().message();
+  struct Break {
+    smb2::LeaseKey key;
+    std::uint32_t state;
+  };
+  auto mu = std::make_shared<std::mutex>();
+  auto breaks = std::make_shared<std::vector<Break>>();
+  auto acked = std::make_shared<std::atomic<bool>>(false);
+  (*fs)->SetLeaseBreakHandler([mu, breaks, acked](const smb2::LeaseKey& k, std::uint32_t state,
+                                                   std::function<void()> ack) {
+    {
+      std::lock_guard<std::mutex> l(*mu);
+      breaks->push_back({k, state});
+    }
+    // Acknowledged from another thread, a little later: the handler's
+    // work (writing back, dropping caches) takes time.
+    std::thread([ack = std::move(ack), acked] {
+      std::this_thread::sleep_for(300ms);
+      *acked = true;
+      ack();
+    }).detach();
+  });
+  smb2::OpenParams p = ReadWrite();
+  auth::OsRandom()(p.lease_key);
+  auto o = Wait<smb2::OpenResult>([&](auto cb) { (*fs)->Open("lease-shared.txt", p, cb); });
+  ASSERT_TRUE(o) << o.error().message();
+  auto o2 = Wait<smb2::OpenResult>([&](auto cb) { (*fs)->Open("lease-shared.txt", p, cb); });
+  ASSERT_TRUE(o2) << o2.error().message();
+  const std::uint32_t rwh = smb2::kLeaseReadCaching | smb2::kLeaseHandleCaching | smb2::kLeaseWriteCaching;
+  EXPECT_EQ(o->durable.lease_state, rwh);
+  EXPECT_EQ(o2->durable.lease_state, rwh) << "a second open with the same key lost part of the lease";
+  {
+    std::lock_guard<std::mutex> l(*mu);
+    EXPECT_TRUE(breaks->empty()) << "opens with one lease key broke each other";
+  }
+  auto other = Connect(*server_);
+  ASSERT_TRUE(other) << other.error().message();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto o3 = Wait<smb2::OpenResult>([&](auto cb) { (*other)->Open("lease-shared.txt", ReadWrite(), cb); });
+  ASSERT_TRUE(o3) << o3.error().message();
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_TRUE(*acked) << "the other client's open went ahead before the break was acknowledged";
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 10s) << "the acknowledgement was not taken";
+  {
+    std::lock_guard<std::mutex> l(*mu);
+    ASSERT_FALSE(breaks->empty());
+    EXPECT_EQ(breaks->front().key, p.lease_key);
+    EXPECT_FALSE(breaks->front().state & smb2::kLeaseWriteCaching) << "a break must take the write lease";
+  }
   for (auto* r : {&*o, &*o2}) ASSERT_TRUE(Wait<void>([&](auto cb) { (*fs)->Close(r->handle, cb); }));
   ASSERT_TRUE(Wait<void>([&](auto cb) { (*other)->Close(o3->handle, cb); }));
 }
