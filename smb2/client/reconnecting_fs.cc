@@ -646,6 +646,16 @@ void ReconnectingFs::SetInfo(Handle h, SetAttributes attrs, Callback<void> cb) {
                    });
 }
 
+void ReconnectingFs::Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) {
+  WithHandle<FileAttributes>(h, std::move(cb),
+                             [change](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool,
+                                      Callback<FileAttributes> c) { fs->Update(r, change, std::move(c)); });
+}
+
+void ReconnectingFs::UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) {
+  PathOp(std::move(cb), [path, change](const auto& fs, bool, auto c) { fs->UpdatePath(path, change, std::move(c)); });
+}
+
 void ReconnectingFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
                           Callback<void> cb) {
   // The LockSequence is fixed at the first attempt (MS-SMB2 3.2.4.19):

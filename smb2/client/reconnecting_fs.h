@@ -102,6 +102,8 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   // that every lease is gone (new state 0): the caches it guarded may be
   // stale.
   void SetLeaseBreakHandler(LeaseBreakHandler handler) override;
+  void Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) override;
+  void UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) override;
 
   // Whether an error means the connection or session is gone.
   static bool IsConnectionError(const std::error_code& ec);

@@ -117,6 +117,14 @@ struct SetAttributes {
   std::uint32_t file_attributes = 0;
 };
 
+// A change of size and/or basic attributes (setattr).
+struct AttributeChange {
+  bool set_size = false;
+  std::uint64_t size = 0;
+  bool set_basic = false;
+  SetAttributes basic;
+};
+
 template <class T>
 using Callback = std::function<void(Result<T>)>;
 
@@ -152,6 +160,14 @@ class RemoteFs {
 
   // Largest Read/Write the server accepts in one request.
   virtual std::uint32_t max_io_size() const = 0;
+
+  // Applies `change` through an open handle (size first) and yields the
+  // attributes after it. The default makes one request per step; SmbFs
+  // sends them as one compound.
+  virtual void Update(Handle h, AttributeChange change, Callback<FileAttributes> cb);
+  // The same by path, with a handle opened for it (and for a size change
+  // with write access) and closed again.
+  virtual void UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb);
 
   // A lease break (MS-SMB2 3.2.5.19.2): the server takes back part of the
   // lease `key` (leaving `new_state`, SMB2_LEASE_*). The handler gives up

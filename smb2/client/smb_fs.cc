@@ -704,6 +704,94 @@ void SmbFs::SetInfo(Handle h, SetAttributes a, Callback<void> cb) {
   SetInfoOn(tree_, ToFileId(h), kInfoFile, kFileBasicInformation, Encode(b), std::move(cb));
 }
 
+namespace {
+
+// The SET_INFO requests of `change` and a QUERY_INFO of FileAllInformation
+// after them, on `first` for the first member and on the chain's handle
+// (all ones) after it.
+std::vector<Request> UpdateChain(const Tree& tree, const AttributeChange& change, FileId first) {
+  std::vector<Request> reqs;
+  auto next_id = [&reqs, first] { return reqs.empty() ? first : kAllOnesFileId; };
+  if (change.set_size) {
+    SetInfoRequest si;
+    si.info_type = kInfoFile;
+    si.file_info_class = kFileEndOfFileInformation;
+    const Bytes buffer = Encode(FileEndOfFileInformation{change.size});  // the request borrows it
+    si.buffer = buffer;
+    si.file_id = next_id();
+    reqs.push_back(TreeRequest(tree, Command::kSetInfo, si));
+  }
+  if (change.set_basic) {
+    // MS-FSCC 2.4.7: zero in a time or in FileAttributes leaves it unchanged.
+    FileBasicInformation b;
+    b.creation_time = change.basic.creation_time;
+    b.last_access_time = change.basic.last_access_time;
+    b.last_write_time = change.basic.last_write_time;
+    b.change_time = change.basic.change_time;
+    b.file_attributes = change.basic.file_attributes;
+    SetInfoRequest si;
+    si.info_type = kInfoFile;
+    si.file_info_class = kFileBasicInformation;
+    const Bytes buffer = Encode(b);
+    si.buffer = buffer;
+    si.file_id = next_id();
+    reqs.push_back(TreeRequest(tree, Command::kSetInfo, si));
+  }
+  QueryInfoRequest q;
+  q.info_type = kInfoFile;
+  q.file_info_class = kFileAllInformation;
+  q.output_buffer_length = kInfoBuffer;
+  q.file_id = next_id();
+  Request r = TreeRequest(tree, Command::kQueryInfo, q);
+  r.payload_size = kInfoBuffer;
+  reqs.push_back(std::move(r));
+  return reqs;
+}
+
+// The attributes from the QUERY_INFO at `at`, or the first failing
+// member's status.
+Result<FileAttributes> UpdateResult(std::vector<Result<Response>>& rs, std::size_t at) {
+  for (auto& r : rs) {
+    if (!r) return r.error();
+    if (r->status() != status::kSuccess) return MakeNtStatusError(r->status());
+  }
+  auto q = DecodeQueryInfoResponse(rs[at]->message);
+  if (!q) return q.error();
+  auto all = ParseFileAllInformation(q->buffer);
+  if (!all) return all.error();
+  return FromAll(*all);
+}
+
+}  // namespace
+
+void SmbFs::Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) {
+  std::vector<Request> reqs = UpdateChain(*tree_, change, ToFileId(h));
+  const std::size_t at = reqs.size() - 1;
+  tree_->connection().SendCompound(std::move(reqs), true, [cb = std::move(cb), at](std::vector<Result<Response>> rs) {
+    cb(UpdateResult(rs, at));
+  });
+}
+
+void SmbFs::UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) {
+  auto name = ToSmbName(path);
+  if (Forward(name, cb)) return;
+  // CREATE, the changes, QUERY_INFO and CLOSE: one round trip. SET_INFO of
+  // FileBasicInformation needs FILE_WRITE_ATTRIBUTES (MS-FSA 2.1.5.14.2),
+  // of the end of file FILE_WRITE_DATA.
+  std::uint32_t access = kFileWriteAttributes;
+  if (change.set_size) access |= kFileWriteData;
+  std::vector<Request> reqs;
+  reqs.push_back(TreeRequest(*tree_, Command::kCreate, MetaOpen(std::move(*name), access)));
+  for (Request& r : UpdateChain(*tree_, change, kAllOnesFileId)) reqs.push_back(std::move(r));
+  const std::size_t at = reqs.size() - 1;
+  CloseRequest close;
+  close.file_id = kAllOnesFileId;
+  reqs.push_back(TreeRequest(*tree_, Command::kClose, close));
+  tree_->connection().SendCompound(std::move(reqs), true, [cb = std::move(cb), at](std::vector<Result<Response>> rs) {
+    cb(UpdateResult(rs, at));
+  });
+}
+
 void SmbFs::HardLink(std::string existing, std::string new_path, Callback<void> cb) {
   auto src = ToSmbName(existing);
   if (Forward(src, cb)) return;

@@ -42,6 +42,8 @@ class SmbFs final : public RemoteFs {
             Callback<void> cb) override;
   std::uint32_t max_io_size() const override;
   void SetLeaseBreakHandler(LeaseBreakHandler handler) override;
+  void Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) override;
+  void UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) override;
 
   const std::shared_ptr<Tree>& tree() const noexcept { return tree_; }
 

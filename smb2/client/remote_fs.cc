@@ -1,0 +1,35 @@
+#include "smb2/client/remote_fs.h"
+
+namespace smbgate::smb2 {
+
+void RemoteFs::Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) {
+  auto after_size = [this, h, change, cb](Result<void> r) {
+    if (!r) return cb(r.error());
+    auto query = [this, h, cb](Result<void> s) {
+      if (!s) return cb(s.error());
+      GetAttributes(h, cb);
+    };
+    if (!change.set_basic) return query({});
+    SetInfo(h, change.basic, query);
+  };
+  if (!change.set_size) return after_size({});
+  Truncate(h, change.size, after_size);
+}
+
+void RemoteFs::UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) {
+  OpenParams p;
+  p.read = false;
+  p.write = change.set_size;
+  Open(std::move(path), p, [this, change, cb](Result<OpenResult> o) {
+    if (!o) return cb(o.error());
+    const Handle h = o->handle;
+    Update(h, change, [this, h, cb](Result<FileAttributes> a) {
+      Close(h, [a = std::move(a), cb](Result<void> c) {
+        if (a && !c) return cb(c.error());
+        cb(a);
+      });
+    });
+  });
+}
+
+}  // namespace smbgate::smb2
