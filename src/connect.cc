@@ -73,18 +73,45 @@ std::string LikelyFix(const std::string& stage, const std::error_code& ec) {
   }
   const std::string_view cls = AuthFailureClass(ec);
   if (smb2::IsNtStatus(ec)) {
+    // The account states a domain controller reports (MS-ERREF 2.3.1 values; a
+    // member server passes the DC's NETLOGON answer through). Each names what
+    // an administrator changes; AD's PowerShell and samba-tool names are given
+    // because those are what a runbook reader types.
     switch (smb2::NtStatusOf(ec)) {
       case st::kBadNetworkName: return "check the share name (smbclient -L lists the shares)";
       case st::kAccessDenied:
         return stage == "tree_connect" ? "grant the user access to the share on the server"
                                        : "the server refused this account or client by policy";
+      case st::kAccountDisabled:
+        return "enable the account on the domain controller (Enable-ADAccount, samba-tool user enable) or "
+               "give the Secret an enabled account";
+      case st::kAccountLockedOut:
+        return "unlock the account on the domain controller (Unlock-ADAccount, samba-tool user unlock) or "
+               "wait out the lockout duration, then fix whatever used a stale password";
+      case st::kPasswordExpired:
+        return "set a new password for the account on the domain controller and put it in the credentials "
+               "(Secret); a service account's password should not expire";
+      case st::kPasswordMustChange:
+        return "the account is marked 'must change password at next logon', which a network logon cannot do: "
+               "set a new password on the domain controller without that flag and put it in the Secret";
+      case st::kAccountExpired:
+        return "extend or clear the account's expiry date on the domain controller (Set-ADAccountExpiration, "
+               "samba-tool user setexpiry --noexpiry)";
+      case st::kInvalidLogonHours:
+        return "allow this time of day in the account's logon hours on the domain controller";
+      case st::kInvalidWorkstation:
+        return "add the file server to the account's 'log on to' computers on the domain controller, or clear "
+               "that list";
+      case st::kAccountRestriction:
+        return "the domain refuses this logon by an account restriction (a blank password, or a Protected Users "
+               "member, which may not use NTLM): check the account on the domain controller";
+      case st::kLogonTypeNotGranted:
+        return "grant the account 'Access this computer from the network' on the file server (and no 'Deny "
+               "access to this computer from the network')";
       default: break;
     }
   }
   if (cls == "wrong_password") return "check the user name, domain and password in the credentials (Secret)";
-  if (cls == "locked") return "unlock the account on the domain controller, then fix whatever used a stale password";
-  if (cls == "expired") return "change or renew the password or account on the domain controller and update the Secret";
-  if (cls == "disabled") return "the account may not log on (disabled, logon hours, workstation or logon type)";
   if (ec == smb2::client_errc::encryption_unavailable) return "drop seal or use a server that offers SMB 3 encryption";
   if (ec == smb2::client_errc::validate_negotiate_failed || ec == smb2::client_errc::downgrade_refused) {
     return "something between this client and the server rewrites SMB traffic; investigate before retrying";

@@ -44,5 +44,27 @@ TEST(AuthFailureClassTest, LikelyFixes) {
             std::string::npos);
 }
 
+// Each account state a domain controller reports gets its own fix, not the
+// class's: "disabled" alone would not tell logon hours from a disabled account.
+TEST(AuthFailureClassTest, DomainAccountStatesHaveSpecificFixes) {
+  const std::pair<std::uint32_t, const char*> rows[] = {
+      {st::kAccountDisabled, "enable the account"},
+      {st::kAccountLockedOut, "unlock the account"},
+      {st::kPasswordExpired, "set a new password"},
+      {st::kPasswordMustChange, "must change password at next logon"},
+      {st::kAccountExpired, "expiry date"},
+      {st::kInvalidLogonHours, "logon hours"},
+      {st::kInvalidWorkstation, "'log on to' computers"},
+      {st::kAccountRestriction, "Protected Users"},
+      {st::kLogonTypeNotGranted, "Access this computer from the network"},
+      {st::kLogonFailure, "check the user name, domain and password"},
+  };
+  for (const auto& [status, words] : rows) {
+    const std::string fix = LikelyFix("session_setup", smb2::MakeNtStatusError(status));
+    EXPECT_NE(fix.find(words), std::string::npos) << smb2::NtStatusName(status) << ": " << fix;
+    EXPECT_EQ(fix.find('\n'), std::string::npos) << fix;
+  }
+}
+
 }  // namespace
 }  // namespace smbgate
