@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -71,6 +72,16 @@ class StartupReport {
 };
 
 bool IsFdMountpoint(const std::string& mp) { return mp.rfind("/dev/fd/", 0) == 0; }
+
+// `path` made absolute against the current directory (not resolved: a
+// Secret's symlinks are followed when it is read); unchanged if the current
+// directory cannot be read.
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
 
 // Runs a program without a shell; true if it exited 0.
 // A response dropped for failing its protection is logged the first time
@@ -246,6 +257,11 @@ struct Connector {
     if (report.negotiate.count() > 0) m->ServerRtt(std::chrono::duration<double>(report.negotiate).count());
     if (!share && share.error() == smb2::client_errc::guest_session_refused) m->GuestRefused();
     if (!share) {
+      // The same "(likely fix: ...)" as `smbgate check`, so the one line a
+      // failed mount prints names the cause and what to change.
+      if (const std::string fix = LikelyFix(report.failed_stage, share.error()); !fix.empty()) {
+        *error += " (likely fix: " + fix + ")";
+      }
       // The server ended the connection over a rewritten negotiation.
       if (share.error() == smb2::client_errc::validate_negotiate_failed) m->DowngradeRefusal();
       return share.error();
@@ -476,6 +492,10 @@ int RunMount(const std::vector<std::string>& args) {
       return 2;
     }
   }
+  // The background daemon works from "/": a relative credentials path or
+  // mountpoint must mean what it meant in the caller's directory.
+  if (!IsFdMountpoint(cfg->mountpoint)) cfg->mountpoint = AbsolutePath(cfg->mountpoint);
+  cfg->credentials = AbsolutePath(cfg->credentials);
   if (std::string e = PrepareMountpoint(cfg->mountpoint); !e.empty()) {
     std::cerr << e << "\n";
     return 1;
