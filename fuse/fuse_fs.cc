@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fuse/dir_cache.h"
 #include "fuse/errno_map.h"
 #include "fuse/inode_table.h"
 #include "fuse/lock_manager.h"
@@ -98,6 +99,11 @@ struct FuseFs::Impl {
   std::shared_ptr<LockManager> locks;  // fcntl and flock locks
   FsOptions opts;
   InodeTable inodes;
+  DirCache dircache;
+  // Directories being listed again to answer lookups, with the lookups
+  // waiting for that listing.
+  std::mutex refresh_mu;
+  std::unordered_map<std::uint64_t, std::vector<std::function<void()>>> refreshing;
   fuse_session* se = nullptr;
   std::string mountpoint;
   bool is_mounted = false;
@@ -238,6 +244,24 @@ struct FuseFs::Impl {
   Clock::time_point Expiry() const {
     return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(Timeout()));
   }
+  // Seconds left until `expiry` (a reply's cache timeout).
+  static double Remaining(Clock::time_point expiry) {
+    return std::max(0.0, std::chrono::duration<double>(expiry - Clock::now()).count());
+  }
+
+  // This mount added, removed or renamed an entry of directory `dir`. The
+  // kernel drops its copy of the directory's attributes to see the new
+  // modification time (and asks for them on the next path walk); the
+  // cached copy answers with the time moved to now, as the server did, so
+  // that a program comparing it (rsync setting directory times) sees the
+  // change, and the server's own value comes when the copy expires.
+  void DirChanged(std::uint64_t dir) { inodes.Modified(dir, NowFiletime()); }
+
+  // The entry `ino` has in its directory's cached listing changed (a write,
+  // a setattr): its listed attributes are stale now.
+  void TouchListing(std::uint64_t ino) {
+    if (auto pn = inodes.Parent(ino)) dircache.Touched(pn->first, pn->second);
+  }
 
   // Reads a possible mfsymlink; `cb(target or nullopt)`.
   void ReadSymlink(const std::string& path, std::function<void(std::optional<std::string>)> cb) {
@@ -271,20 +295,31 @@ struct FuseFs::Impl {
       }
       FileAttributes attrs = *a;
       ReadSymlink(path, [this, ino, attrs, cb](std::optional<std::string> t) {
-        inodes.SetAttributes(ino, attrs, Expiry());
+        inodes.SetAttributes(ino, attrs, Expiry(), t.has_value());
         cb(attrs, t.has_value());
       });
     });
   }
 
   fuse_entry_param Entry(std::uint64_t ino, const FileAttributes& a, bool symlink) const {
+    return Entry(ino, a, symlink, Timeout());
+  }
+  fuse_entry_param Entry(std::uint64_t ino, const FileAttributes& a, bool symlink, double timeout) const {
     fuse_entry_param e{};
     e.ino = ino;
     e.generation = 1;
     e.attr = ToStat(ino, a, symlink);
-    e.attr_timeout = Timeout();
-    e.entry_timeout = Timeout();
+    e.attr_timeout = timeout;
+    e.entry_timeout = timeout;
     return e;
+  }
+
+  // "No such name", cached by the kernel for `timeout` seconds (a negative
+  // entry: FUSE takes ino 0 with an entry timeout for one).
+  static void ReplyNegative(const OpPtr& op, double timeout) {
+    fuse_entry_param e{};
+    e.entry_timeout = timeout;
+    op->Done(ENOENT, [&] { fuse_reply_entry(op->req, &e); });
   }
 
   std::optional<OpenFile> File(std::uint64_t fh) {
@@ -318,13 +353,46 @@ struct FuseFs::Impl {
     if (IsHidden(name)) return op->Err(ENOENT);
     auto path = inodes.ChildPath(parent, name);
     if (!path) return op->Err(ENOENT);
-    std::string n = name;
-    fs->Stat(*path, [this, op, parent, n, p = *path](Result<FileAttributes> a) {
-      if (!a) return op->Err(LookupErrno(a.error()));
+    LookupIn(op, parent, name, *path, true);
+  }
+
+  // Directories of at most this many entries are listed again (one round
+  // trip) to answer a lookup in them once their listing has expired: a
+  // process creating or removing many files there then waits for one
+  // listing per actimeo instead of one request per name.
+  static constexpr std::size_t kRelistMax = 4096;
+
+  // Answers a lookup from the directory's cached listing when it can, else
+  // from the server (a fresh listing of a small directory, or one CREATE +
+  // QUERY_INFO + CLOSE compound for the name).
+  void LookupIn(const OpPtr& op, std::uint64_t parent, const std::string& n, const std::string& p, bool may_relist) {
+    const DirCache::Found f = dircache.Find(parent, n, Clock::now());
+    if (f.answer == DirCache::Answer::kAbsent) return ReplyNegative(op, Remaining(f.expiry));
+    if (f.answer == DirCache::Answer::kPresent) {
+      const std::uint64_t known = inodes.Child(parent, n);
+      std::optional<InodeTable::Cached> c = known ? inodes.Fresh(known) : std::nullopt;
+      if (!c && f.attrs && !MaybeSymlink(*f.attrs)) c = InodeTable::Cached{*f.attrs, false, f.expiry};
+      if (c && !OpenForWrite(known)) {
+        const std::uint64_t ino = inodes.Lookup(parent, n);
+        if (ino == 0) return op->Err(ENOENT);
+        const auto expiry = std::min(c->expiry, f.expiry);
+        inodes.SetAttributes(ino, c->attrs, expiry, c->symlink);
+        fuse_entry_param e = Entry(ino, c->attrs, c->symlink, Remaining(expiry));
+        return op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+      }
+    } else if (may_relist && dircache.HadSmallListing(parent, kRelistMax)) {
+      return Relist(parent, [this, op, parent, n, p] { LookupIn(op, parent, n, p, false); });
+    }
+    fs->Stat(p, [this, op, parent, n, p](Result<FileAttributes> a) {
+      if (!a) {
+        const int err = LookupErrno(a.error());
+        if (err == ENOENT) return ReplyNegative(op, Timeout());
+        return op->Err(err);
+      }
       auto finish = [this, op, parent, n](const FileAttributes& attrs, bool symlink) {
         const std::uint64_t ino = inodes.Lookup(parent, n);
         if (ino == 0) return op->Err(ENOENT);
-        inodes.SetAttributes(ino, attrs, Expiry());
+        inodes.SetAttributes(ino, attrs, Expiry(), symlink);
         fuse_entry_param e = Entry(ino, attrs, symlink);
         op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
       };
@@ -334,10 +402,51 @@ struct FuseFs::Impl {
     });
   }
 
+  // Lists directory `dir` again for the cache, then runs `then` (also when
+  // the listing failed: it falls back to asking for the name). Lookups that
+  // arrive meanwhile wait for the same listing.
+  void Relist(std::uint64_t dir, std::function<void()> then) {
+    {
+      std::lock_guard<std::mutex> l(refresh_mu);
+      auto& waiting = refreshing[dir];
+      waiting.push_back(std::move(then));
+      if (waiting.size() > 1) return;
+    }
+    auto finish = [this, dir] {
+      std::vector<std::function<void()>> waiting;
+      {
+        std::lock_guard<std::mutex> l(refresh_mu);
+        waiting.swap(refreshing[dir]);
+        refreshing.erase(dir);
+      }
+      for (auto& w : waiting) w();
+    };
+    auto path = inodes.Path(dir);
+    if (!path) return finish();
+    const std::uint64_t generation = dircache.Generation(dir);
+    fs->ReadDirectory(*path, [this, dir, generation, finish](Result<std::vector<smb2::DirectoryEntry>> r) {
+      if (r) {
+        std::erase_if(*r, [](const smb2::DirectoryEntry& e) { return IsHidden(e.name); });
+        dircache.Fill(dir, generation, *r, Expiry());
+      }
+      finish();
+    });
+  }
+
   void Forget(fuse_ino_t ino, std::uint64_t n) { inodes.Forget(ino, n); }
 
   void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     auto op = Begin(req, "getattr");
+    // Attributes this mount fetched less than actimeo ago (a lookup, a
+    // listing, a create or setattr reply) are still good: the kernel asks
+    // again when it drops its own copy early (after a create or unlink in
+    // a directory, for instance).
+    // Not for a file this mount is writing: a size fetched while a write
+    // was in flight would be older than the kernel's own, and taken.
+    if (auto c = inodes.Fresh(ino); c && !OpenForWrite(ino)) {
+      struct stat st = ToStat(ino, c->attrs, c->symlink);
+      return op->Done(0, [&] { fuse_reply_attr(op->req, &st, Remaining(c->expiry)); });
+    }
     auto reply = [this, op, ino](const FileAttributes& a, bool symlink) {
       struct stat st = ToStat(ino, a, symlink);
       op->Done(0, [&] { fuse_reply_attr(op->req, &st, Timeout()); });
@@ -370,35 +479,6 @@ struct FuseFs::Impl {
     });
   }
 
-  // Runs `body` with a handle: the open file's, or a short-lived one opened
-  // by path with write access to attributes (closed afterwards).
-  void WithHandle(std::uint64_t ino, fuse_file_info* fi, bool write_data,
-                  std::function<void(Handle, std::function<void(std::error_code)>)> body,
-                  std::function<void(std::error_code)> done) {
-    if (fi) {
-      if (auto f = File(fi->fh)) {
-        body(f->handle, std::move(done));
-        return;
-      }
-    }
-    auto path = inodes.Path(ino);
-    if (!path) {
-      if (auto f = AnyFileOf(ino)) return body(f->handle, std::move(done));
-      return done(std::make_error_code(std::errc::no_such_file_or_directory));
-    }
-    smb2::OpenParams p;
-    p.read = false;
-    p.write = write_data;
-    auto fsys = fs;
-    fs->Open(*path, p, [fsys, body = std::move(body), done = std::move(done)](Result<smb2::OpenResult> o) {
-      if (!o) return done(o.error());
-      const Handle h = o->handle;
-      body(h, [fsys, h, done](std::error_code ec) {
-        fsys->Close(h, [done, ec](Result<void> c) { done(ec ? ec : (c ? std::error_code{} : c.error())); });
-      });
-    });
-  }
-
   void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
     auto op = Begin(req, "setattr");
     if (opts.read_only) return op->Err(EROFS);
@@ -408,79 +488,72 @@ struct FuseFs::Impl {
       // owners to change (cifs without unix extensions answers the same).
       return op->Err(EPERM);
     }
-    smb2::SetAttributes sa;
-    bool basic = false;
+    smb2::AttributeChange change;
+    smb2::SetAttributes& sa = change.basic;
     if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
       sa.last_access_time = NowFiletime();
-      basic = true;
     } else if (to_set & FUSE_SET_ATTR_ATIME) {
       sa.last_access_time = TimespecToFiletime(attr->st_atim);
-      basic = true;
     }
     if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
       sa.last_write_time = NowFiletime();
-      basic = true;
     } else if (to_set & FUSE_SET_ATTR_MTIME) {
       sa.last_write_time = TimespecToFiletime(attr->st_mtim);
-      basic = true;
     }
-    const bool has_size = to_set & FUSE_SET_ATTR_SIZE;
-    const std::uint64_t size = has_size ? static_cast<std::uint64_t>(attr->st_size) : 0;
-    const bool has_mode = to_set & FUSE_SET_ATTR_MODE;
-    const mode_t mode = attr->st_mode;
-    auto fsys = fs;
-    auto run = [fsys, sa, basic, has_size, size, has_mode, mode](Handle h,
-                                                                 std::function<void(std::error_code)> done) mutable {
-      auto after_size = [fsys, h, sa, basic, has_mode, mode, done](std::error_code ec) mutable {
-        if (ec) return done(ec);
-        if (has_mode) {
-          // chmod: no write bit at all sets the DOS read-only attribute,
-          // any write bit clears it (the cifs rule). Other attributes are
-          // kept: fetch them first.
-          fsys->GetAttributes(h, [fsys, h, sa, mode, done](Result<FileAttributes> a) mutable {
-            if (!a) return done(a.error());
-            std::uint32_t attrs = a->file_attributes;
-            if (mode & 0222) {
-              attrs &= ~smb2::kAttributeReadonly;
-            } else {
-              attrs |= smb2::kAttributeReadonly;
-            }
-            // MS-FSCC 2.4.7: zero would mean "unchanged"; NORMAL is "none".
-            if (attrs == 0) attrs = smb2::kAttributeNormal;
-            sa.file_attributes = attrs;
-            fsys->SetInfo(h, sa, [done](Result<void> r) { done(r ? std::error_code{} : r.error()); });
-          });
-          return;
-        }
-        if (!basic) return done({});
-        fsys->SetInfo(h, sa, [done](Result<void> r) { done(r ? std::error_code{} : r.error()); });
-      };
-      if (has_size) {
-        fsys->Truncate(h, size, [after_size](Result<void> r) mutable { after_size(r ? std::error_code{} : r.error()); });
-      } else {
-        after_size({});
-      }
-    };
-    WithHandle(ino, fi, has_size, std::move(run), [this, op, ino, fi](std::error_code ec) {
-      if (ec) return op->Err(ec);
-      inodes.InvalidateAttributes(ino);
-      // Answer with fresh attributes.
+    change.set_basic = sa.last_access_time || sa.last_write_time;
+    change.set_size = to_set & FUSE_SET_ATTR_SIZE;
+    change.size = change.set_size ? static_cast<std::uint64_t>(attr->st_size) : 0;
+    // The handle to change through: the caller's (ftruncate), else by path
+    // (fchmod and futimens come without a handle, and the caller's may
+    // not have write access), else, for a file unlinked while open, one
+    // this mount has open on it.
+    std::optional<OpenFile> f;
+    if (fi) f = File(fi->fh);
+    auto path = inodes.Path(ino);
+    if (!f && !path) f = AnyFileOf(ino);
+    if (!f && !path) return op->Err(ENOENT);
+    auto apply = [this, op, ino, f, path](smb2::AttributeChange ch) {
       auto reply = [this, op, ino](Result<FileAttributes> a) {
-        if (!a) return op->Err(a.error());
+        if (!a) {
+          inodes.InvalidateAttributes(ino);
+          TouchListing(ino);
+          return op->Err(a.error());
+        }
         inodes.SetAttributes(ino, *a, Expiry());
+        TouchListing(ino);
         struct stat st = ToStat(ino, *a);
         op->Done(0, [&] { fuse_reply_attr(op->req, &st, Timeout()); });
       };
-      if (fi) {
-        if (auto f = File(fi->fh)) return fs->GetAttributes(f->handle, reply);
+      // One round trip: SET_INFO(s) and QUERY_INFO as one compound (by path
+      // inside CREATE ... CLOSE).
+      if (f) return fs->Update(f->handle, ch, reply);
+      fs->UpdatePath(*path, ch, reply);
+    };
+    if (!(to_set & FUSE_SET_ATTR_MODE)) return apply(change);
+    // chmod: no write bit at all sets the DOS read-only attribute, any
+    // write bit clears it (the cifs rule); the other attributes are kept,
+    // so they are needed first: cached ones when fresh.
+    const mode_t mode = attr->st_mode;
+    auto with_attrs = [apply, change, mode](const FileAttributes& a) mutable {
+      std::uint32_t attrs = a.file_attributes;
+      if (mode & 0222) {
+        attrs &= ~smb2::kAttributeReadonly;
+      } else {
+        attrs |= smb2::kAttributeReadonly;
       }
-      auto path = inodes.Path(ino);
-      if (!path) {
-        if (auto f = AnyFileOf(ino)) return fs->GetAttributes(f->handle, reply);
-        return op->Err(ENOENT);
-      }
-      fs->Stat(*path, reply);
-    });
+      // MS-FSCC 2.4.7: zero would mean "unchanged"; NORMAL is "none".
+      if (attrs == 0) attrs = smb2::kAttributeNormal;
+      change.basic.file_attributes = attrs;
+      change.set_basic = true;
+      apply(change);
+    };
+    if (auto c = inodes.Fresh(ino)) return with_attrs(c->attrs);
+    auto got = [op, with_attrs](Result<FileAttributes> a) mutable {
+      if (!a) return op->Err(a.error());
+      with_attrs(*a);
+    };
+    if (f) return fs->GetAttributes(f->handle, got);
+    fs->Stat(*path, got);
   }
 
   void Readlink(fuse_req_t req, fuse_ino_t ino) {
@@ -515,6 +588,8 @@ struct FuseFs::Impl {
       if (!o) return op->Err(o.error());
       const std::uint64_t ino = inodes.Lookup(parent, n);
       inodes.SetAttributes(ino, o->attrs, Expiry());
+      dircache.Added(parent, n, o->attrs);
+      DirChanged(parent);
       fuse_entry_param e = Entry(ino, o->attrs, false);
       if (!keep_open) {
         fs->Close(o->handle, [op, e](Result<void> c) {
@@ -644,6 +719,7 @@ struct FuseFs::Impl {
     if (n == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
     g->pending = n;
     inodes.InvalidateAttributes(ino);
+    TouchListing(ino);
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t start = i * chunk;
       const std::size_t len = std::min<std::size_t>(chunk, size - start);
@@ -707,6 +783,7 @@ struct FuseFs::Impl {
       return;
     }
     inodes.InvalidateAttributes(f->ino);
+    if (f->writable) TouchListing(f->ino);
     locks->ForgetOpen(f->ino, fh);
     fs->Close(f->handle, [op](Result<void> r) {
       if (op) op->Err(r ? 0 : ErrnoFor(r.error()));
@@ -718,10 +795,11 @@ struct FuseFs::Impl {
     auto path = inodes.Path(ino);
     if (!path) return op->Err(ENOENT);
     fuse_file_info info = *fi;
+    const std::uint64_t generation = dircache.Generation(ino);
     // The listing is taken whole at opendir (every QUERY_DIRECTORY round)
     // and served from that snapshot, so offsets stay stable while the
     // directory changes under a reader.
-    fs->ReadDirectory(*path, [this, op, info, ino](Result<std::vector<smb2::DirectoryEntry>> r) mutable {
+    fs->ReadDirectory(*path, [this, op, info, ino, generation](Result<std::vector<smb2::DirectoryEntry>> r) mutable {
       if (!r) return op->Err(r.error());
       auto snap = std::make_shared<DirSnapshot>();
       snap->entries = std::move(*r);
@@ -736,6 +814,8 @@ struct FuseFs::Impl {
         }
       }
       std::erase_if(snap->entries, [](const smb2::DirectoryEntry& e) { return IsHidden(e.name); });
+      // The same listing answers lookups for actimeo (ls -l, find, stat).
+      dircache.Fill(ino, generation, snap->entries, Expiry());
       {
         std::lock_guard<std::mutex> l(mu);
         info.fh = next_fh++;
@@ -831,9 +911,21 @@ struct FuseFs::Impl {
       if (!a) return op->Err(a.error());
       const std::uint64_t ino = inodes.Lookup(parent, n);
       inodes.SetAttributes(ino, *a, Expiry());
+      dircache.Added(parent, n, *a);
+      DirChanged(parent);
+      // A directory just made is empty: lookups in it need no round trip.
+      dircache.Fill(ino, dircache.Generation(ino), {}, Expiry());
       fuse_entry_param e = Entry(ino, *a, false);
       op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
     });
+  }
+
+  // Whether this mount has `ino` open with write access.
+  bool OpenForWrite(std::uint64_t ino) {
+    if (ino == 0) return false;
+    std::lock_guard<std::mutex> l(mu);
+    return std::any_of(files.begin(), files.end(),
+                       [ino](const auto& e) { return e.second.ino == ino && e.second.writable; });
   }
 
   // Whether this mount has `ino` open.
@@ -861,8 +953,13 @@ struct FuseFs::Impl {
     if (!path) return op->Err(ENOENT);
     std::string n = name;
     const std::uint64_t child = dir ? 0 : inodes.Child(parent, n);
-    auto done = [this, op, parent, n](Result<void> r) {
+    auto done = [this, op, parent, n, dir](Result<void> r) {
       if (!r) return op->Err(r.error());
+      if (dir) {
+        if (const std::uint64_t gone = inodes.Child(parent, n)) dircache.Forget(gone);
+      }
+      dircache.Removed(parent, n);
+      DirChanged(parent);
       inodes.Remove(parent, n);
       op->Err(0);
     };
@@ -886,7 +983,15 @@ struct FuseFs::Impl {
     std::string n = name, nn = newname;
     const bool replace = !(flags & RENAME_NOREPLACE);
     auto finish = [this, op, parent, n, newparent, nn](Result<void> r) {
-      if (!r) return op->Err(r.error());
+      if (!r) {
+        // A failure may have come after a silly rename moved the target.
+        dircache.Forget(newparent);
+        return op->Err(r.error());
+      }
+      dircache.Removed(parent, n);
+      dircache.Added(newparent, nn, std::nullopt);
+      DirChanged(parent);
+      DirChanged(newparent);
       inodes.Rename(parent, n, newparent, nn);
       op->Err(0);
     };
@@ -912,6 +1017,9 @@ struct FuseFs::Impl {
     fs->HardLink(*from, *to, [this, op, ino, newparent, nn, to = *to](Result<void> r) {
       if (!r) return op->Err(r.error());
       inodes.InvalidateAttributes(ino);
+      TouchListing(ino);
+      dircache.Added(newparent, nn, std::nullopt);
+      DirChanged(newparent);
       fs->Stat(to, [this, op, newparent, nn](Result<FileAttributes> a) {
         if (!a) return op->Err(a.error());
         const std::uint64_t child = inodes.Lookup(newparent, nn);
@@ -938,6 +1046,8 @@ struct FuseFs::Impl {
     fs->Open(*path, p, [this, fsys, op, data, parent, n](Result<smb2::OpenResult> o) {
       if (!o) return op->Err(o.error());
       const Handle h = o->handle;
+      dircache.Added(parent, n, std::nullopt);
+      DirChanged(parent);
       fsys->Write(h, 0, data, [this, fsys, op, h, parent, n](Result<std::uint32_t> w) {
         fsys->GetAttributes(h, [this, fsys, op, h, parent, n, w](Result<FileAttributes> a) {
           fsys->Close(h, [this, op, parent, n, w, a](Result<void> c) {
@@ -945,7 +1055,7 @@ struct FuseFs::Impl {
             if (!a) return op->Err(a.error());
             if (!c) return op->Err(c.error());
             const std::uint64_t ino = inodes.Lookup(parent, n);
-            inodes.SetAttributes(ino, *a, Expiry());
+            inodes.SetAttributes(ino, *a, Expiry(), true);
             fuse_entry_param e = Entry(ino, *a, true);
             op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
           });

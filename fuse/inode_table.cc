@@ -1,5 +1,7 @@
 #include "fuse/inode_table.h"
 
+#include <algorithm>
+
 #include <vector>
 
 namespace smbgate::fuse {
@@ -118,12 +120,28 @@ void InodeTable::Remove(std::uint64_t parent, std::string_view name) {
   children_.erase(it);
 }
 
-void InodeTable::SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a, Clock::time_point expiry) {
+std::optional<std::pair<std::uint64_t, std::string>> InodeTable::Parent(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || it->second.detached || ino == kRoot) return std::nullopt;
+  return std::make_pair(it->second.parent, it->second.name);
+}
+
+void InodeTable::SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a, Clock::time_point expiry,
+                               bool symlink) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return;
   it->second.attrs = a;
   it->second.attrs_expiry = expiry;
+  it->second.symlink = symlink;
+}
+
+std::optional<InodeTable::Cached> InodeTable::Fresh(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || Clock::now() >= it->second.attrs_expiry) return std::nullopt;
+  return Cached{it->second.attrs, it->second.symlink, it->second.attrs_expiry};
 }
 
 std::optional<smb2::FileAttributes> InodeTable::CachedAttributes(std::uint64_t ino) const {
@@ -137,6 +155,15 @@ void InodeTable::InvalidateAttributes(std::uint64_t ino) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = nodes_.find(ino);
   if (it != nodes_.end()) it->second.attrs_expiry = {};
+}
+
+void InodeTable::Modified(std::uint64_t ino, std::uint64_t now) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  smb2::FileAttributes& a = it->second.attrs;
+  a.last_write_time = std::max(a.last_write_time, now);
+  a.change_time = std::max(a.change_time, now);
 }
 
 std::size_t InodeTable::size() const {

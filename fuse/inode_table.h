@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <unordered_map>
 
 #include "smb2/client/remote_fs.h"
@@ -47,10 +48,27 @@ class InodeTable {
   // Detaches the entry (after unlink/rmdir).
   void Remove(std::uint64_t parent, std::string_view name);
 
-  // Attribute cache, valid until `expiry`.
-  void SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a, Clock::time_point expiry);
+  // The directory and name of a node; nullopt for the root and for unknown
+  // or unlinked nodes.
+  std::optional<std::pair<std::uint64_t, std::string>> Parent(std::uint64_t ino) const;
+
+  // Attribute cache, valid until `expiry`; `symlink`: the file is an
+  // mfsymlink (its attributes alone cannot tell).
+  void SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a, Clock::time_point expiry,
+                     bool symlink = false);
   std::optional<smb2::FileAttributes> CachedAttributes(std::uint64_t ino) const;
+  struct Cached {
+    smb2::FileAttributes attrs;
+    bool symlink = false;
+    Clock::time_point expiry;
+  };
+  // The cached attributes while valid.
+  std::optional<Cached> Fresh(std::uint64_t ino) const;
   void InvalidateAttributes(std::uint64_t ino);
+  // A directory whose entries this mount changed: the server moved its
+  // modification and change times to about `now` (FILETIME); so does the
+  // cached copy, which keeps its expiry.
+  void Modified(std::uint64_t ino, std::uint64_t now);
 
   // Number of live nodes, the root included (for tests and metrics).
   std::size_t size() const;
@@ -61,6 +79,7 @@ class InodeTable {
     std::string name;
     std::uint64_t nlookup = 0;
     bool detached = false;
+    bool symlink = false;
     smb2::FileAttributes attrs;
     Clock::time_point attrs_expiry{};
   };

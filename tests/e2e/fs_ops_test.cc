@@ -523,10 +523,13 @@ TEST_F(FsOps, SymlinkReadlinkMfsymlinks) {
   ASSERT_SYS(n);
   EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), "target.txt");
 
-  // A link made on the server (as the kernel's cifs client writes it).
+  // A link made on the server (as the kernel's cifs client writes it),
+  // seen once the listing above is older than the attribute timeout
+  // (actimeo=1): until then its name is known not to exist.
   ASSERT_SYS(::symlink("/absolute/elsewhere", (*m / "abs").c_str()));
   const std::string abs_raw = ReadFile(S("abs"));
   ASSERT_TRUE(WriteFile(S("server-link"), abs_raw));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   n = ::readlink((*m / "server-link").c_str(), buf, sizeof buf);
   ASSERT_SYS(n);
   EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)), "/absolute/elsewhere");
