@@ -96,7 +96,7 @@ std::string LikelyFix(const std::string& stage, const std::error_code& ec) {
                "set a new password on the domain controller without that flag and put it in the Secret";
       case st::kAccountExpired:
         return "extend or clear the account's expiry date on the domain controller (Set-ADAccountExpiration, "
-               "samba-tool user setexpiry --noexpiry)";
+               "Clear-ADAccountExpiration, samba-tool user setexpiry --days=N)";
       case st::kInvalidLogonHours:
         return "allow this time of day in the account's logon hours on the domain controller";
       case st::kInvalidWorkstation:
