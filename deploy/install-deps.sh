@@ -18,8 +18,10 @@ BUILD="cmake ninja-build ccache g++ pkg-config libssl-dev libboost-dev \
 # runc) and mmdebstrap to build and run the container image without a registry (gpg and
 # libdpkg-perl are only recommended by mmdebstrap, which uses them to find and check the
 # archive keyring; recommends are not installed here). The application suite
-# (tests/apps) runs git, rsync, make and a Python venv with pip on a mount.
-TEST="samba smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus \
+# (tests/apps) runs git, rsync, make and a Python venv with pip on a mount. The domain
+# suite (tests/domain) provisions a Samba AD DC (samba-ad-dc, its provisioning data in
+# samba-ad-provision and its directory modules) and joins a file server to it (winbind).
+TEST="samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus \
   podman runc mmdebstrap gpg libdpkg-perl python3-grpcio python3-protobuf \
   git rsync make python3-venv python3-pip python3-setuptools python3-wheel"
 
