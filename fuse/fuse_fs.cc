@@ -11,12 +11,15 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <deque>
+#include <thread>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
+#include "auth/crypto.h"
 #include "fuse/dir_cache.h"
 #include "fuse/errno_map.h"
 #include "fuse/inode_table.h"
@@ -86,6 +89,17 @@ struct OpenFile {
   Handle handle;
   std::uint64_t ino = 0;
   bool writable = false;
+  bool leased = false;  // counted in its node's Lease::opens
+};
+
+// The lease of one file (MS-SMB2 2.2.13.2.8): every open of the node
+// carries the same key, so this mount's opens share one lease and never
+// break each other; the server grants it per open and takes it back (a
+// break) when another client opens or changes the file.
+struct Lease {
+  smb2::LeaseKey key{};
+  std::uint32_t state = 0;  // SMB2_LEASE_* held now
+  int opens = 0;            // open handles that hold it
 };
 
 struct DirSnapshot {
@@ -108,6 +122,20 @@ struct FuseFs::Impl {
   std::string mountpoint;
   bool is_mounted = false;
   bool signals_installed = false;
+
+  // Leases by node, and the node of each lease key.
+  std::mutex lease_mu;
+  std::unordered_map<std::uint64_t, Lease> leases;
+  std::map<smb2::LeaseKey, std::uint64_t> lease_nodes;
+
+  // Kernel cache invalidations for lease breaks, run on a thread of their
+  // own (never the I/O thread: dropping pages may need FUSE requests
+  // answered), each followed by the break's acknowledgement.
+  std::mutex inval_mu;
+  std::condition_variable inval_cv;
+  std::deque<std::pair<std::uint64_t, std::function<void()>>> inval_queue;
+  bool inval_stop = false;
+  std::thread inval_thread;
 
   std::mutex mu;  // guards files, dirs, next_fh
   std::unordered_map<std::uint64_t, OpenFile> files;
@@ -347,6 +375,109 @@ struct FuseFs::Impl {
     return fh;
   }
 
+  // ---- leases ------------------------------------------------------------
+  // The lease key for node `ino` (0: a node not made yet), drawn on first use.
+  smb2::LeaseKey LeaseKeyFor(std::uint64_t ino) {
+    std::lock_guard<std::mutex> l(lease_mu);
+    if (ino) {
+      auto it = leases.find(ino);
+      if (it != leases.end()) return it->second.key;
+    }
+    smb2::LeaseKey k;
+    auth::OsRandom()(k);
+    return k;
+  }
+
+  // An open of `ino` with `key` was granted `state`. Whether the kernel may
+  // keep its page cache of the file: only if this mount held a read lease
+  // without a break since it filled that cache (another open holds one).
+  bool Granted(std::uint64_t ino, const smb2::LeaseKey& key, std::uint32_t state, bool* counted) {
+    std::lock_guard<std::mutex> l(lease_mu);
+    Lease& le = leases[ino];
+    const bool cache_good = le.opens > 0 && (le.state & smb2::kLeaseRead) && le.key == key;
+    if (le.key != key) {
+      lease_nodes.erase(le.key);
+      le.key = key;
+      le.opens = 0;
+    }
+    lease_nodes[key] = ino;
+    *counted = state != 0;
+    if (state) {
+      ++le.opens;
+      le.state = state;
+    }
+    return cache_good && (state & smb2::kLeaseRead);
+  }
+
+  // A handle counted in its node's lease closed; with the last one the
+  // server forgets the lease.
+  void LeaseClosed(std::uint64_t ino) {
+    std::lock_guard<std::mutex> l(lease_mu);
+    auto it = leases.find(ino);
+    if (it == leases.end()) return;
+    if (--it->second.opens <= 0) {
+      lease_nodes.erase(it->second.key);
+      leases.erase(it);
+    }
+  }
+
+  // A lease break (or, after a reconnect, every lease lost): what was
+  // cached under the part taken back goes, then the server is told.
+  void OnLeaseBreak(const smb2::LeaseKey& key, std::uint32_t new_state, std::function<void()> ack) {
+    std::uint64_t ino = 0;
+    {
+      std::lock_guard<std::mutex> l(lease_mu);
+      auto it = lease_nodes.find(key);
+      if (it != lease_nodes.end()) {
+        ino = it->second;
+        leases[ino].state = new_state;
+      }
+    }
+    if (ino == 0 || (new_state & smb2::kLeaseRead)) return ack();
+    // Read caching ends: attributes, listing entry and the kernel's pages
+    // and attributes of the file go (with cache=strict nothing is dirty in
+    // the kernel: writes went through).
+    inodes.InvalidateAttributes(ino);
+    TouchListing(ino);
+    {
+      std::lock_guard<std::mutex> l(inval_mu);
+      if (!inval_stop) {
+        inval_queue.emplace_back(ino, std::move(ack));
+        inval_cv.notify_one();
+        return;
+      }
+    }
+    ack();
+  }
+
+  void InvalidateLoop() {
+    for (;;) {
+      std::pair<std::uint64_t, std::function<void()>> job;
+      {
+        std::unique_lock<std::mutex> l(inval_mu);
+        inval_cv.wait(l, [&] { return inval_stop || !inval_queue.empty(); });
+        if (inval_queue.empty()) return;
+        job = std::move(inval_queue.front());
+        inval_queue.pop_front();
+      }
+      if (se && is_mounted) fuse_lowlevel_notify_inval_inode(se, job.first, 0, 0);
+      if (opts.on_lease_break) opts.on_lease_break();
+      job.second();
+    }
+  }
+
+  void StopInvalidations() {
+    {
+      std::lock_guard<std::mutex> l(inval_mu);
+      inval_stop = true;
+    }
+    inval_cv.notify_all();
+    if (inval_thread.joinable()) inval_thread.join();
+    // Breaks still queued are acknowledged (their files are going anyway).
+    for (auto& job : inval_queue) job.second();
+    inval_queue.clear();
+  }
+
   // ---- operations ------------------------------------------------------
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     auto op = Begin(req, "lookup");
@@ -584,7 +715,8 @@ struct FuseFs::Impl {
     const bool keep_open = fi != nullptr;
     std::string n = name;
     fuse_file_info info = fi ? *fi : fuse_file_info{};
-    fs->Open(*path, p, [this, op, parent, n, keep_open, info](Result<smb2::OpenResult> o) mutable {
+    p.lease_key = LeaseKeyFor(inodes.Child(parent, n));
+    fs->Open(*path, p, [this, op, parent, n, keep_open, info, key = p.lease_key](Result<smb2::OpenResult> o) mutable {
       if (!o) return op->Err(o.error());
       const std::uint64_t ino = inodes.Lookup(parent, n);
       inodes.SetAttributes(ino, o->attrs, Expiry());
@@ -598,8 +730,10 @@ struct FuseFs::Impl {
         });
         return;
       }
-      info.fh = AddFile({o->handle, ino, true});
-      ApplyCacheFlags(info, ino);
+      OpenFile of{o->handle, ino, true};
+      const bool keep = Granted(ino, key, o->durable.lease_state, &of.leased);
+      info.fh = AddFile(of);
+      ApplyCacheFlags(info, ino, keep);
       op->Done(0, [&] {
         if (fuse_reply_create(op->req, &e, &info) == -ENOENT) {
           // The caller was interrupted: the kernel will never release it.
@@ -609,9 +743,11 @@ struct FuseFs::Impl {
     });
   }
 
-  void ApplyCacheFlags(fuse_file_info& fi, std::uint64_t ino) {
+  // `leased`: this mount held a read lease on the file since the kernel
+  // cached its pages (a break would have dropped them): they are good.
+  void ApplyCacheFlags(fuse_file_info& fi, std::uint64_t ino, bool leased) {
     fi.direct_io = opts.cache == CacheMode::kNone;
-    fi.keep_cache = opts.cache == CacheMode::kLoose;
+    fi.keep_cache = opts.cache == CacheMode::kLoose || (leased && opts.cache == CacheMode::kStrict);
     // SQLite's WAL index ("DB-shm") is shared memory: every process of the
     // database maps it and reads the others' stores at once. An open that
     // drops the page cache (cache=strict) would throw away stores not yet
@@ -640,11 +776,14 @@ struct FuseFs::Impl {
     p.non_directory = true;
     p.disposition = (fi->flags & O_TRUNC) && write ? smb2::OpenDisposition::kOverwrite : smb2::OpenDisposition::kOpen;
     fuse_file_info info = *fi;
-    fs->Open(*path, p, [this, op, ino, write, info](Result<smb2::OpenResult> o) mutable {
+    p.lease_key = LeaseKeyFor(ino);
+    fs->Open(*path, p, [this, op, ino, write, info, key = p.lease_key](Result<smb2::OpenResult> o) mutable {
       if (!o) return op->Err(o.error());
       inodes.SetAttributes(ino, o->attrs, Expiry());
-      info.fh = AddFile({o->handle, ino, write});
-      ApplyCacheFlags(info, ino);
+      OpenFile of{o->handle, ino, write};
+      const bool keep = Granted(ino, key, o->durable.lease_state, &of.leased);
+      info.fh = AddFile(of);
+      ApplyCacheFlags(info, ino, keep);
       op->Done(0, [&] {
         if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
       });
@@ -784,6 +923,7 @@ struct FuseFs::Impl {
     }
     inodes.InvalidateAttributes(f->ino);
     if (f->writable) TouchListing(f->ino);
+    if (f->leased) LeaseClosed(f->ino);
     locks->ForgetOpen(f->ino, fh);
     fs->Close(f->handle, [op](Result<void> r) {
       if (op) op->Err(r ? 0 : ErrnoFor(r.error()));
@@ -1376,10 +1516,17 @@ std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const 
     return nullptr;
   }
   impl->is_mounted = true;
+  Impl* raw = impl.get();
+  raw->inval_thread = std::thread([raw] { raw->InvalidateLoop(); });
+  raw->fs->SetLeaseBreakHandler([raw](const smb2::LeaseKey& key, std::uint32_t state, std::function<void()> ack) {
+    raw->OnLeaseBreak(key, state, std::move(ack));
+  });
   return std::unique_ptr<FuseFs>(new FuseFs(std::move(impl)));
 }
 
 FuseFs::~FuseFs() {
+  impl_->fs->SetLeaseBreakHandler({});
+  impl_->StopInvalidations();
   if (!impl_->se) return;
   if (impl_->signals_installed) fuse_remove_signal_handlers(impl_->se);
   if (impl_->is_mounted) fuse_session_unmount(impl_->se);
@@ -1438,6 +1585,9 @@ void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
     std::unique_lock<std::mutex> l(i.flight_mu);
     i.flight_cv.wait_for(l, std::chrono::seconds(5), [&] { return i.in_flight == 0; });
   }
+  // Lease breaks from here on are acknowledged at once by the client.
+  i.fs->SetLeaseBreakHandler({});
+  i.StopInvalidations();
   if (i.se && i.is_mounted) {
     if (i.signals_installed) {
       fuse_remove_signal_handlers(i.se);
@@ -1454,6 +1604,14 @@ bool FuseFs::WaitInitialized(std::chrono::milliseconds timeout) {
 }
 
 bool FuseFs::mounted() const { return impl_->is_mounted; }
+
+std::size_t FuseFs::open_dirs() const {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  return impl_->dirs.size();
+}
+
+std::size_t FuseFs::inodes() const { return impl_->inodes.size(); }
+std::size_t FuseFs::cached_entries() const { return impl_->dircache.entries(); }
 
 std::size_t FuseFs::open_files() const {
   std::lock_guard<std::mutex> l(impl_->mu);

@@ -45,6 +45,9 @@ struct FsOptions {
   std::function<void(const char* op, int err, double seconds)> on_operation;
   // Called with the bytes of each successful read and write reply.
   std::function<void(std::uint64_t read, std::uint64_t written)> on_data;
+  // Called once per lease break that ended read caching of a file (its
+  // kernel caches dropped), before the break is acknowledged.
+  std::function<void()> on_lease_break;
   // Whether requests are waiting for the server to come back (the
   // connection is down): then a signal to the calling process answers its
   // request with EINTR at once (FUSE_INTERRUPT) instead of leaving it to
@@ -78,6 +81,9 @@ class FuseFs {
   // True while the kernel has the mount.
   bool mounted() const;
   std::size_t open_files() const;
+  std::size_t open_dirs() const;
+  std::size_t inodes() const;          // nodes the kernel holds, the root included
+  std::size_t cached_entries() const;  // names in cached directory listings
 
   struct Impl;
 

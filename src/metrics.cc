@@ -390,6 +390,12 @@ Metrics::Metrics() {
       "smbgate_server_rtt_seconds",
       "Round trips to the server: each keepalive ECHO on the session and the NEGOTIATE of each connect.",
       std::vector<double>(std::begin(kRttBuckets), std::end(kRttBuckets)));
+  lease_breaks_ = registry_
+                     .AddCounter("smbgate_lease_breaks_total",
+                                 "Lease breaks that ended read caching of a file: another client opened or "
+                                 "changed it, and the kernel's caches of it were dropped before the break was "
+                                 "acknowledged.")
+                     .WithLabels({});
   bytes_read_ = registry_
                     .AddCounter("smbgate_bytes_read_total",
                                 "File data bytes read from the server.")
@@ -417,6 +423,12 @@ Metrics::Metrics() {
       registry_
           .AddGauge("smbgate_mounted", "1 while the share is mounted, else 0.")
           .WithLabels({});
+  fuse_objects_ = &registry_.AddGauge(
+      "smbgate_fuse_objects",
+      "What the FUSE layer holds now, by kind: inodes (the kernel's lookups), open_files and open_dirs "
+      "(handles), cached_entries (names of cached directory listings).",
+      {"kind"});
+  SetFuseObjects(0, 0, 0, 0);
   session_up_ = registry_
                     .AddGauge("smbgate_session_up",
                               "1 while an authenticated SMB session to the "
@@ -494,6 +506,7 @@ void Metrics::CredentialsReadFailure() { credentials_read_failures_->Inc(); }
 void Metrics::SetCredentialsChanged(double unix_seconds) { credentials_changed_->Set(unix_seconds); }
 
 void Metrics::BytesRead(std::uint64_t n) { bytes_read_->Inc(n); }
+void Metrics::LeaseBreak() { lease_breaks_->Inc(1); }
 void Metrics::BytesWritten(std::uint64_t n) { bytes_written_->Inc(n); }
 
 void Metrics::FuseOp(std::string_view op, int err, double seconds) {
@@ -504,6 +517,12 @@ void Metrics::FuseOp(std::string_view op, int err, double seconds) {
 
 void Metrics::CredentialRotation() { credential_rotations_->Inc(); }
 void Metrics::SetMounted(bool mounted) { mounted_->Set(mounted ? 1 : 0); }
+void Metrics::SetFuseObjects(double inodes, double open_files, double open_dirs, double cached_entries) {
+  fuse_objects_->WithLabels({"inodes"})->Set(inodes);
+  fuse_objects_->WithLabels({"open_files"})->Set(open_files);
+  fuse_objects_->WithLabels({"open_dirs"})->Set(open_dirs);
+  fuse_objects_->WithLabels({"cached_entries"})->Set(cached_entries);
+}
 void Metrics::SetSessionUp(bool up) { session_up_->Set(up ? 1 : 0); }
 void Metrics::UnsignedResponse() { unsigned_responses_->Inc(); }
 void Metrics::BadSignature() { bad_signatures_->Inc(); }

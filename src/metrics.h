@@ -179,6 +179,8 @@ class Metrics {
   // The credentials in use last changed at this unix time.
   void SetCredentialsChanged(double unix_seconds);
   void BytesRead(std::uint64_t n);
+  // A lease break that ended read caching of a file.
+  void LeaseBreak();
   void BytesWritten(std::uint64_t n);
   // One FUSE operation done: `op` like "lookup", `err` 0 or an errno value
   // (positive or negative), `seconds` its duration.
@@ -186,6 +188,8 @@ class Metrics {
   // Credentials re-read after a change of the credentials file or Secret.
   void CredentialRotation();
   void SetMounted(bool mounted);
+  // The FUSE layer's inodes, open handles and cached directory entries.
+  void SetFuseObjects(double inodes, double open_files, double open_dirs, double cached_entries);
   void SetSessionUp(bool up);
   // A response that should have been signed and was not / whose signature
   // did not verify.
@@ -211,11 +215,13 @@ class Metrics {
   CounterFamily* reconnects_;
   CounterFamily* smb_requests_;
   Counter* bytes_read_;
+  Counter* lease_breaks_;
   Counter* bytes_written_;
   CounterFamily* fuse_ops_;
   HistogramFamily* fuse_duration_;
   Counter* credential_rotations_;
   Gauge* mounted_;
+  GaugeFamily* fuse_objects_;
   Gauge* session_up_;
   Counter* unsigned_responses_;
   Counter* bad_signatures_;

@@ -389,6 +389,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   fo.fsname = target.ToString();
   fo.on_operation = [&metrics](const char* op, int err, double seconds) { metrics.FuseOp(op, err, seconds); };
   fo.waiting_for_server = [rfs] { return !rfs->up(); };
+  fo.on_lease_break = [&metrics] { metrics.LeaseBreak(); };
   fo.on_data = [&metrics](std::uint64_t r, std::uint64_t w) {
     if (r) metrics.BytesRead(r);
     if (w) metrics.BytesWritten(w);
@@ -396,6 +397,8 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   metrics.SetSessionUp(true);
 
   std::atomic<bool> mounted{false};
+  // The mount, while there is one, for the gauges /metrics shows.
+  std::atomic<fuse::FuseFs*> live{nullptr};
   std::unique_ptr<HttpServer> http;
   if (cfg.metrics_port) {
     HttpHandlers h;
@@ -406,7 +409,13 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     h.not_ready_reason = [&mounted, rfs] {
       return std::string(!mounted ? "not mounted" : "no session with the server (reconnecting)");
     };
-    h.metrics = [&metrics] { return metrics.RenderPrometheus(); };
+    h.metrics = [&metrics, &live] {
+      if (fuse::FuseFs* m = live.load()) {
+        metrics.SetFuseObjects(static_cast<double>(m->inodes()), static_cast<double>(m->open_files()),
+                               static_cast<double>(m->open_dirs()), static_cast<double>(m->cached_entries()));
+      }
+      return metrics.RenderPrometheus();
+    };
     auto started = HttpServer::Start(cfg.metrics_address, cfg.metrics_port, h);
     if (!started) {
       rfs->Stop();
@@ -423,6 +432,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     return 1;
   }
   if (!mount->InstallSignalHandlers()) LogWarn("could not install signal handlers");
+  live = mount.get();
 
   // "Mounted" means the mount answers: stat it from another thread while
   // the loop below serves it, then tell the parent.
@@ -462,8 +472,9 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     (void)fs->tree()->Disconnect();
     (void)fs->tree()->session().Logoff();
   }
+  live = nullptr;
+  if (http) http->Stop();  // no scrape runs past here
   mount.reset();
-  if (http) http->Stop();
   LogInfo("stopped");
   return rc == 0 ? 0 : 1;
 }

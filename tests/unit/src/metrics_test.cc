@@ -200,6 +200,9 @@ smbgate_server_rtt_seconds_bucket{le="2.5"} 1
 smbgate_server_rtt_seconds_bucket{le="+Inf"} 1
 smbgate_server_rtt_seconds_sum 0.0002
 smbgate_server_rtt_seconds_count 1
+# HELP smbgate_lease_breaks_total Lease breaks that ended read caching of a file: another client opened or changed it, and the kernel's caches of it were dropped before the break was acknowledged.
+# TYPE smbgate_lease_breaks_total counter
+smbgate_lease_breaks_total 0
 # HELP smbgate_bytes_read_total File data bytes read from the server.
 # TYPE smbgate_bytes_read_total counter
 smbgate_bytes_read_total 1048576
@@ -257,6 +260,12 @@ smbgate_credential_rotations_total 1
 # HELP smbgate_mounted 1 while the share is mounted, else 0.
 # TYPE smbgate_mounted gauge
 smbgate_mounted 1
+# HELP smbgate_fuse_objects What the FUSE layer holds now, by kind: inodes (the kernel's lookups), open_files and open_dirs (handles), cached_entries (names of cached directory listings).
+# TYPE smbgate_fuse_objects gauge
+smbgate_fuse_objects{kind="cached_entries"} 0
+smbgate_fuse_objects{kind="inodes"} 0
+smbgate_fuse_objects{kind="open_dirs"} 0
+smbgate_fuse_objects{kind="open_files"} 0
 # HELP smbgate_session_up 1 while an authenticated SMB session to the server is up, else 0.
 # TYPE smbgate_session_up gauge
 smbgate_session_up 0
