@@ -678,7 +678,11 @@ struct FuseFs::Impl {
       change.set_basic = true;
       apply(change);
     };
-    if (auto c = inodes.Fresh(ino)) return with_attrs(c->attrs);
+    if (auto dos = inodes.DosAttributes(ino)) {
+      FileAttributes known;
+      known.file_attributes = *dos;
+      return with_attrs(known);
+    }
     auto got = [op, with_attrs](Result<FileAttributes> a) mutable {
       if (!a) return op->Err(a.error());
       with_attrs(*a);
@@ -857,7 +861,7 @@ struct FuseFs::Impl {
     const std::size_t n = size == 0 ? 0 : (size + chunk - 1) / chunk;
     if (n == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
     g->pending = n;
-    inodes.InvalidateAttributes(ino);
+    inodes.InvalidateAttributes(ino, true);
     TouchListing(ino);
     for (std::size_t i = 0; i < n; ++i) {
       const std::size_t start = i * chunk;
@@ -921,7 +925,7 @@ struct FuseFs::Impl {
       if (op) op->Err(0);
       return;
     }
-    inodes.InvalidateAttributes(f->ino);
+    inodes.InvalidateAttributes(f->ino, true);
     if (f->writable) TouchListing(f->ino);
     if (f->leased) LeaseClosed(f->ino);
     locks->ForgetOpen(f->ino, fh);

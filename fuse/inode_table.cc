@@ -134,6 +134,7 @@ void InodeTable::SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a,
   if (it == nodes_.end()) return;
   it->second.attrs = a;
   it->second.attrs_expiry = expiry;
+  it->second.dos_expiry = expiry;
   it->second.symlink = symlink;
 }
 
@@ -151,10 +152,19 @@ std::optional<smb2::FileAttributes> InodeTable::CachedAttributes(std::uint64_t i
   return it->second.attrs;
 }
 
-void InodeTable::InvalidateAttributes(std::uint64_t ino) {
+void InodeTable::InvalidateAttributes(std::uint64_t ino, bool keep_dos) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = nodes_.find(ino);
-  if (it != nodes_.end()) it->second.attrs_expiry = {};
+  if (it == nodes_.end()) return;
+  it->second.attrs_expiry = {};
+  if (!keep_dos) it->second.dos_expiry = {};
+}
+
+std::optional<std::uint32_t> InodeTable::DosAttributes(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || Clock::now() >= it->second.dos_expiry) return std::nullopt;
+  return it->second.attrs.file_attributes;
 }
 
 void InodeTable::Modified(std::uint64_t ino, std::uint64_t now) {

@@ -64,7 +64,13 @@ class InodeTable {
   };
   // The cached attributes while valid.
   std::optional<Cached> Fresh(std::uint64_t ino) const;
-  void InvalidateAttributes(std::uint64_t ino);
+  // Drops the cached attributes. `keep_dos`: the file's DOS attributes
+  // stay known until the old expiry (this mount's writes change sizes and
+  // times, never those; another client's changes end them too).
+  void InvalidateAttributes(std::uint64_t ino, bool keep_dos = false);
+  // The DOS attributes (FileAttributes.file_attributes) fetched less than
+  // actimeo ago, through writes of this mount.
+  std::optional<std::uint32_t> DosAttributes(std::uint64_t ino) const;
   // A directory whose entries this mount changed: the server moved its
   // modification and change times to about `now` (FILETIME); so does the
   // cached copy, which keeps its expiry.
@@ -82,6 +88,7 @@ class InodeTable {
     bool symlink = false;
     smb2::FileAttributes attrs;
     Clock::time_point attrs_expiry{};
+    Clock::time_point dos_expiry{};
   };
   struct Key {
     std::uint64_t parent;

@@ -72,5 +72,39 @@ TEST(InodeTableTest, AttributeCacheExpires) {
   EXPECT_FALSE(t.CachedAttributes(f));
 }
 
+TEST(InodeTableTest, DosAttributesOutliveOwnWritesNotOtherChanges) {
+  InodeTable t;
+  const auto f = t.Lookup(InodeTable::kRoot, "f");
+  smb2::FileAttributes a;
+  a.file_attributes = smb2::kAttributeReadonly;
+  t.SetAttributes(f, a, InodeTable::Clock::now() + std::chrono::hours(1), true);
+  ASSERT_TRUE(t.Fresh(f));
+  EXPECT_TRUE(t.Fresh(f)->symlink);
+  t.InvalidateAttributes(f, true);  // a write of this mount
+  EXPECT_FALSE(t.Fresh(f));
+  ASSERT_TRUE(t.DosAttributes(f));
+  EXPECT_EQ(*t.DosAttributes(f), smb2::kAttributeReadonly);
+  t.InvalidateAttributes(f);  // a lease break, a failed setattr
+  EXPECT_FALSE(t.DosAttributes(f));
+  t.SetAttributes(f, a, InodeTable::Clock::now() - std::chrono::seconds(1));
+  EXPECT_FALSE(t.DosAttributes(f));
+}
+
+TEST(InodeTableTest, ModifiedMovesTimesForwardOnly) {
+  InodeTable t;
+  const auto d = t.Lookup(InodeTable::kRoot, "d");
+  smb2::FileAttributes a;
+  a.last_write_time = 100;
+  a.change_time = 300;
+  t.SetAttributes(d, a, InodeTable::Clock::now() + std::chrono::hours(1));
+  t.Modified(d, 200);
+  EXPECT_EQ(t.Fresh(d)->attrs.last_write_time, 200u);
+  EXPECT_EQ(t.Fresh(d)->attrs.change_time, 300u);
+  ASSERT_TRUE(t.Parent(d));
+  EXPECT_EQ(t.Parent(d)->first, InodeTable::kRoot);
+  EXPECT_EQ(t.Parent(d)->second, "d");
+  EXPECT_FALSE(t.Parent(InodeTable::kRoot));
+}
+
 }  // namespace
 }  // namespace smbgate::fuse
