@@ -294,6 +294,42 @@ std::vector<Family> Families() {
                   {"contexts", Sel(1, test::Rsp(Command::kCreate, ec))},
                   {"symlink_data", Sel(2, sym)}}});
   }
+  {
+    DfsReferralRequest q;
+    q.request_file_name = "\\srv\\dfs\\link\\dir";
+    DfsReferralRequestEx qx;
+    qx.request_flags = kDfsRequestFlagSiteName;
+    qx.request_file_name = q.request_file_name;
+    qx.site_name = "Default-First-Site-Name";
+    DfsReferralResponse r;
+    r.path_consumed = 30;
+    r.referral_header_flags = kDfsStorageServers;
+    DfsReferralEntry e;
+    e.time_to_live = 300;
+    e.dfs_path = e.dfs_alternate_path = "\\srv\\dfs\\link";
+    e.network_address = "\\127.0.0.2\\share1";
+    r.referrals.push_back(e);
+    e.network_address = "\\127.0.0.3\\share1";
+    r.referrals.push_back(e);
+    DfsReferralResponse mixed;
+    DfsReferralEntry v1;
+    v1.version_number = 1;
+    v1.server_type = kDfsServerTypeRoot;
+    v1.network_address = "\\srv\\dfs";
+    DfsReferralEntry v2 = e;
+    v2.version_number = 2;
+    v2.proximity = 1;
+    DfsReferralEntry names;
+    names.referral_entry_flags = kDfsNameListReferral;
+    names.special_name = "\\CORP";
+    names.expanded_names = {"\\dc1.corp", "\\dc2.corp"};
+    mixed.referrals = {v1, v2, names};
+    f.push_back({"smb2_dfs_referral_fuzz", fuzz::FuzzDfsReferral,
+                 {{"request", Sel(0, EncodeDfsReferralRequest(q))},
+                  {"request_ex", Sel(1, EncodeDfsReferralRequestEx(qx))},
+                  {"response_v3", Sel(2, EncodeDfsReferralResponse(r))},
+                  {"response_mixed", Sel(2, EncodeDfsReferralResponse(mixed))}}});
+  }
   return f;
 }
 

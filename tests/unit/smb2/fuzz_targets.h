@@ -18,6 +18,7 @@
 #include "smb2/codec/close.h"
 #include "smb2/codec/compound.h"
 #include "smb2/codec/create.h"
+#include "smb2/codec/dfs_referral.h"
 #include "smb2/codec/error_response.h"
 #include "smb2/codec/fscc.h"
 #include "smb2/codec/header.h"
@@ -356,6 +357,18 @@ inline void FuzzError(const std::uint8_t* data, std::size_t size) {
           "ParseSymbolicLinkError");
       break;
     }
+  }
+}
+
+// smb2_dfs_referral_fuzz: the MS-DFSC referral payloads of
+// FSCTL_DFS_GET_REFERRALS(_EX); the response is what a server (or whoever
+// sits between) sends.
+inline void FuzzDfsReferral(const std::uint8_t* data, std::size_t size) {
+  const Input in = Take(data, size);
+  switch (in.selector % 3) {
+    case 0: SMBGATE_PAYLOAD(DecodeDfsReferralRequest, EncodeDfsReferralRequest); break;
+    case 1: SMBGATE_PAYLOAD(DecodeDfsReferralRequestEx, EncodeDfsReferralRequestEx); break;
+    default: SMBGATE_PAYLOAD(DecodeDfsReferralResponse, EncodeDfsReferralResponse); break;
   }
 }
 
