@@ -551,6 +551,50 @@ TEST_F(FsOps, SymlinkReadlinkMfsymlinks) {
   StopClean(*m);
 }
 
+// NAME_MAX and PATH_MAX hold as on a local disk: ENAMETOOLONG before
+// anything reaches the server.
+TEST_F(FsOps, NamesAndPathsTooLong) {
+  auto m = MountTestDir();
+  ASSERT_TRUE(m);
+  const std::string n255(255, 'a'), n256(256, 'b');
+  ASSERT_TRUE(WriteFile(*m / n255, "x")) << std::strerror(errno);
+  EXPECT_TRUE(fs::exists(S(n255)));
+  EXPECT_ERRNO(::open((*m / n256).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644), ENAMETOOLONG);
+  EXPECT_ERRNO(::mkdir((*m / n256).c_str(), 0755), ENAMETOOLONG);
+  struct stat st;
+  EXPECT_ERRNO(::stat((*m / n256).c_str(), &st), ENAMETOOLONG);
+  EXPECT_ERRNO(::rename((*m / n255).c_str(), (*m / n256).c_str()), ENAMETOOLONG);
+  EXPECT_ERRNO(::symlink("t", (*m / n256).c_str()), ENAMETOOLONG);
+
+  // Directories of 200-byte names, one inside the other (openat: no path
+  // given to a syscall is long): the one whose path would pass PATH_MAX
+  // is refused with ENAMETOOLONG.
+  const std::string n200(200, 'd');
+  std::vector<int> dirs = {::open(m->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  ASSERT_SYS(dirs.back());
+  std::size_t path_len = 0;
+  int err = 0;
+  while (dirs.size() < 40) {
+    if (::mkdirat(dirs.back(), n200.c_str(), 0755) != 0) {
+      err = errno;
+      break;
+    }
+    dirs.push_back(::openat(dirs.back(), n200.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_SYS(dirs.back());
+    path_len += n200.size() + 1;
+  }
+  EXPECT_EQ(err, ENAMETOOLONG) << std::strerror(err) << " at depth " << dirs.size();
+  EXPECT_GT(path_len + n200.size() + 1, 4000u) << "refused early, at depth " << dirs.size();
+  // Removed through the mount, deepest first (the server's own path of the
+  // deepest is too long for the test's cleanup).
+  for (std::size_t k = dirs.size() - 1; k > 0; --k) {
+    ::close(dirs[k]);
+    EXPECT_SYS(::unlinkat(dirs[k - 1], n200.c_str(), AT_REMOVEDIR));
+  }
+  ::close(dirs[0]);
+  StopClean(*m);
+}
+
 TEST_F(FsOps, StatFs) {
   auto m = MountTestDir();
   ASSERT_TRUE(m);

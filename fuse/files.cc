@@ -1,0 +1,289 @@
+#include "fuse/fuse_impl.h"
+
+namespace smbgate::fuse {
+
+
+
+
+void FuseFs::Impl::CreateFile(fuse_req_t req, const char* opname, fuse_ino_t parent, const char* name, int flags,
+                              fuse_file_info* fi) {
+  auto op = Begin(req, opname);
+  if (opts.read_only) return op->Err(EROFS);
+  auto path = inodes.ChildPath(parent, name);
+  if (!path) return op->Err(ENOENT);
+  if (int e = PathLimitError(name, *path)) return op->Err(e);
+  smb2::OpenParams p;
+  p.read = true;
+  p.write = true;
+  p.non_directory = true;
+  p.disposition = (flags & O_EXCL)    ? smb2::OpenDisposition::kCreate
+                  : (flags & O_TRUNC) ? smb2::OpenDisposition::kOverwriteIf
+                                      : smb2::OpenDisposition::kOpenIf;
+  const bool keep_open = fi != nullptr;
+  std::string n = name;
+  fuse_file_info info = fi ? *fi : fuse_file_info{};
+  p.lease_key = LeaseKeyFor(inodes.Child(parent, n));
+  fs->Open(*path, p, [this, op, parent, n, keep_open, info, key = p.lease_key](Result<smb2::OpenResult> o) mutable {
+    if (!o) return op->Err(o.error());
+    const std::uint64_t ino = inodes.Lookup(parent, n);
+    inodes.SetAttributes(ino, o->attrs, Expiry());
+    dircache.Added(parent, n, o->attrs);
+    DirChanged(parent);
+    fuse_entry_param e = Entry(ino, o->attrs, false);
+    if (!keep_open) {
+      fs->Close(o->handle, [op, e](Result<void> c) {
+        if (!c) return op->Err(c.error());
+        op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+      });
+      return;
+    }
+    OpenFile of{o->handle, ino, true};
+    const bool keep = Granted(ino, key, o->durable.lease_state, &of.leased);
+    info.fh = handles.AddFile(of);
+    ApplyCacheFlags(info, ino, keep);
+    op->Done(0, [&] {
+      if (fuse_reply_create(op->req, &e, &info) == -ENOENT) {
+        // The caller was interrupted: the kernel will never release it.
+        Release(info.fh, nullptr);
+      }
+    });
+  });
+}
+
+void FuseFs::Impl::ApplyCacheFlags(fuse_file_info& fi, std::uint64_t ino, bool leased) {
+  fi.direct_io = opts.cache == CacheMode::kNone;
+  fi.keep_cache = opts.cache == CacheMode::kLoose || (leased && opts.cache == CacheMode::kStrict);
+  // SQLite's WAL index ("DB-shm") is shared memory: every process of the
+  // database maps it and reads the others' stores at once. An open that
+  // drops the page cache (cache=strict) would throw away stores not yet
+  // written back under the other processes' feet ("database disk image
+  // is malformed" with two writers); kept, the processes of one mount
+  // share one mapping. Across clients WAL cannot work on any network
+  // filesystem (SQLite's documentation says so).
+  if (opts.cache != CacheMode::kNone) {
+    auto p = inodes.Path(ino);
+    if (p && p->size() > 4 && p->compare(p->size() - 4, 4, "-shm") == 0) fi.keep_cache = 1;
+  }
+}
+
+void FuseFs::Impl::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto op = Begin(req, "open");
+  const int acc = fi->flags & O_ACCMODE;
+  const bool write = acc == O_WRONLY || acc == O_RDWR;
+  if (write && opts.read_only) return op->Err(EROFS);
+  auto path = inodes.Path(ino);
+  if (!path) return op->Err(ENOENT);
+  smb2::OpenParams p;
+  // With the writeback cache the kernel may read to fill pages even for a
+  // write-only open: always ask for read access too.
+  p.read = true;
+  p.write = write;
+  p.non_directory = true;
+  p.disposition = (fi->flags & O_TRUNC) && write ? smb2::OpenDisposition::kOverwrite : smb2::OpenDisposition::kOpen;
+  fuse_file_info info = *fi;
+  p.lease_key = LeaseKeyFor(ino);
+  fs->Open(*path, p, [this, op, ino, write, info, key = p.lease_key](Result<smb2::OpenResult> o) mutable {
+    if (!o) return op->Err(o.error());
+    inodes.SetAttributes(ino, o->attrs, Expiry());
+    OpenFile of{o->handle, ino, write};
+    const bool keep = Granted(ino, key, o->durable.lease_state, &of.leased);
+    info.fh = handles.AddFile(of);
+    ApplyCacheFlags(info, ino, keep);
+    op->Done(0, [&] {
+      if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
+    });
+  });
+}
+
+void FuseFs::Impl::Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  auto op = Begin(req, "read");
+  auto f = handles.File(fi->fh);
+  if (!f) return op->Err(EBADF);
+  // Split into requests of at most the server's size (64 KiB on 2.0.2),
+  // all sent at once; the reply gathers them in order.
+  const std::uint32_t chunk = std::max<std::uint32_t>(fs->max_io_size(), 4096);
+  struct Gather {
+    std::mutex mu;
+    std::vector<smb2::ReadResult> parts;
+    std::vector<std::uint32_t> asked;
+    std::size_t pending;
+    std::error_code error;
+  };
+  const std::size_t n = size == 0 ? 0 : (size + chunk - 1) / chunk;
+  if (n == 0) return op->Done(0, [&] { fuse_reply_buf(op->req, nullptr, 0); });
+  auto g = std::make_shared<Gather>();
+  g->parts.resize(n);
+  g->asked.resize(n);
+  g->pending = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    g->asked[i] = static_cast<std::uint32_t>(std::min<std::size_t>(chunk, size - i * chunk));
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t o = static_cast<std::uint64_t>(off) + i * chunk;
+    const std::uint32_t len = g->asked[i];
+    fs->Read(f->handle, o, len, [op, g, i](Result<smb2::ReadResult> r) {
+      std::unique_lock<std::mutex> l(g->mu);
+      if (r) {
+        g->parts[i] = std::move(*r);
+      } else if (!g->error) {
+        g->error = r.error();
+      }
+      if (--g->pending) return;
+      l.unlock();
+      if (g->error) return op->Err(g->error);
+      // Stop at the first short part: that is the end of the file.
+      std::vector<iovec> iov;
+      for (std::size_t k = 0; k < g->parts.size(); ++k) {
+        const ByteSpan d = g->parts[k].data;
+        if (d.empty()) break;
+        iov.push_back({const_cast<std::uint8_t*>(d.data()), d.size()});
+        if (d.size() < g->asked[k]) break;
+      }
+      std::size_t total = 0;
+      for (const iovec& v : iov) total += v.iov_len;
+      if (op->impl->opts.on_data) op->impl->opts.on_data(total, 0);
+      op->Done(0, [&] { fuse_reply_iov(op->req, iov.data(), static_cast<int>(iov.size())); });
+    });
+  }
+}
+
+void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  auto op = Begin(req, "write");
+  auto f = handles.File(fi->fh);
+  if (!f) return op->Err(EBADF);
+  const std::uint32_t chunk = std::max<std::uint32_t>(fs->max_io_size(), 4096);
+  struct Gather {
+    std::mutex mu;
+    std::size_t pending;
+    std::size_t written = 0;
+    std::error_code error;
+  };
+  auto g = std::make_shared<Gather>();
+  const std::size_t n = size == 0 ? 0 : (size + chunk - 1) / chunk;
+  if (n == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
+  g->pending = n;
+  inodes.InvalidateAttributes(ino, true);
+  TouchListing(ino);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t start = i * chunk;
+    const std::size_t len = std::min<std::size_t>(chunk, size - start);
+    // The FUSE buffer is only valid during this call: copy it.
+    auto data = std::make_shared<const Bytes>(reinterpret_cast<const std::uint8_t*>(buf) + start,
+                                              reinterpret_cast<const std::uint8_t*>(buf) + start + len);
+    fs->Write(f->handle, static_cast<std::uint64_t>(off) + start, data, [op, g, len](Result<std::uint32_t> r) {
+      std::unique_lock<std::mutex> l(g->mu);
+      if (!r) {
+        if (!g->error) g->error = r.error();
+      } else if (*r != len) {
+        // A short write in the middle would leave a hole the application
+        // was told about nothing: report it as an error.
+        if (!g->error) g->error = std::make_error_code(std::errc::no_space_on_device);
+      } else {
+        g->written += *r;
+      }
+      if (--g->pending) return;
+      l.unlock();
+      if (g->error) return op->Err(g->error);
+      if (op->impl->opts.on_data) op->impl->opts.on_data(0, g->written);
+      op->Done(0, [&] { fuse_reply_write(op->req, g->written); });
+    });
+  }
+}
+
+void FuseFs::Impl::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  // Every WRITE was acknowledged by the server before its FUSE reply, and
+  // with the writeback cache the kernel writes dirty pages back (and
+  // reports their errors) before it sends this. What is left: POSIX
+  // releases all of the process's record locks on the file at any
+  // close() of it (libfuse: flush, with the lock owner).
+  auto op = Begin(req, "flush");
+  locks->ReleaseOwner(ino, fi->lock_owner, [op](int err) { op->Err(err); });
+}
+
+void FuseFs::Impl::Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+  auto op = Begin(req, "fsync");
+  auto f = handles.File(fi->fh);
+  if (!f) return op->Err(EBADF);
+  // Servers refuse FLUSH on a handle without write access (Samba 4.17:
+  // STATUS_ACCESS_DENIED), and such a handle has written nothing: the
+  // kernel wrote any dirty pages back through a writable handle already.
+  if (!f->writable) return op->Err(0);
+  // SMB2 FLUSH: the server puts the data on stable storage.
+  fs->Flush(f->handle, [op](Result<void> r) { op->Err(r ? 0 : ErrnoFor(r.error())); });
+}
+
+void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
+  std::optional<OpenFile> f = handles.TakeFile(fh);
+  if (!f) {
+    if (op) op->Err(0);
+    return;
+  }
+  inodes.InvalidateAttributes(f->ino, true);
+  if (f->writable) TouchListing(f->ino);
+  if (f->leased) LeaseClosed(f->ino);
+  locks->ForgetOpen(f->ino, fh);
+  fs->Close(f->handle, [op](Result<void> r) {
+    if (op) op->Err(r ? 0 : ErrnoFor(r.error()));
+  });
+}
+
+
+
+LockManager::Request FuseFs::Impl::LockRequest(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi,
+                                               const OpenFile& f) const {
+  LockManager::Request q;
+  q.ino = ino;
+  q.fh = fi->fh;
+  q.handle = f.handle;
+  q.owner = fi->lock_owner;
+  if (const fuse_ctx* c = fuse_req_ctx(req)) q.pid = static_cast<std::uint32_t>(c->pid);
+  return q;
+}
+
+void FuseFs::Impl::SetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, const struct flock* lock, bool wait) {
+  auto op = Begin(req, "setlk");
+  auto f = handles.File(fi->fh);
+  if (!f) return op->Err(EBADF);
+  const LockManager::Request q = LockRequest(req, ino, fi, *f);
+  const LockRange r = PosixRange(*lock);
+  const bool unlock = lock->l_type == F_UNLCK;
+  WaitingLock(op, wait && !unlock,
+              [&](LockManager::Done done) { return locks->SetLock(q, r, unlock, wait && !unlock, std::move(done)); });
+}
+
+void FuseFs::Impl::Flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int how) {
+  auto op = Begin(req, "flock");
+  auto f = handles.File(fi->fh);
+  if (!f) return op->Err(EBADF);
+  const LockManager::Request q = LockRequest(req, ino, fi, *f);
+  const bool unlock = how & LOCK_UN;
+  const bool wait = !unlock && !(how & LOCK_NB);
+  WaitingLock(op, wait, [&](LockManager::Done done) {
+    return locks->Flock(q, (how & LOCK_EX) != 0, unlock, wait, std::move(done));
+  });
+}
+
+void FuseFs::Impl::GetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock) {
+  auto op = Begin(req, "getlk");
+  auto f = handles.File(fi->fh);
+  if (!f) return op->Err(EBADF);
+  const LockManager::Request q = LockRequest(req, ino, fi, *f);
+  struct flock l = *lock;
+  locks->GetLock(q, PosixRange(*lock), [op, l](int err, std::optional<HeldLock> h) mutable {
+    if (err) return op->Err(err);
+    if (!h) {
+      l.l_type = F_UNLCK;
+    } else {
+      // POSIX: the conflicting lock, and who holds it where known
+      // (another process of this mount; 0 for another client).
+      l.l_type = h->range.exclusive ? F_WRLCK : F_RDLCK;
+      l.l_whence = SEEK_SET;
+      l.l_start = static_cast<off_t>(h->range.start);
+      l.l_len = h->range.end >= kLockEnd ? 0 : static_cast<off_t>(h->range.end - h->range.start);
+      l.l_pid = static_cast<pid_t>(h->pid);
+    }
+    op->Done(0, [&] { fuse_reply_lock(op->req, &l); });
+  });
+}
+
+}  // namespace smbgate::fuse

@@ -1,0 +1,389 @@
+// FuseFs::Impl: the state of one mount, shared by its FUSE handlers. The
+// handlers live by topic: attributes.cc (lookups, getattr, setattr,
+// readlink), files.cc (open files, reads and writes, locks),
+// directories.cc (listings, and creating, removing and renaming entries),
+// leases.cc (leases and their breaks) and fuse_session.cc (the session:
+// mount, the loop, shutdown). Only fuse/*.cc include this header.
+#pragma once
+
+#ifndef FUSE_USE_VERSION
+#define FUSE_USE_VERSION 312
+#endif
+
+#include <fuse3/fuse_lowlevel.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/crypto.h"
+#include "fuse/dir_cache.h"
+#include "fuse/errno_map.h"
+#include "fuse/fuse_fs.h"
+#include "fuse/handle_table.h"
+#include "fuse/inode_table.h"
+#include "fuse/lock_manager.h"
+#include "fuse/mfsymlink.h"
+#include "fuse/path_limits.h"
+#include "fuse/stat_translation.h"
+#include "smb2/codec/errors.h"
+#include "smb2/codec/status.h"
+
+namespace smbgate::fuse {
+
+// The lease of one file (MS-SMB2 2.2.13.2.8): every open of the node
+// carries the same key, so this mount's opens share one lease and never
+// break each other; the server grants it per open and takes it back (a
+// break) when another client opens or changes the file.
+struct Lease {
+  smb2::LeaseKey key{};
+  std::uint32_t state = 0;  // SMB2_LEASE_* held now
+  int opens = 0;            // open handles that hold it
+};
+
+struct FuseFs::Impl {
+  using FileAttributes = smb2::FileAttributes;
+  using Handle = smb2::Handle;
+  using Clock = std::chrono::steady_clock;
+
+  std::shared_ptr<smb2::RemoteFs> fs;
+  std::shared_ptr<LockManager> locks;  // fcntl and flock locks
+  FsOptions opts;
+  InodeTable inodes;
+  DirCache dircache;
+  // Directories being listed again to answer lookups, with the lookups
+  // waiting for that listing.
+  std::mutex refresh_mu;
+  std::unordered_map<std::uint64_t, std::vector<std::function<void()>>> refreshing;
+  fuse_session* se = nullptr;
+  std::string mountpoint;
+  bool is_mounted = false;
+  bool signals_installed = false;
+
+  // Leases by node, and the node of each lease key.
+  std::mutex lease_mu;
+  std::unordered_map<std::uint64_t, Lease> leases;
+  std::map<smb2::LeaseKey, std::uint64_t> lease_nodes;
+
+  // Kernel cache invalidations for lease breaks, run on a thread of their
+  // own (never the I/O thread: dropping pages may need FUSE requests
+  // answered), each followed by the break's acknowledgement.
+  std::mutex inval_mu;
+  std::condition_variable inval_cv;
+  std::deque<std::pair<std::uint64_t, std::function<void()>>> inval_queue;
+  bool inval_stop = false;
+  std::thread inval_thread;
+
+  HandleTable handles;
+
+  // Set by the INIT handler.
+  std::mutex init_mu;
+  std::condition_variable init_cv;
+  bool initialized = false;
+
+  // Requests whose reply is still to come; Shutdown waits for them.
+  std::mutex flight_mu;
+  // The requests an interrupt may answer (see OnInterrupt).
+  struct Op;
+  std::mutex interrupt_mu;
+  std::unordered_map<fuse_req_t, std::weak_ptr<Op>> interruptible;
+  std::condition_variable flight_cv;
+  int in_flight = 0;
+  // Of those, blocking locks (F_SETLKW, flock without LOCK_NB) waiting on
+  // the server for another client: they end only when that client lets
+  // go, or when their handle is closed (Shutdown does that).
+  int lock_waiters = 0;
+
+  double Timeout() const { return opts.actimeo; }
+
+  // ---- bookkeeping for every operation ---------------------------------
+  // One Op per FUSE request: counts it in flight, measures it, and makes
+  // sure exactly one reply is sent.
+  struct Op {
+    Impl* impl;
+    fuse_req_t req;
+    const char* name;
+    Clock::time_point start = Clock::now();
+    // Answered already: by its own path, or with EINTR by an interrupt.
+    std::atomic<bool> replied{false};
+    // Ends a waiting lock request early (FUSE_INTERRUPT); set once.
+    std::mutex cancel_mu;
+    std::function<bool()> cancel;
+
+    Op(Impl* i, fuse_req_t r, const char* n) : impl(i), req(r), name(n) {
+      std::lock_guard<std::mutex> l(impl->flight_mu);
+      ++impl->in_flight;
+    }
+    Op(const Op&) = delete;
+    ~Op() {
+      {
+        std::lock_guard<std::mutex> l(impl->interrupt_mu);
+        impl->interruptible.erase(req);
+      }
+      // A path that forgot to reply would hang the caller forever: answer
+      // EIO rather than leave the kernel waiting.
+      if (!replied) Done(EIO, [this] { fuse_reply_err(req, EIO); });
+    }
+    template <class F>
+    void Done(int err, F&& reply) {
+      // An interrupt may have answered first; the request is gone then.
+      if (replied.exchange(true)) return;
+      reply();
+      if (impl->opts.on_operation) {
+        impl->opts.on_operation(name, err, std::chrono::duration<double>(Clock::now() - start).count());
+      }
+      std::lock_guard<std::mutex> l(impl->flight_mu);
+      --impl->in_flight;
+      impl->flight_cv.notify_all();
+    }
+    void Err(int err) {
+      Done(err, [&] { fuse_reply_err(req, err); });
+    }
+    void Err(const std::error_code& ec) { Err(ErrnoFor(ec)); }
+  };
+  using OpPtr = std::shared_ptr<Op>;
+  OpPtr Begin(fuse_req_t req, const char* name) {
+    auto op = std::make_shared<Op>(this, req, name);
+    {
+      std::lock_guard<std::mutex> l(interrupt_mu);
+      interruptible[req] = op;
+    }
+    fuse_req_interrupt_func(req, &Impl::OnInterrupt, this);
+    return op;
+  }
+
+  // FUSE_INTERRUPT (the calling process got a signal): a request that waits
+  // for a lost server is answered EINTR now (mount option `hard` with the
+  // `intr` behaviour of NFS); the work itself may still complete later.
+  static void OnInterrupt(fuse_req_t req, void* data) {
+    auto* self = static_cast<Impl*>(data);
+    OpPtr op;
+    {
+      std::lock_guard<std::mutex> l(self->interrupt_mu);
+      auto it = self->interruptible.find(req);
+      if (it != self->interruptible.end()) op = it->second.lock();
+    }
+    if (!op) return;
+    std::function<bool()> cancel;
+    {
+      std::lock_guard<std::mutex> l(op->cancel_mu);
+      cancel = op->cancel;
+    }
+    // A lock request waiting for another holder: POSIX says a signal ends
+    // F_SETLKW (and flock) with EINTR.
+    if (cancel && cancel()) return;
+    if (self->opts.waiting_for_server && self->opts.waiting_for_server()) op->Err(EINTR);
+  }
+
+  // ---- attributes ------------------------------------------------------
+  struct stat ToStat(std::uint64_t ino, const FileAttributes& a, bool symlink = false) const {
+    return fuse::ToStat(opts, ino, a, symlink);
+  }
+
+  Clock::time_point Expiry() const {
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(Timeout()));
+  }
+
+  // Seconds left until `expiry` (a reply's cache timeout).
+  static double Remaining(Clock::time_point expiry) {
+    return std::max(0.0, std::chrono::duration<double>(expiry - Clock::now()).count());
+  }
+
+  // This mount added, removed or renamed an entry of directory `dir`. The
+  // kernel drops its copy of the directory's attributes to see the new
+  // modification time (and asks for them on the next path walk); the
+  // cached copy answers with the time moved to now, as the server did, so
+  // that a program comparing it (rsync setting directory times) sees the
+  // change, and the server's own value comes when the copy expires.
+  void DirChanged(std::uint64_t dir) { inodes.Modified(dir, NowFiletime()); }
+
+  // The entry `ino` has in its directory's cached listing changed (a write,
+  // a setattr): its listed attributes are stale now.
+  void TouchListing(std::uint64_t ino);
+
+  // Reads a possible mfsymlink; `cb(target or nullopt)`.
+  void ReadSymlink(const std::string& path, std::function<void(std::optional<std::string>)> cb);
+
+  bool MaybeSymlink(const FileAttributes& a) const { return !a.is_directory() && a.end_of_file == kMfSymlinkSize; }
+
+  // Stats `path` for node `ino` and caches the result; `cb(attrs, symlink)`.
+  void StatPath(std::uint64_t ino, const std::string& path,
+                std::function<void(Result<FileAttributes>, bool symlink)> cb);
+
+  fuse_entry_param Entry(std::uint64_t ino, const FileAttributes& a, bool symlink) const {
+    return Entry(ino, a, symlink, Timeout());
+  }
+
+  fuse_entry_param Entry(std::uint64_t ino, const FileAttributes& a, bool symlink, double timeout) const {
+    fuse_entry_param e{};
+    e.ino = ino;
+    e.generation = 1;
+    e.attr = ToStat(ino, a, symlink);
+    e.attr_timeout = timeout;
+    e.entry_timeout = timeout;
+    return e;
+  }
+
+  // "No such name", cached by the kernel for `timeout` seconds (a negative
+  // entry: FUSE takes ino 0 with an entry timeout for one).
+  static void ReplyNegative(const OpPtr& op, double timeout) {
+    fuse_entry_param e{};
+    e.entry_timeout = timeout;
+    op->Done(ENOENT, [&] { fuse_reply_entry(op->req, &e); });
+  }
+
+  // ---- leases ------------------------------------------------------------
+  // The lease key for node `ino` (0: a node not made yet), drawn on first use.
+  smb2::LeaseKey LeaseKeyFor(std::uint64_t ino);
+
+  // An open of `ino` with `key` was granted `state`. Whether the kernel may
+  // keep its page cache of the file: only if this mount held a read lease
+  // without a break since it filled that cache (another open holds one).
+  bool Granted(std::uint64_t ino, const smb2::LeaseKey& key, std::uint32_t state, bool* counted);
+
+  // A handle counted in its node's lease closed; with the last one the
+  // server forgets the lease.
+  void LeaseClosed(std::uint64_t ino);
+
+  // A lease break (or, after a reconnect, every lease lost): what was
+  // cached under the part taken back goes, then the server is told.
+  void OnLeaseBreak(const smb2::LeaseKey& key, std::uint32_t new_state, std::function<void()> ack);
+
+  void InvalidateLoop();
+
+  void StopInvalidations();
+
+  // ---- operations ------------------------------------------------------
+  void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+
+  // Directories of at most this many entries are listed again (one round
+  // trip) to answer a lookup in them once their listing has expired: a
+  // process creating or removing many files there then waits for one
+  // listing per actimeo instead of one request per name.
+  static constexpr std::size_t kRelistMax = 4096;
+
+  // Answers a lookup from the directory's cached listing when it can, else
+  // from the server (a fresh listing of a small directory, or one CREATE +
+  // QUERY_INFO + CLOSE compound for the name).
+  void LookupIn(const OpPtr& op, std::uint64_t parent, const std::string& n, const std::string& p, bool may_relist);
+
+  // Lists directory `dir` again for the cache, then runs `then` (also when
+  // the listing failed: it falls back to asking for the name). Lookups that
+  // arrive meanwhile wait for the same listing.
+  void Relist(std::uint64_t dir, std::function<void()> then);
+
+  void Forget(fuse_ino_t ino, std::uint64_t n) { inodes.Forget(ino, n); }
+
+  void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+
+  void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
+
+  void Readlink(fuse_req_t req, fuse_ino_t ino);
+
+  // Creates `name` in `parent` and replies with an entry (and, for
+  // create(), an open file).
+  void CreateFile(fuse_req_t req, const char* opname, fuse_ino_t parent, const char* name, int flags,
+                  fuse_file_info* fi);
+
+  // `leased`: this mount held a read lease on the file since the kernel
+  // cached its pages (a break would have dropped them): they are good.
+  void ApplyCacheFlags(fuse_file_info& fi, std::uint64_t ino, bool leased);
+
+  void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+
+  void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi);
+
+  void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi);
+
+  void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+
+  void Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi);
+
+  void Release(std::uint64_t fh, OpPtr op);
+
+  void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+
+  void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus);
+
+  void ReleaseDir(fuse_req_t req, fuse_file_info* fi);
+
+  void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name);
+
+  // Moves `path` out of the way to a hidden name and marks it for deletion
+  // there (silly rename); `done` gets the rename's result.
+  void SillyRename(const std::string& path, std::function<void(Result<void>)> done);
+
+  void Remove(fuse_req_t req, fuse_ino_t parent, const char* name, bool dir);
+
+  void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+              unsigned int flags);
+
+  void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname);
+
+  void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
+
+  void StatFs(fuse_req_t req);
+
+  // fcntl and flock locks: LockManager (lock_manager.h) keeps POSIX
+  // semantics per process and covers them with SMB2 byte-range locks.
+  LockManager::Request LockRequest(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi, const OpenFile& f) const;
+
+  // Runs a lock request that may wait: counted for shutdown, and
+  // cancellable by a signal while it waits.
+  template <class Start>
+  void WaitingLock(const OpPtr& op, bool wait, Start start) {
+    if (wait) {
+      std::lock_guard<std::mutex> l(flight_mu);
+      ++lock_waiters;
+    }
+    auto done = [this, op, wait](int err) {
+      if (wait) {
+        std::lock_guard<std::mutex> l(flight_mu);
+        --lock_waiters;
+      }
+      op->Err(err);
+      // The cancel function holds this callback, which holds the op: drop
+      // it once answered, or the op never goes (LeakSanitizer, e2e).
+      std::lock_guard<std::mutex> l(op->cancel_mu);
+      op->cancel = nullptr;
+    };
+    LockManager::Cancel cancel = start(done);
+    std::lock_guard<std::mutex> l(op->cancel_mu);
+    if (!op->replied) op->cancel = std::move(cancel);
+  }
+
+  void SetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, const struct flock* lock, bool wait);
+
+  void Flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int how);
+
+  // The fcntl range [l_start, l_start + l_len) as offsets (l_len 0: to the
+  // end of any file, kLockEnd); the kernel has made l_start absolute.
+  static LockRange PosixRange(const struct flock& l) {
+    const std::uint64_t start = std::min<std::uint64_t>(static_cast<std::uint64_t>(l.l_start), kLockEnd - 1);
+    std::uint64_t end = kLockEnd;
+    if (l.l_len > 0) end = std::min<std::uint64_t>(start + static_cast<std::uint64_t>(l.l_len), kLockEnd);
+    return {start, end, l.l_type == F_WRLCK};
+  }
+
+  void GetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock);
+};
+
+}  // namespace smbgate::fuse

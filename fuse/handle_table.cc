@@ -1,0 +1,110 @@
+#include "fuse/handle_table.h"
+
+namespace smbgate::fuse {
+
+std::uint64_t HandleTable::AddFile(const OpenFile& f) {
+  std::lock_guard<std::mutex> l(mu_);
+  const std::uint64_t fh = next_fh_++;
+  files_.emplace(fh, f);
+  PerNode& n = nodes_[f.ino];
+  ++n.open;
+  if (f.writable) ++n.writable;
+  n.some_fh = fh;
+  return fh;
+}
+
+std::optional<OpenFile> HandleTable::File(std::uint64_t fh) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = files_.find(fh);
+  if (it == files_.end()) return std::nullopt;
+  return it->second;
+}
+
+void HandleTable::UnindexLocked(std::uint64_t fh, const OpenFile& f) {
+  auto n = nodes_.find(f.ino);
+  if (n == nodes_.end()) return;
+  if (f.writable) --n->second.writable;
+  if (--n->second.open <= 0) {
+    nodes_.erase(n);
+    return;
+  }
+  if (n->second.some_fh != fh) return;
+  // Find another handle of the node (rare: several opens of one file).
+  for (const auto& [other, g] : files_) {
+    if (g.ino == f.ino && other != fh) {
+      n->second.some_fh = other;
+      break;
+    }
+  }
+}
+
+std::optional<OpenFile> HandleTable::TakeFile(std::uint64_t fh) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = files_.find(fh);
+  if (it == files_.end()) return std::nullopt;
+  OpenFile f = it->second;
+  UnindexLocked(fh, f);
+  files_.erase(fh);
+  return f;
+}
+
+std::optional<OpenFile> HandleTable::AnyFileOf(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto n = nodes_.find(ino);
+  if (n == nodes_.end()) return std::nullopt;
+  auto it = files_.find(n->second.some_fh);
+  if (it == files_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool HandleTable::IsOpen(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  return ino != 0 && nodes_.count(ino) != 0;
+}
+
+bool HandleTable::OpenForWrite(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto n = nodes_.find(ino);
+  return ino != 0 && n != nodes_.end() && n->second.writable > 0;
+}
+
+std::uint64_t HandleTable::AddDir(std::shared_ptr<DirSnapshot> d) {
+  std::lock_guard<std::mutex> l(mu_);
+  const std::uint64_t fh = next_fh_++;
+  dirs_.emplace(fh, std::move(d));
+  return fh;
+}
+
+std::shared_ptr<DirSnapshot> HandleTable::Dir(std::uint64_t fh) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = dirs_.find(fh);
+  return it == dirs_.end() ? nullptr : it->second;
+}
+
+void HandleTable::RemoveDir(std::uint64_t fh) {
+  std::lock_guard<std::mutex> l(mu_);
+  dirs_.erase(fh);
+}
+
+std::vector<OpenFile> HandleTable::TakeAll() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<OpenFile> out;
+  out.reserve(files_.size());
+  for (auto& [fh, f] : files_) out.push_back(f);
+  files_.clear();
+  nodes_.clear();
+  dirs_.clear();
+  return out;
+}
+
+std::size_t HandleTable::files() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return files_.size();
+}
+
+std::size_t HandleTable::dirs() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return dirs_.size();
+}
+
+}  // namespace smbgate::fuse
