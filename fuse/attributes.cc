@@ -141,31 +141,27 @@ void FuseFs::Impl::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     struct stat st = ToStat(ino, a, symlink);
     op->Done(0, [&] { fuse_reply_attr(op->req, &st, Timeout()); });
   };
-  if (fi) {
-    // Through the open handle: works for a file unlinked while open.
-    if (auto f = handles.File(fi->fh)) {
-      fs->GetAttributes(f->handle, [this, op, ino, reply](Result<FileAttributes> a) {
-        if (!a) return op->Err(a.error());
-        inodes.SetAttributes(ino, *a, Expiry());
-        reply(*a, false);
-      });
-      return;
-    }
-  }
   auto path = inodes.Path(ino);
-  if (!path) {
-    if (auto f = handles.AnyFileOf(ino)) {
-      fs->GetAttributes(f->handle, [op, reply](Result<FileAttributes> a) {
-        if (!a) return op->Err(a.error());
-        reply(*a, false);
-      });
-      return;
-    }
-    return op->Err(ENOENT);
-  }
-  StatPath(ino, *path, [op, reply](Result<FileAttributes> a, bool symlink) {
+  auto by_path = [this, op, ino, path, reply] {
+    if (!path) return op->Err(ENOENT);
+    StatPath(ino, *path, [op, reply](Result<FileAttributes> a, bool symlink) {
+      if (!a) return op->Err(a.error());
+      reply(*a, symlink);
+    });
+  };
+  // Through an open handle where there is one: one QUERY_INFO instead of
+  // an open, a query and a close; and it works for a file unlinked while
+  // open.
+  std::optional<OpenFile> f;
+  if (fi) f = handles.File(fi->fh);
+  if (!f) f = handles.AnyFileOf(ino);
+  if (!f) return by_path();
+  fs->GetAttributes(f->handle, [this, op, ino, reply, by_path](Result<FileAttributes> a) {
     if (!a) return op->Err(a.error());
-    reply(*a, symlink);
+    // A 1067-byte file may be an mfsymlink: the path says.
+    if (MaybeSymlink(*a)) return by_path();
+    inodes.SetAttributes(ino, *a, Expiry());
+    reply(*a, false);
   });
 }
 
@@ -193,16 +189,25 @@ void FuseFs::Impl::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, in
   change.set_basic = sa.last_access_time || sa.last_write_time;
   change.set_size = to_set & FUSE_SET_ATTR_SIZE;
   change.size = change.set_size ? static_cast<std::uint64_t>(attr->st_size) : 0;
-  // The handle to change through: the caller's (ftruncate), else by path
-  // (fchmod and futimens come without a handle, and the caller's may
-  // not have write access), else, for a file unlinked while open, one
-  // this mount has open on it.
+  // The handle to change through: the caller's (ftruncate), else one this
+  // mount has open for writing (fchmod and futimens come without a handle;
+  // write access includes the attributes), else by path, else, for a file
+  // unlinked while open, any handle of it.
   std::optional<OpenFile> f;
   if (fi) f = handles.File(fi->fh);
+  if (!f) f = handles.AnyWritableFileOf(ino);
   auto path = inodes.Path(ino);
   if (!f && !path) f = handles.AnyFileOf(ino);
   if (!f && !path) return op->Err(ENOENT);
   auto apply = [this, op, ino, f, path](smb2::AttributeChange ch) {
+    if (!ch.set_size && !ch.set_basic) {
+      // Nothing the server keeps changes (chown to the mount's owner, a
+      // chmod that keeps the read-only bit): answer with the attributes.
+      if (auto c = inodes.Fresh(ino); c && !handles.OpenForWrite(ino)) {
+        struct stat st = ToStat(ino, c->attrs, c->symlink);
+        return op->Done(0, [&] { fuse_reply_attr(op->req, &st, Remaining(c->expiry)); });
+      }
+    }
     auto reply = [this, op, ino](Result<FileAttributes> a) {
       if (!a) {
         inodes.InvalidateAttributes(ino);
@@ -231,10 +236,12 @@ void FuseFs::Impl::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, in
     } else {
       attrs |= smb2::kAttributeReadonly;
     }
-    // MS-FSCC 2.4.7: zero would mean "unchanged"; NORMAL is "none".
-    if (attrs == 0) attrs = smb2::kAttributeNormal;
-    change.basic.file_attributes = attrs;
-    change.set_basic = true;
+    if (attrs != a.file_attributes) {
+      // MS-FSCC 2.4.7: zero would mean "unchanged"; NORMAL is "none".
+      if (attrs == 0) attrs = smb2::kAttributeNormal;
+      change.basic.file_attributes = attrs;
+      change.set_basic = true;
+    }
     apply(change);
   };
   if (auto dos = inodes.DosAttributes(ino)) {

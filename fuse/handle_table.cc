@@ -57,6 +57,18 @@ std::optional<OpenFile> HandleTable::AnyFileOf(std::uint64_t ino) const {
   return it->second;
 }
 
+std::optional<OpenFile> HandleTable::AnyWritableFileOf(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto n = nodes_.find(ino);
+  if (n == nodes_.end() || n->second.writable <= 0) return std::nullopt;
+  auto some = files_.find(n->second.some_fh);
+  if (some != files_.end() && some->second.writable) return some->second;
+  for (const auto& [fh, f] : files_) {
+    if (f.ino == ino && f.writable) return f;
+  }
+  return std::nullopt;
+}
+
 bool HandleTable::IsOpen(std::uint64_t ino) const {
   std::lock_guard<std::mutex> l(mu_);
   return ino != 0 && nodes_.count(ino) != 0;

@@ -39,6 +39,8 @@ class HandleTable {
   // Some open file of node `ino`: fstat and fchmod come without a handle,
   // and a file unlinked while open has no path left to open.
   std::optional<OpenFile> AnyFileOf(std::uint64_t ino) const;
+  // One opened with write access (it may change attributes too).
+  std::optional<OpenFile> AnyWritableFileOf(std::uint64_t ino) const;
   bool IsOpen(std::uint64_t ino) const;
   bool OpenForWrite(std::uint64_t ino) const;
 
