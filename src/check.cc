@@ -9,6 +9,7 @@
 #include "smb2/codec/status.h"
 #include "src/connect.h"
 #include "src/credentials.h"
+#include "src/dfs.h"
 #include "src/logging.h"
 #include "src/target.h"
 
@@ -121,6 +122,42 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   opts.seal = parsed->seal;
   ConnectReport rep;
   auto share = ConnectToShare(*target, *creds, opts, parsed->spn, &msg, {}, &rep);
+  // A DFS namespace: follow its referrals to the share that holds the path
+  // and describe that one below, after the chain.
+  std::vector<DfsHop> hops;
+  Target final_target = *target;
+  if (share && IsDfsShare(*share->tree)) {
+    share = FollowReferrals(*target, *share, *creds, opts, &hops, &final_target, &msg);
+    if (!share) {
+      rep.failed_stage = "dfs_referral";
+      rep.error = share.error();
+    }
+  }
+  auto referrals_json = [&] {
+    if (hops.empty()) return std::string();
+    std::string j = ",\"referrals\":[";
+    for (std::size_t k = 0; k < hops.size(); ++k) {
+      j += std::string(k ? "," : "") + "{\"path\":\"" + JsonEscape(hops[k].prefix) + "\",\"targets\":[";
+      for (std::size_t t = 0; t < hops[k].targets.size(); ++t) {
+        j += std::string(t ? "," : "") + "\"" + JsonEscape(hops[k].targets[t]) + "\"";
+      }
+      j += "],\"used\":\"" + (hops[k].used < hops[k].targets.size() ? JsonEscape(hops[k].targets[hops[k].used]) : "") +
+           "\",\"ttl_s\":" + std::to_string(hops[k].ttl_s) + "}";
+    }
+    return j + "],\"target\":\"" + JsonEscape(final_target.ToString()) + "\"";
+  };
+  auto referrals_text = [&] {
+    std::string t;
+    for (const DfsHop& h : hops) {
+      t += "referral: " + h.prefix + " ->";
+      for (std::size_t k = 0; k < h.targets.size(); ++k) {
+        t += (k ? ", " : " ") + h.targets[k] + (k == h.used ? " (used)" : "");
+      }
+      t += " (ttl " + std::to_string(h.ttl_s) + " s)\n";
+    }
+    if (!hops.empty()) t += "target: " + final_target.ToString() + "\n";
+    return t;
+  };
   // Each stage's time, in the order they run; a stage not reached is left
   // out of the JSON.
   auto ms = [](std::chrono::microseconds us) { return us.count() / 1000.0; };
@@ -148,9 +185,9 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
           << JsonEscape(target->UncPath()) << "\",\"user\":\"" << JsonEscape(DisplayUser(*creds))
           << "\",\"stage\":\"" << rep.failed_stage << "\",\"error\":\"" << JsonEscape(msg)
           << "\",\"ntstatus\":\"" << status << "\",\"class\":\"" << AuthFailureClass(ec)
-          << "\",\"likely_fix\":\"" << JsonEscape(fix) << "\"" << stage_times_json() << "}\n";
+          << "\",\"likely_fix\":\"" << JsonEscape(fix) << "\"" << stage_times_json() << referrals_json() << "}\n";
     } else {
-      err << msg << (fix.empty() ? "" : " (likely fix: " + fix + ")") << "\n";
+      err << referrals_text() << msg << (fix.empty() ? "" : " (likely fix: " + fix + ")") << "\n";
     }
     return 1;
   }
@@ -163,10 +200,11 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
         << smb2::SigningAlgorithmName(n.signing_algorithm) << "\",\"encryption\":\""
         << EncryptionName(n, *session, tree.get()) << "\"" << stage_times_json() << ",\"share_type\":\""
         << smb2::ShareTypeName(tree->share_type()) << "\",\"max_read\":" << n.max_read_size
-        << ",\"max_write\":" << n.max_write_size << "}\n";
+        << ",\"max_write\":" << n.max_write_size << referrals_json() << "}\n";
   } else {
     out << "server: " << DisplayServer(*target) << "\n"
         << "share: " << target->UncPath() << "\n"
+        << referrals_text()
         << "user: " << DisplayUser(*creds) << "\n"
         << "dialect: " << smb2::DialectName(n.dialect) << "\n"
         << "signing: " << smb2::SigningAlgorithmName(n.signing_algorithm) << "\n"

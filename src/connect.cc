@@ -68,6 +68,10 @@ std::string_view AuthFailureClass(const std::error_code& ec) {
 std::string LikelyFix(const std::string& stage, const std::error_code& ec) {
   namespace st = smb2::status;
   if (stage == "dns") return "check the server name (DNS) from this pod or host";
+  if (stage == "dfs_referral") {
+    return "no target of the DFS link answered: check each target (smbgate check //SERVER/SHARE) and the "
+           "namespace's link";
+  }
   if (stage == "connect") {
     return "check that the server listens on that port and that no firewall or NetworkPolicy blocks TCP to it";
   }

@@ -353,10 +353,11 @@ Metrics::Metrics() {
   auth_attempts_ =
       &registry_.AddCounter("smbgate_auth_attempts_total",
                             "Authentications attempted (connect and SMB2 session setup, at mount and "
-                            "each reconnect), by result (success, the NTSTATUS name, or error) and "
+                            "each reconnect), by result (success, the NTSTATUS name, or error), "
                             "class (success, wrong_password, locked, expired, disabled, unreachable, "
-                            "refused_by_policy, protocol_error, server_error).",
-                            {"result", "class"});
+                            "refused_by_policy, protocol_error, server_error) and server (host:port, the "
+                            "server actually used, e.g. a DFS target; \"other\" past 8 servers).",
+                            {"result", "class", "server"});
   auth_duration_ = &registry_.AddHistogram(
       "smbgate_auth_duration_seconds",
       "Duration of authentications, successful or not.",
@@ -380,8 +381,8 @@ Metrics::Metrics() {
   }
   smb_requests_ = &registry_.AddCounter(
       "smbgate_smb_requests_total",
-      "SMB2 requests completed, by command and NTSTATUS name.",
-      {"command", "status"});
+      "SMB2 requests completed, by command, NTSTATUS name and server (host:port; \"other\" past 8 servers).",
+      {"command", "status", "server"});
   smb_request_duration_ = &registry_.AddHistogram(
       "smbgate_smb_request_duration_seconds",
       "Time from sending an SMB2 request to its final response, by command.",
@@ -487,16 +488,31 @@ Metrics::Metrics() {
           .WithLabels({});
 }
 
-void Metrics::AuthAttempt(std::string_view result, std::string_view cls, double seconds) {
-  auth_attempts_->WithLabels({result, cls})->Inc();
+std::string Metrics::ServerLabel(std::string_view server) {
+  std::lock_guard<std::mutex> l(servers_mu_);
+  for (const std::string& s : servers_) {
+    if (s == server) return s;
+  }
+  if (servers_.size() < kMaxServerLabels) {
+    servers_.emplace_back(server);
+    return servers_.back();
+  }
+  return "other";
+}
+
+void Metrics::AuthAttempt(std::string_view result, std::string_view cls, double seconds, std::string_view server) {
+  const std::string label = ServerLabel(server);
+  auth_attempts_->WithLabels({result, cls, label})->Inc();
   auth_duration_->WithLabels({})->Observe(seconds);
 }
 
 void Metrics::SessionSetup() { session_setups_->Inc(); }
 void Metrics::Reconnect(std::string_view cause) { reconnects_->WithLabels({cause})->Inc(); }
 
-void Metrics::SmbRequest(std::string_view command, std::string_view status, double seconds) {
-  smb_requests_->WithLabels({command, status})->Inc();
+void Metrics::SmbRequest(std::string_view command, std::string_view status, double seconds,
+                         std::string_view server) {
+  const std::string label = ServerLabel(server);
+  smb_requests_->WithLabels({command, status, label})->Inc();
   smb_request_duration_->WithLabels({command})->Observe(seconds);
 }
 

@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -159,17 +160,24 @@ class Metrics {
  public:
   Metrics();
 
-  // One authentication attempt (connect and session setup): `result` is
-  // "success", the NTSTATUS name or "error"; `cls` its AuthFailureClass;
-  // `seconds` feeds auth_duration_seconds.
-  void AuthAttempt(std::string_view result, std::string_view cls, double seconds);
+  // One authentication attempt (connect and session setup) with `server`
+  // ("host:port", the server actually used: a DFS target, not the
+  // namespace's name): `result` is "success", the NTSTATUS name or "error";
+  // `cls` its AuthFailureClass; `seconds` feeds auth_duration_seconds.
+  void AuthAttempt(std::string_view result, std::string_view cls, double seconds, std::string_view server);
   // A session set up (first connection or reconnect).
   void SessionSetup();
   // A reconnect after a lost connection, with the cause of the loss.
   void Reconnect(std::string_view cause);
   // One SMB2 request done: `command` like "READ", `status` the NTSTATUS
-  // name like "STATUS_SUCCESS" (or an error name when none arrived).
-  void SmbRequest(std::string_view command, std::string_view status, double seconds);
+  // name like "STATUS_SUCCESS" (or an error name when none arrived);
+  // `server` as for AuthAttempt.
+  void SmbRequest(std::string_view command, std::string_view status, double seconds, std::string_view server);
+  // The `server` label value for `server`: itself for the first
+  // kMaxServerLabels distinct servers, "other" after, so a mount that
+  // follows many DFS targets keeps a bounded number of series.
+  std::string ServerLabel(std::string_view server);
+  static constexpr std::size_t kMaxServerLabels = 8;
   // One round trip to the server (keepalive ECHO, NEGOTIATE).
   void ServerRtt(double seconds);
   // A guest or anonymous session refused.
@@ -232,6 +240,8 @@ class Metrics {
   Counter* credentials_read_failures_;
   Gauge* credentials_changed_;
   Counter* downgrade_refusals_;
+  std::mutex servers_mu_;
+  std::vector<std::string> servers_;  // the servers with a label of their own
 };
 
 // The process's metrics, created on first use and never destroyed.

@@ -20,6 +20,8 @@
 
 #include "auth/crypto.h"
 #include "fuse/fuse_fs.h"
+#include "smb2/client/dfs_fs.h"
+#include "smb2/client/dfs_referral_client.h"
 #include "smb2/client/names.h"
 #include "smb2/client/reconnecting_fs.h"
 #include "smb2/client/session.h"
@@ -27,6 +29,7 @@
 #include "src/connect.h"
 #include "src/credentials.h"
 #include "src/credentials_watcher.h"
+#include "src/dfs.h"
 #include "src/http_server.h"
 #include "src/metrics.h"
 #include "src/sd_notify.h"
@@ -174,6 +177,8 @@ struct Connector {
   // One ClientGuid for every connection of this mount: the server finds
   // durable and replayed opens by it (MS-SMB2 3.3.5.9.12).
   std::array<std::uint8_t, 16> client_guid{};
+  // A DFS mount's sessions by server, for referral requests (null otherwise).
+  std::shared_ptr<DfsSessions> dfs_sessions;
 
   // Connects; when the server rejects the credentials, reads them again
   // once (a rotation may have landed since) and retries if they changed.
@@ -226,9 +231,12 @@ struct Connector {
     if (cfg.wsize) io = std::min(io, cfg.wsize);
     o.max_io_size = io;
     Metrics* m = metrics;
-    o.on_response = [m](smb2::Command c, std::uint32_t status, std::chrono::nanoseconds elapsed) {
+    // The server actually used (a DFS target has its own Connector) labels
+    // the metrics, bounded by Metrics::ServerLabel.
+    const std::string server = m->ServerLabel(DisplayServer(target));
+    o.on_response = [m, server](smb2::Command c, std::uint32_t status, std::chrono::nanoseconds elapsed) {
       m->SmbRequest(smb2::CommandName(c), smb2::NtStatusName(status),
-                    std::chrono::duration<double>(elapsed).count());
+                    std::chrono::duration<double>(elapsed).count(), server);
     };
     o.on_protection_failure = [m](std::error_code why) {
       if (why == smb2::client_errc::unsigned_response) {
@@ -243,14 +251,14 @@ struct Connector {
     ConnectReport report;
     auto share = ConnectToShare(
         target, *creds, o, cfg.spn, error,
-        [m](const AuthEvent& ev) {
+        [m, server](const AuthEvent& ev) {
           // A server that was never reached is the connect error's line,
           // not an authentication's.
           if (ev.reached_session_setup) LogAuthentication(ev);
           // Label values stay bounded: "success", an NTSTATUS name, or "error".
           const bool named = ev.result == "success" || ev.result.rfind("STATUS_", 0) == 0 ||
                              ev.result.rfind("NTSTATUS", 0) == 0;
-          m->AuthAttempt(named ? ev.result : "error", ev.failure_class, ev.duration_ms / 1000);
+          m->AuthAttempt(named ? ev.result : "error", ev.failure_class, ev.duration_ms / 1000, server);
           if (ev.result == "success") m->SessionSetup();
         },
         &report);
@@ -266,9 +274,140 @@ struct Connector {
       if (share.error() == smb2::client_errc::validate_negotiate_failed) m->DowngradeRefusal();
       return share.error();
     }
+    if (dfs_sessions) dfs_sessions->Put(target.host, share->session);
     return std::make_shared<smb2::SmbFs>(share->tree, target.subdir);
   }
 };
+
+// Every ReconnectingFs of a mount (the share's and, with DFS, each target
+// share's). Thread-safe.
+class DfsTargets {
+ public:
+  void Add(std::shared_ptr<smb2::ReconnectingFs> fs) {
+    std::lock_guard<std::mutex> l(mu_);
+    all_.push_back(std::move(fs));
+  }
+  // Any session up: with DFS a dead target alone must not make a pod unready
+  // while its link fails over to another.
+  bool up() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::any_of(all_.begin(), all_.end(), [](const auto& f) { return f->up(); });
+  }
+  void Stop() {
+    for (auto& f : Copy()) f->Stop();
+  }
+  void Logoff() {
+    for (auto& f : Copy()) {
+      if (auto fs = f->current()) {
+        (void)fs->tree()->Disconnect();
+        (void)fs->tree()->session().Logoff();
+      }
+    }
+  }
+
+ private:
+  std::vector<std::shared_ptr<smb2::ReconnectingFs>> Copy() {
+    std::lock_guard<std::mutex> l(mu_);
+    return all_;
+  }
+  std::mutex mu_;
+  std::vector<std::shared_ptr<smb2::ReconnectingFs>> all_;
+};
+
+// How long a request waits for a dead target of a link with several targets
+// before it goes to the next one, and the longest reconnect backoff of such a
+// target (so it is back soon after its server is).
+constexpr auto kFailoverWait = std::chrono::seconds(5);
+constexpr auto kFailoverMaxBackoff = std::chrono::seconds(2);
+
+// The DfsFs of a mount of a DFS namespace share: `root` is the share's
+// filesystem; each target share gets a Connector and a ReconnectingFs of its
+// own (same credentials, ClientGuid and options; its own server in logs and
+// metrics); referrals are asked on a session the mount already has with that
+// server, else on a new one to its IPC$.
+std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_connector,
+                                       std::shared_ptr<smb2::ReconnectingFs> root,
+                                       const smb2::ReconnectingFs::Options& ro, std::shared_ptr<DfsTargets> all,
+                                       const Target& target, Metrics& metrics) {
+  smb2::DfsFs::Hooks hooks;
+  hooks.connect = [root_connector, ro, all](const std::string& server, const std::string& share,
+                                            bool several) -> Result<std::shared_ptr<smb2::RemoteFs>> {
+    auto c = std::make_shared<Connector>(*root_connector);
+    c->target = Target{server, kDefaultSmbPort, share, ""};
+    c->cfg.spn.clear();  // a configured SPN names the namespace's server
+    std::string e;
+    auto fs = c->Connect(&e);
+    if (!fs) {
+      LogWarn("DFS target unreachable", {{"target", c->target.ToString()}, {"error", e}});
+      return fs.error();
+    }
+    auto o = ro;
+    if (several) {
+      o.wait_limit = std::min<std::chrono::milliseconds>(o.wait_limit, kFailoverWait);
+      o.max_backoff = kFailoverMaxBackoff;
+    }
+    const std::string where = DisplayServer(c->target);
+    o.on_down = [down = ro.on_down, where](std::error_code ec) {
+      LogWarn("connection to a DFS target lost; reconnecting", {{"server", where}, {"error", ec.message()}});
+      if (down) down(ec);
+    };
+    auto r = smb2::ReconnectingFs::Create(
+        *fs,
+        [c]() -> Result<std::shared_ptr<smb2::SmbFs>> {
+          std::string err;
+          auto f = c->Connect(&err);
+          if (!f) LogDebug("reconnect to a DFS target failed", {{"error", err}});
+          return f;
+        },
+        o);
+    all->Add(r);
+    LogInfo("connected to a DFS target", {{"target", c->target.ToString()}});
+    return std::shared_ptr<smb2::RemoteFs>(r);
+  };
+  hooks.referral = [root_connector](const std::string& server,
+                                    const std::string& path) -> Result<smb2::DfsReferralResponse> {
+    if (auto s = root_connector->dfs_sessions->Get(server)) {
+      auto r = smb2::GetDfsReferral(s, server, path);
+      if (r || !smb2::ReconnectingFs::IsConnectionError(r.error())) return r;
+    }
+    // No session with that server yet (or it just died): one to its IPC$,
+    // kept only for this request.
+    Connector c = *root_connector;
+    c.target = Target{server, kDefaultSmbPort, "IPC$", ""};
+    c.cfg.spn.clear();
+    std::string e;
+    auto ipc = c.Connect(&e);
+    if (!ipc) return ipc.error();
+    auto s = root_connector->dfs_sessions->Get(server);
+    if (!s) return make_error_code(smb2::client_errc::connection_lost);
+    auto r = smb2::GetDfsReferral(s, server, path);
+    (void)(*ipc)->tree()->Disconnect();
+    (void)(*ipc)->tree()->session().Logoff();
+    return r;
+  };
+  hooks.on_referral = [](const smb2::DfsReferralCache::Entry& e) {
+    std::string targets;
+    for (const auto& t : e.targets) targets += (targets.empty() ? "" : ",") + t;
+    LogInfo("DFS referral", {{"path", e.prefix}, {"targets", targets}, {"using", e.target()},
+                             {"ttl_s", std::to_string(e.ttl_s)}});
+  };
+  hooks.on_referral_failed = [](const std::string& path, const std::string& server, std::error_code ec) {
+    LogWarn("DFS referral request failed", {{"path", path}, {"server", server}, {"error", ec.message()}});
+  };
+  hooks.on_failover = [&metrics](const std::string& prefix, const std::string& from, const std::string& to,
+                                 std::error_code why) {
+    (void)metrics;
+    LogWarn("DFS target failed; using the next target of the link",
+            {{"path", prefix}, {"from", from}, {"to", to}, {"error", why.message()}});
+  };
+  auto dfs = smb2::DfsFs::Create(DfsPathOf(target), std::move(root), std::move(hooks));
+  // Follow the referrals of the mount's own path now: the log says where it
+  // lives, and the first request does not wait for them.
+  if (auto where = dfs->Resolve("")) {
+    LogInfo("DFS namespace mounted", {{"path", DfsPathOf(target)}, {"served_by", *where}});
+  }
+  return dfs;
+}
 
 void BlockStopSignals(bool block) {
   sigset_t s;
@@ -290,7 +429,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Metrics& metrics = GlobalMetrics();
-  auto connector = std::make_shared<Connector>(Connector{cfg, target, &metrics, {}});
+  auto connector = std::make_shared<Connector>(Connector{cfg, target, &metrics, {}, std::make_shared<DfsSessions>()});
   auth::OsRandom()(connector->client_guid);
   std::string error;
   auto initial = connector->Connect(&error);
@@ -298,24 +437,13 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     report.Fail(error);
     return 1;
   }
-  // The subdirectory must exist before anything is mounted on it.
-  if (!target.subdir.empty()) {
-    auto st = smb2::Wait<smb2::FileAttributes>([&](auto cb) { (*initial)->Stat("", cb); });
-    if (!st || !st->is_directory()) {
-      report.Fail("subdirectory " + target.subdir + " of " + target.UncPath() +
-                  (st ? " is not a directory" : ": " + st.error().message()));
-      return 1;
-    }
+  // A DFS namespace share: the root's filesystem is the whole share, and
+  // DfsFs (below) routes the mount's paths, the subdirectory included.
+  const bool dfs = IsDfsShare(*(*initial)->tree());
+  if (dfs) {
+    connector->target.subdir.clear();
+    *initial = std::make_shared<smb2::SmbFs>((*initial)->tree());
   }
-
-  // Leftovers of silly renames of a crashed daemon at the top of the share
-  // go now (deeper ones when their directory is next listed).
-  (*initial)->ReadDirectory("", [fs = *initial](Result<std::vector<smb2::DirectoryEntry>> r) {
-    if (!r) return;
-    for (const auto& e : *r) {
-      if (fuse::IsHidden(e.name)) fs->Unlink(e.name, [](Result<void>) {});
-    }
-  });
 
   // A rotated Secret is picked up by the next session setup (Connector
   // reads the files each time); the watcher makes the rotation visible.
@@ -373,6 +501,32 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
         return fs;
       },
       ro);
+  // Every ReconnectingFs of the mount: the share's, and with DFS one per
+  // target share followed.
+  auto all_fs = std::make_shared<DfsTargets>();
+  all_fs->Add(rfs);
+  std::shared_ptr<smb2::RemoteFs> remote = rfs;
+  if (dfs) remote = MakeDfsFs(connector, rfs, ro, all_fs, target, metrics);
+
+  // The subdirectory must exist before anything is mounted on it.
+  if (!target.subdir.empty()) {
+    auto st = smb2::Wait<smb2::FileAttributes>([&](auto cb) { remote->Stat("", cb); });
+    if (!st || !st->is_directory()) {
+      all_fs->Stop();
+      report.Fail("subdirectory " + target.subdir + " of " + target.UncPath() +
+                  (st ? " is not a directory" : ": " + st.error().message()));
+      return 1;
+    }
+  }
+
+  // Leftovers of silly renames of a crashed daemon at the top of the share
+  // go now (deeper ones when their directory is next listed).
+  remote->ReadDirectory("", [remote](Result<std::vector<smb2::DirectoryEntry>> r) {
+    if (!r) return;
+    for (const auto& e : *r) {
+      if (fuse::IsHidden(e.name)) remote->Unlink(e.name, [](Result<void>) {});
+    }
+  });
 
   fuse::FsOptions fo;
   fo.uid = cfg.uid ? *cfg.uid : ::getuid();
@@ -385,10 +539,10 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   fo.cache = cfg.cache == MountConfig::Cache::kNone    ? fuse::CacheMode::kNone
              : cfg.cache == MountConfig::Cache::kLoose ? fuse::CacheMode::kLoose
                                                        : fuse::CacheMode::kStrict;
-  fo.max_io = std::min<std::uint32_t>(1u << 20, std::max<std::uint32_t>(rfs->max_io_size(), 4096));
+  fo.max_io = std::min<std::uint32_t>(1u << 20, std::max<std::uint32_t>(remote->max_io_size(), 4096));
   fo.fsname = target.ToString();
   fo.on_operation = [&metrics](const char* op, int err, double seconds) { metrics.FuseOp(op, err, seconds); };
-  fo.waiting_for_server = [rfs] { return !rfs->up(); };
+  fo.waiting_for_server = [all_fs] { return !all_fs->up(); };
   fo.on_lease_break = [&metrics] { metrics.LeaseBreak(); };
   fo.on_data = [&metrics](std::uint64_t r, std::uint64_t w) {
     if (r) metrics.BytesRead(r);
@@ -405,8 +559,8 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     // Liveness: the process answers. It never looks at the server: killing
     // the sidecar for a server outage would destroy the mount.
     h.healthy = [] { return true; };
-    h.ready = [&mounted, rfs] { return mounted.load() && rfs->up(); };
-    h.not_ready_reason = [&mounted, rfs] {
+    h.ready = [&mounted, all_fs] { return mounted.load() && all_fs->up(); };
+    h.not_ready_reason = [&mounted] {
       return std::string(!mounted ? "not mounted" : "no session with the server (reconnecting)");
     };
     h.metrics = [&metrics, &live] {
@@ -418,16 +572,16 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     };
     auto started = HttpServer::Start(cfg.metrics_address, cfg.metrics_port, h);
     if (!started) {
-      rfs->Stop();
+      all_fs->Stop();
       report.Fail("metrics: cannot listen on " + cfg.metrics_address + ":" + std::to_string(cfg.metrics_port) + ": " +
                   started.error().message());
       return 1;
     }
     http = std::move(*started);
   }
-  auto mount = fuse::FuseFs::Mount(rfs, cfg.mountpoint, fo, &error);
+  auto mount = fuse::FuseFs::Mount(remote, cfg.mountpoint, fo, &error);
   if (!mount) {
-    rfs->Stop();
+    all_fs->Stop();
     report.Fail(error);
     return 1;
   }
@@ -467,11 +621,9 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   LogInfo("stopping: closing files and unmounting", {{"mountpoint", cfg.mountpoint}});
   mount->Shutdown(30s);
   watcher.Stop();
-  rfs->Stop();
-  if (auto fs = rfs->current()) {
-    (void)fs->tree()->Disconnect();
-    (void)fs->tree()->session().Logoff();
-  }
+  if (auto d = std::dynamic_pointer_cast<smb2::DfsFs>(remote)) d->Stop();
+  all_fs->Stop();
+  all_fs->Logoff();
   live = nullptr;
   if (http) http->Stop();  // no scrape runs past here
   mount.reset();

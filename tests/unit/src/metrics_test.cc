@@ -113,10 +113,10 @@ TEST(MetricsTest, ErrnoLabel) {
 }
 
 // The names are a contract with dashboards and alerts: a golden text.
-const char kGolden[] = R"(# HELP smbgate_auth_attempts_total Authentications attempted (connect and SMB2 session setup, at mount and each reconnect), by result (success, the NTSTATUS name, or error) and class (success, wrong_password, locked, expired, disabled, unreachable, refused_by_policy, protocol_error, server_error).
+const char kGolden[] = R"(# HELP smbgate_auth_attempts_total Authentications attempted (connect and SMB2 session setup, at mount and each reconnect), by result (success, the NTSTATUS name, or error), class (success, wrong_password, locked, expired, disabled, unreachable, refused_by_policy, protocol_error, server_error) and server (host:port, the server actually used, e.g. a DFS target; "other" past 8 servers).
 # TYPE smbgate_auth_attempts_total counter
-smbgate_auth_attempts_total{result="STATUS_LOGON_FAILURE",class="wrong_password"} 1
-smbgate_auth_attempts_total{result="success",class="success"} 1
+smbgate_auth_attempts_total{result="STATUS_LOGON_FAILURE",class="wrong_password",server="127.0.0.3:445"} 1
+smbgate_auth_attempts_total{result="success",class="success",server="127.0.0.2:445"} 1
 # HELP smbgate_auth_duration_seconds Duration of authentications, successful or not.
 # TYPE smbgate_auth_duration_seconds histogram
 smbgate_auth_duration_seconds_bucket{le="0.01"} 0
@@ -145,10 +145,10 @@ smbgate_reconnects_total{cause="other"} 0
 smbgate_reconnects_total{cause="session_expired"} 0
 smbgate_reconnects_total{cause="share_deleted"} 0
 smbgate_reconnects_total{cause="timeout"} 0
-# HELP smbgate_smb_requests_total SMB2 requests completed, by command and NTSTATUS name.
+# HELP smbgate_smb_requests_total SMB2 requests completed, by command, NTSTATUS name and server (host:port; "other" past 8 servers).
 # TYPE smbgate_smb_requests_total counter
-smbgate_smb_requests_total{command="CREATE",status="STATUS_OBJECT_NAME_NOT_FOUND"} 1
-smbgate_smb_requests_total{command="READ",status="STATUS_SUCCESS"} 2
+smbgate_smb_requests_total{command="CREATE",status="STATUS_OBJECT_NAME_NOT_FOUND",server="127.0.0.2:445"} 1
+smbgate_smb_requests_total{command="READ",status="STATUS_SUCCESS",server="127.0.0.2:445"} 2
 # HELP smbgate_smb_request_duration_seconds Time from sending an SMB2 request to its final response, by command.
 # TYPE smbgate_smb_request_duration_seconds histogram
 smbgate_smb_request_duration_seconds_bucket{command="CREATE",le="0.0005"} 0
@@ -298,17 +298,31 @@ smbgate_build_info{version="0.1.0",openssl="@OPENSSL@",dialects="2.0.2-3.1.1"} 1
 smbgate_downgrade_refusals_total 1
 )";
 
+TEST(MetricsTest, ServerLabelsAreBounded) {
+  Metrics m;
+  for (int i = 0; i < 20; ++i) {
+    m.SmbRequest("READ", "STATUS_SUCCESS", 0.001, "127.0.0." + std::to_string(i) + ":445");
+  }
+  const std::string text = m.RenderPrometheus();
+  EXPECT_NE(text.find("server=\"127.0.0.7:445\"} 1"), std::string::npos);
+  EXPECT_EQ(text.find("server=\"127.0.0.8:445\""), std::string::npos);
+  EXPECT_NE(text.find("smbgate_smb_requests_total{command=\"READ\",status=\"STATUS_SUCCESS\",server=\"other\"} 12"),
+            std::string::npos);
+  EXPECT_EQ(m.ServerLabel("127.0.0.3:445"), "127.0.0.3:445");
+  EXPECT_EQ(m.ServerLabel("10.9.9.9:445"), "other");
+}
+
 TEST(MetricsTest, GoldenExposition) {
   Metrics m;
-  m.AuthAttempt("success", "success", 0.02);
+  m.AuthAttempt("success", "success", 0.02, "127.0.0.2:445");
   m.EncryptionFailure();
   m.DowngradeRefusal();
-  m.AuthAttempt("STATUS_LOGON_FAILURE", "wrong_password", 2.1);
+  m.AuthAttempt("STATUS_LOGON_FAILURE", "wrong_password", 2.1, "127.0.0.3:445");
   m.SessionSetup();
   m.Reconnect("connection_lost");
-  m.SmbRequest("READ", "STATUS_SUCCESS", 0.003);
-  m.SmbRequest("READ", "STATUS_SUCCESS", 0.0004);
-  m.SmbRequest("CREATE", "STATUS_OBJECT_NAME_NOT_FOUND", 0.0007);
+  m.SmbRequest("READ", "STATUS_SUCCESS", 0.003, "127.0.0.2:445");
+  m.SmbRequest("READ", "STATUS_SUCCESS", 0.0004, "127.0.0.2:445");
+  m.SmbRequest("CREATE", "STATUS_OBJECT_NAME_NOT_FOUND", 0.0007, "127.0.0.2:445");
   m.ServerRtt(0.0002);
   m.GuestRefused();
   m.CredentialsReadFailure();
