@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""DFS namespaces end to end: the real smbgate binary against a standalone DFS namespace
+served by real smbd processes (tests/dfs/samba_dfs.py), each on port 445 of its own
+127.0.0.N address, all with `server signing = mandatory` and `ntlm auth = ntlmv2-only`:
+
+    s0  the namespace root: share `dfs` (`msdfs root = yes`) with the links
+          link1 -> s1\\share1     link2 -> s2\\share2     ha -> s1\\ha, s2\\ha
+        and a plain directory `plain`
+    s1  shares share1, ha          s2  shares share2, ha
+
+    /usr/bin/python3 tests/dfs/dfs_test.py BUILD_DIR        (as root; about a minute)
+
+  root      a mount of //s0/dfs lists the links and reads files through two links (each
+            on another server: one session per server, each signed), writes through one
+            (the file lands on the target server's disk)
+  failover  the link `ha` with two targets: reads come from s1; s1's smbd stopped, they
+            come from s2; s1 started again and s2 stopped, they come from s1 again; the
+            log names each failover
+  metrics   /metrics labels smbgate_smb_requests_total and smbgate_auth_attempts_total
+            with the server actually used (s1 and s2, not only the root)
+  link      a mount of //s0/dfs/link2 and of //s0/dfs/link1/sub (a link path, and a
+            directory under a link) read the target's files
+  check     `smbgate check //s0/dfs/ha` (text and JSON) shows the referral, both targets,
+            the one used and the final target
+  secrets   no password in any smbgate output
+
+Prints "ok NAME" / "FAIL NAME: detail" per check and "dfs: N passed, M failed"; exit 1 on
+failure. Without root it fails, it does not skip.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+from checks import check, summary, wait_for  # noqa: E402
+from samba_dfs import SambaDfs  # noqa: E402
+
+BINARY = None
+LOGS = []
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    """`smbgate mount --foreground` with /metrics on a free loopback port. cache=none and
+    actimeo=0: every read reaches a server, so the test sees which one answers."""
+
+    def __init__(self, share, mnt, creds, log):
+        os.makedirs(mnt, exist_ok=True)
+        self.mnt = mnt
+        self.log = log
+        self.port = free_port()
+        LOGS.append(log)
+        self.p = subprocess.Popen(
+            [BINARY, "mount", share, mnt, "--credentials", creds, "--foreground", "-o",
+             f"metrics=127.0.0.1:{self.port},log_format=json,log_level=info,cache=none,actimeo=0"],
+            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        self.up = wait_for(lambda: os.path.ismount(mnt) or self.p.poll() is not None, 30) and self.p.poll() is None
+
+    def metrics(self):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
+        except OSError:
+            return ""
+
+    def value(self, name, **labels):
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if not line.startswith(name + "{"):
+                continue
+            head, _, val = line.rpartition(" ")
+            if all(f'{k}="{v}"' in head for k, v in labels.items()):
+                total += float(val)
+        return total
+
+    def log_text(self):
+        return open(self.log, errors="replace").read()
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        if os.path.ismount(self.mnt):
+            subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
+        return rc
+
+
+def read_in_child(path, timeout=40):
+    """The text of `path` read by a child process (killed after `timeout`), or None."""
+    try:
+        r = subprocess.run(["cat", path], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    return r.stdout if r.returncode == 0 else None
+
+
+def smbgate_check(target, creds, json_out):
+    argv = [BINARY, "check", target, "--credentials", creds, "--timeout", "10"]
+    if json_out:
+        argv += ["--output", "json"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    LOGS.append(r.stdout + r.stderr)
+    return r
+
+
+def main():
+    global BINARY
+    if len(sys.argv) != 2:
+        print("usage: dfs_test.py BUILD_DIR", file=sys.stderr)
+        return 2
+    BINARY = os.path.join(os.path.abspath(sys.argv[1]), "smbgate")
+    work = tempfile.mkdtemp(prefix="smbgate-dfs-")
+    ns = SambaDfs(work, servers=3)
+    daemons = []
+    t_start = time.monotonic()
+    try:
+        share1 = ns.add_share(1, "share1")
+        share2 = ns.add_share(2, "share2")
+        ha1 = ns.add_share(1, "ha")
+        ha2 = ns.add_share(2, "ha")
+        for d, text in ((share1, "one\n"), (share2, "two\n"), (ha1, "s1\n"), (ha2, "s2\n")):
+            open(os.path.join(d, "who.txt" if d in (ha1, ha2) else "data.txt"), "w").write(text)
+        os.makedirs(os.path.join(share1, "sub"))
+        open(os.path.join(share1, "sub", "deep.txt"), "w").write("deep\n")
+        try:
+            ns.start()
+        except RuntimeError as e:
+            check("servers: three smbd on 127.0.0.N:445", False, str(e))
+            return summary("dfs")
+        os.makedirs(os.path.join(ns.root_dir, "plain"))
+        ns.add_link("link1", [(1, "share1")])
+        ns.add_link("link2", [(2, "share2")])
+        ns.add_link("ha", [(1, "ha"), (2, "ha")])
+        ip = ns.ip
+        print(f"  servers: root {ip[0]}, targets {ip[1]} and {ip[2]} (started in "
+              f"{time.monotonic() - t_start:.1f} s)", flush=True)
+        creds = ns.secret_dir
+
+        # ---------------------------------------------------------------- root
+        mnt = os.path.join(work, "mnt-root")
+        d = Daemon(f"//{ip[0]}/dfs", mnt, creds, os.path.join(work, "root.log"))
+        daemons.append(d)
+        if not check("root: mount of the namespace root //s0/dfs", d.up, d.log_text()[-800:]):
+            return summary("dfs")
+        names = sorted(os.listdir(mnt))
+        check("root: the listing shows the links and the plain directory",
+              names == ["ha", "link1", "link2", "plain"], str(names))
+        a = read_in_child(os.path.join(mnt, "link1", "data.txt"))
+        b = read_in_child(os.path.join(mnt, "link2", "data.txt"))
+        check("root: a file read through link1 (s1) and one through link2 (s2)", a == "one\n" and b == "two\n",
+              f"{a!r} {b!r}")
+        with open(os.path.join(mnt, "link1", "written.txt"), "w") as f:
+            f.write("via dfs\n")
+        landed = os.path.join(share1, "written.txt")
+        check("root: a file written through link1 lands on s1's share",
+              wait_for(lambda: os.path.exists(landed) and open(landed).read() == "via dfs\n", 10))
+        check("root: a directory under a link (link1/sub) lists",
+              os.listdir(os.path.join(mnt, "link1", "sub")) == ["deep.txt"])
+
+        # ---------------------------------------------------------------- failover
+        who = os.path.join(mnt, "ha", "who.txt")
+        check("failover: the link's first target (s1) answers first", read_in_child(who) == "s1\n")
+        t = time.monotonic()
+        ns.stop_server(1)
+        got = read_in_child(who)
+        took = time.monotonic() - t
+        check("failover: s1 stopped, the next target (s2) answers", got == "s2\n", repr(got))
+        print(f"  failover to s2 took {took:.1f} s", flush=True)
+        ns.start_server(1)
+        ns.stop_server(2)
+        t = time.monotonic()
+        got = read_in_child(who)
+        took = time.monotonic() - t
+        check("failover: s1 back and s2 stopped, s1 answers again", got == "s1\n", repr(got))
+        print(f"  failover back to s1 took {took:.1f} s", flush=True)
+        log = d.log_text()
+        check("failover: the log names each failover (from and to)",
+              log.count("DFS target failed; using the next target of the link") >= 2 and ip[2] in log, log[-600:])
+        ns.start_server(2)
+        a = read_in_child(os.path.join(mnt, "link2", "data.txt"))
+        check("failover: link2 (s2, single target) reads again once s2 is back", a == "two\n", repr(a))
+
+        # ---------------------------------------------------------------- metrics
+        for k in (1, 2):
+            srv = f"{ip[k]}:445"
+            check(f"metrics: smbgate_smb_requests_total has server=\"{srv}\"",
+                  d.value("smbgate_smb_requests_total", server=srv, command="READ") > 0,
+                  " ".join(l for l in d.metrics().splitlines() if l.startswith("smbgate_smb_requests_total"))[:600])
+            check(f"metrics: smbgate_auth_attempts_total has a success at server=\"{srv}\"",
+                  d.value("smbgate_auth_attempts_total", server=srv, result="success") >= 1)
+        check("metrics: the authentication log line names each target server",
+              all(f'"server":"{ip[k]}:445"' in log for k in (0, 1, 2)) and '"msg":"authentication"' in log,
+              log[-400:])
+
+        # ---------------------------------------------------------------- link
+        for share, want_file, want in ((f"//{ip[0]}/dfs/link2", "data.txt", "two\n"),
+                                       (f"//{ip[0]}/dfs/link1/sub", "deep.txt", "deep\n")):
+            m = os.path.join(work, "mnt-" + share.rsplit("/", 1)[1])
+            dl = Daemon(share, m, creds, os.path.join(work, os.path.basename(m) + ".log"))
+            daemons.append(dl)
+            got = read_in_child(os.path.join(m, want_file)) if dl.up else None
+            check(f"link: mount of {share} reads the target's file", dl.up and got == want,
+                  f"{got!r} " + dl.log_text()[-500:])
+            dl.stop()
+
+        # ---------------------------------------------------------------- check
+        r = smbgate_check(f"//{ip[0]}/dfs/ha", creds, json_out=False)
+        out = r.stdout
+        check("check: text shows the referral, both targets, the one used and the final target",
+              r.returncode == 0 and f"referral: \\{ip[0]}\\dfs\\ha -> \\{ip[1]}\\ha (used), \\{ip[2]}\\ha" in out
+              and f"target: //{ip[1]}:445/ha" in out, out + r.stderr)
+        r = smbgate_check(f"//{ip[0]}/dfs/link1/sub", creds, json_out=True)
+        try:
+            obj = json.loads(r.stdout)
+        except ValueError:
+            obj = {}
+        ref = (obj.get("referrals") or [{}])[0]
+        check("check: JSON has the chain (path, targets, used, ttl) and the final target",
+              r.returncode == 0 and obj.get("result") == "ok" and ref.get("path") == f"\\{ip[0]}\\dfs\\link1"
+              and ref.get("used") == f"\\{ip[1]}\\share1" and ref.get("ttl_s", 0) > 0
+              and obj.get("target") == f"//{ip[1]}:445/share1/sub", r.stdout + r.stderr)
+        ns.stop_server(1)
+        r = smbgate_check(f"//{ip[0]}/dfs/ha", creds, json_out=True)
+        try:
+            obj = json.loads(r.stdout)
+        except ValueError:
+            obj = {}
+        check("check: with s1 down the chain shows s2 used",
+              r.returncode == 0 and (obj.get("referrals") or [{}])[0].get("used") == f"\\{ip[2]}\\ha",
+              r.stdout + r.stderr)
+        r = smbgate_check(f"//{ip[0]}/dfs/link1", creds, json_out=False)
+        check("check: a link whose only target is down fails with one line naming the target and a fix",
+              r.returncode == 1 and f"\\{ip[1]}\\share1" in r.stderr and "likely fix" in r.stderr, r.stderr)
+        ns.start_server(1)
+
+        rc = d.stop()
+        check("root: SIGTERM unmounts and exits 0", rc == 0 and not os.path.ismount(mnt), f"rc={rc}")
+
+        # ---------------------------------------------------------------- secrets
+        texts = [open(x, errors="replace").read() if os.path.exists(x) else x for x in LOGS]
+        check("secrets: no password in any smbgate output", not any(ns.password in t for t in texts))
+    finally:
+        for dm in daemons:
+            dm.stop()
+        ns.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"  total {time.monotonic() - t_start:.1f} s", flush=True)
+    return summary("dfs")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
