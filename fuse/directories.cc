@@ -115,12 +115,16 @@ void FuseFs::Impl::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
     used += need;
   }
   op->Done(0, [&] { fuse_reply_buf(op->req, buf.data(), used); });
+  if (plus) GiveBackMemory();  // notes the new peak of nodes
 }
 
 void FuseFs::Impl::ReleaseDir(fuse_req_t req, fuse_file_info* fi) {
   auto op = Begin(req, "releasedir");
+  std::size_t entries = 0;
+  if (auto snap = handles.Dir(fi->fh)) entries = snap->entries.size();
   handles.RemoveDir(fi->fh);
   op->Err(0);
+  GiveBackMemory(entries);
 }
 
 void FuseFs::Impl::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name) {

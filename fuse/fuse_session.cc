@@ -1,6 +1,20 @@
 #include "fuse/fuse_impl.h"
 
+#include <malloc.h>
+
 namespace smbgate::fuse {
+
+void FuseFs::Impl::GiveBackMemory(std::size_t freed_entries) {
+  const std::size_t now = inodes.size();
+  std::size_t peak = nodes_peak.load();
+  while (now > peak && !nodes_peak.compare_exchange_weak(peak, now)) {
+  }
+  const std::size_t freed = freed_since_trim.fetch_add(freed_entries) + freed_entries;
+  if (std::max(peak, now) - now + freed < 8192) return;
+  nodes_peak = now;
+  freed_since_trim = 0;
+  malloc_trim(0);
+}
 
 namespace {
 
@@ -52,6 +66,7 @@ void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
 }
 void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   for (size_t i = 0; i < count; ++i) I(req)->Forget(forgets[i].ino, forgets[i].nlookup);
+  I(req)->GiveBackMemory();
   fuse_reply_none(req);
 }
 void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { I(req)->GetAttr(req, ino, fi); }

@@ -52,6 +52,12 @@ void InodeTable::Forget(std::uint64_t ino, std::uint64_t n) {
   // Children keep their parent's id; a child node outliving its parent is
   // not possible in FUSE (the kernel holds the parent while a child lives).
   nodes_.erase(it);
+  // Hash tables keep their bucket arrays when emptied: after the kernel
+  // forgot most of a huge directory, give those back too.
+  if (nodes_.bucket_count() > 4096 && nodes_.size() < nodes_.bucket_count() / 8) {
+    nodes_.rehash(0);
+    children_.rehash(0);
+  }
 }
 
 std::optional<std::string> InodeTable::PathLocked(std::uint64_t ino) const {
