@@ -60,11 +60,9 @@ DfsFs::~DfsFs() {
 }
 
 void DfsFs::Stop() {
-  std::deque<std::function<void()>> dropped;
   {
     std::lock_guard<std::mutex> l(mu_);
     stopping_ = true;
-    dropped.swap(work_);
   }
   cv_.notify_all();
 }
@@ -86,7 +84,9 @@ void DfsFs::WorkerLoop() {
     {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return stopping_ || !work_.empty(); });
-      if (stopping_) return;
+      // Work already queued still runs, so each of its callbacks is called
+      // (with an error once the target filesystems are stopped).
+      if (work_.empty()) return;
       w = std::move(work_.front());
       work_.pop_front();
     }

@@ -61,7 +61,8 @@ class DfsFs final : public RemoteFs, public std::enable_shared_from_this<DfsFs> 
   // connected filesystem of \\server\share (its paths relative to the share).
   static std::shared_ptr<DfsFs> Create(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks);
   ~DfsFs() override;
-  // Stops the worker; queued work fails with connection_lost.
+  // Stops the worker once the work queued so far has run; work posted
+  // later (after the FUSE session ended) is dropped.
   void Stop();
 
   // Follows referrals for the mount-relative `path` now (blocking; not on an
