@@ -328,7 +328,7 @@ constexpr auto kFailoverMaxBackoff = std::chrono::seconds(2);
 std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_connector,
                                        std::shared_ptr<smb2::ReconnectingFs> root,
                                        const smb2::ReconnectingFs::Options& ro, std::shared_ptr<DfsTargets> all,
-                                       const Target& target, Metrics& metrics) {
+                                       const Target& target) {
   smb2::DfsFs::Hooks hooks;
   hooks.connect = [root_connector, ro, all](const std::string& server, const std::string& share,
                                             bool several) -> Result<std::shared_ptr<smb2::RemoteFs>> {
@@ -394,9 +394,8 @@ std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_co
   hooks.on_referral_failed = [](const std::string& path, const std::string& server, std::error_code ec) {
     LogWarn("DFS referral request failed", {{"path", path}, {"server", server}, {"error", ec.message()}});
   };
-  hooks.on_failover = [&metrics](const std::string& prefix, const std::string& from, const std::string& to,
-                                 std::error_code why) {
-    (void)metrics;
+  hooks.on_failover = [](const std::string& prefix, const std::string& from, const std::string& to,
+                         std::error_code why) {
     LogWarn("DFS target failed; using the next target of the link",
             {{"path", prefix}, {"from", from}, {"to", to}, {"error", why.message()}});
   };
@@ -506,7 +505,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   auto all_fs = std::make_shared<DfsTargets>();
   all_fs->Add(rfs);
   std::shared_ptr<smb2::RemoteFs> remote = rfs;
-  if (dfs) remote = MakeDfsFs(connector, rfs, ro, all_fs, target, metrics);
+  if (dfs) remote = MakeDfsFs(connector, rfs, ro, all_fs, target);
 
   // The subdirectory must exist before anything is mounted on it.
   if (!target.subdir.empty()) {
