@@ -347,10 +347,13 @@ std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_co
       o.max_backoff = kFailoverMaxBackoff;
     }
     const std::string where = DisplayServer(c->target);
-    o.on_down = [down = ro.on_down, where](std::error_code ec) {
+    // smbgate_session_up follows the namespace's own server: a dead target
+    // that its link failed over from must not hold it at 0 (the alert would
+    // fire for a mount that works).
+    o.on_down = [where](std::error_code ec) {
       LogWarn("connection to a DFS target lost; reconnecting", {{"server", where}, {"error", ec.message()}});
-      if (down) down(ec);
     };
+    o.on_reconnected = [where] { LogInfo("reconnected to a DFS target", {{"server", where}}); };
     auto r = smb2::ReconnectingFs::Create(
         *fs,
         [c]() -> Result<std::shared_ptr<smb2::SmbFs>> {
