@@ -286,4 +286,35 @@ void FuseFs::Impl::GetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, s
   });
 }
 
+void FuseFs::Impl::CopyFileRange(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_file_info* fi_in, fuse_ino_t ino_out,
+                                 off_t off_out, fuse_file_info* fi_out, size_t len, int flags) {
+  auto op = Begin(req, "copy_file_range");
+  if (flags != 0) return op->Err(EINVAL);
+  auto in = handles.File(fi_in->fh);
+  auto out = handles.File(fi_out->fh);
+  if (!in || !out || !out->writable) return op->Err(EBADF);
+  if (off_in < 0 || off_out < 0) return op->Err(EINVAL);
+  // Only what the source holds: the server refuses chunks past its end.
+  const Handle src = in->handle;
+  const Handle dst = out->handle;
+  fs->GetAttributes(src, [this, op, src, dst, ino_out, off_in, off_out, len](Result<FileAttributes> a) {
+    if (!a) return op->Err(a.error());
+    const auto from = static_cast<std::uint64_t>(off_in);
+    if (from >= a->end_of_file || len == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
+    const std::uint64_t n = std::min<std::uint64_t>(len, a->end_of_file - from);
+    inodes.InvalidateAttributes(ino_out, true);
+    TouchListing(ino_out);
+    fs->CopyRange(src, from, dst, static_cast<std::uint64_t>(off_out), n, [op](Result<std::uint64_t> copied) {
+      if (!copied) {
+        // A server without server-side copy (or a source not yet reopened
+        // after a reconnect): EOPNOTSUPP, and the caller copies itself.
+        const std::error_code& ec = copied.error();
+        if (smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kNotSupported) return op->Err(EOPNOTSUPP);
+        return op->Err(ec);
+      }
+      op->Done(0, [&] { fuse_reply_write(op->req, static_cast<size_t>(*copied)); });
+    });
+  });
+}
+
 }  // namespace smbgate::fuse

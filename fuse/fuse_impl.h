@@ -325,6 +325,11 @@ struct FuseFs::Impl {
 
   void Release(std::uint64_t fh, OpPtr op);
 
+  // copy_file_range(2) between two files of the mount: a server-side copy
+  // (FSCTL_SRV_COPYCHUNK_WRITE), the data never crossing the network.
+  void CopyFileRange(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in, fuse_ino_t ino_out,
+                     off_t off_out, fuse_file_info* fi_out, size_t len, int flags);
+
   void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
   void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus);

@@ -131,6 +131,10 @@ void OpSetLk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* l
   I(req)->SetLock(req, ino, fi, lock, sleep != 0);
 }
 void OpFlock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op) { I(req)->Flock(req, ino, fi, op); }
+void OpCopyFileRange(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in, fuse_ino_t ino_out,
+                     off_t off_out, fuse_file_info* fi_out, size_t len, int flags) {
+  I(req)->CopyFileRange(req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags);
+}
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops o{};
@@ -164,6 +168,7 @@ fuse_lowlevel_ops MakeOps() {
   o.getlk = OpGetLk;
   o.setlk = OpSetLk;
   o.flock = OpFlock;
+  o.copy_file_range = OpCopyFileRange;
   return o;
 }
 

@@ -335,6 +335,14 @@ void DfsFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType 
   if (WithHandle(h, cb, &f)) f.fs->Lock(f.real, offset, length, type, wait, std::move(cb));
 }
 
+void DfsFs::CopyRange(Handle src, std::uint64_t src_offset, Handle dst, std::uint64_t dst_offset,
+                      std::uint64_t length, Callback<std::uint64_t> cb) {
+  OpenFile s, d;
+  if (!WithHandle(src, cb, &s) || !WithHandle(dst, cb, &d)) return;
+  if (s.fs != d.fs) return cb(MakeNtStatusError(status::kNotSupported));
+  d.fs->CopyRange(s.real, src_offset, d.real, dst_offset, length, std::move(cb));
+}
+
 void DfsFs::Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) {
   OpenFile f;
   if (WithHandle(h, cb, &f)) f.fs->Update(f.real, change, std::move(cb));

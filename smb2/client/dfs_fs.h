@@ -95,6 +95,10 @@ class DfsFs final : public RemoteFs, public std::enable_shared_from_this<DfsFs> 
   std::uint32_t max_io_size() const override;
   void SetLeaseBreakHandler(LeaseBreakHandler handler) override;
   void Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) override;
+  // Server-side copy when both files are on one target; else not
+  // supported (the caller copies).
+  void CopyRange(Handle src, std::uint64_t src_offset, Handle dst, std::uint64_t dst_offset, std::uint64_t length,
+                 Callback<std::uint64_t> cb) override;
   void UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) override;
 
  private:

@@ -652,6 +652,27 @@ void ReconnectingFs::Update(Handle h, AttributeChange change, Callback<FileAttri
                                       Callback<FileAttributes> c) { fs->Update(r, change, std::move(c)); });
 }
 
+void ReconnectingFs::CopyRange(Handle src, std::uint64_t src_offset, Handle dst, std::uint64_t dst_offset,
+                               std::uint64_t length, Callback<std::uint64_t> cb) {
+  auto self = shared_from_this();
+  WithHandle<std::uint64_t>(
+      dst, std::move(cb),
+      [self, src, src_offset, dst_offset, length](const std::shared_ptr<SmbFs>& fs, Handle real_dst,
+                                                  VirtualHandle& vd, bool, Callback<std::uint64_t> c) {
+        VirtualHandle vs;
+        {
+          std::lock_guard<std::mutex> l(self->mu_);
+          auto it = self->handles_.find(src.persistent);
+          if (it == self->handles_.end()) return c(make_error_code(client_errc::cancelled));
+          vs = it->second;
+        }
+        // The source must be open on the same connection; if it is not
+        // (not reopened yet after a reconnect) the caller copies itself.
+        if (vs.generation != vd.generation) return c(MakeNtStatusError(status::kNotSupported));
+        fs->CopyRange(vs.real, src_offset, real_dst, dst_offset, length, std::move(c));
+      });
+}
+
 void ReconnectingFs::UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) {
   PathOp(std::move(cb), [path, change](const auto& fs, bool, auto c) { fs->UpdatePath(path, change, std::move(c)); });
 }

@@ -104,6 +104,8 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   void SetLeaseBreakHandler(LeaseBreakHandler handler) override;
   void Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) override;
   void UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) override;
+  void CopyRange(Handle src, std::uint64_t src_offset, Handle dst, std::uint64_t dst_offset, std::uint64_t length,
+                 Callback<std::uint64_t> cb) override;
 
   // Whether an error means the connection or session is gone.
   static bool IsConnectionError(const std::error_code& ec);

@@ -1,5 +1,8 @@
 #include "smb2/client/remote_fs.h"
 
+#include "smb2/codec/errors.h"
+#include "smb2/codec/status.h"
+
 namespace smbgate::smb2 {
 
 void RemoteFs::Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) {
@@ -30,6 +33,10 @@ void RemoteFs::UpdatePath(std::string path, AttributeChange change, Callback<Fil
       });
     });
   });
+}
+
+void RemoteFs::CopyRange(Handle, std::uint64_t, Handle, std::uint64_t, std::uint64_t, Callback<std::uint64_t> cb) {
+  cb(MakeNtStatusError(status::kNotSupported));
 }
 
 }  // namespace smbgate::smb2

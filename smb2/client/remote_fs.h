@@ -169,6 +169,14 @@ class RemoteFs {
   // with write access) and closed again.
   virtual void UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb);
 
+  // Copies `length` bytes of `src` from `src_offset` to `dst` at
+  // `dst_offset` on the server (server-side copy, MS-SMB2 3.2.4.20.2), and
+  // yields the bytes copied (fewer at the end of `src`). Both handles of
+  // this RemoteFs. The default fails with STATUS_NOT_SUPPORTED: the caller
+  // copies the data itself.
+  virtual void CopyRange(Handle src, std::uint64_t src_offset, Handle dst, std::uint64_t dst_offset,
+                         std::uint64_t length, Callback<std::uint64_t> cb);
+
   // A lease break (MS-SMB2 3.2.5.19.2): the server takes back part of the
   // lease `key` (leaving `new_state`, SMB2_LEASE_*). The handler gives up
   // what it cached under the lease (dirty data written, caches dropped) and

@@ -44,6 +44,8 @@ class SmbFs final : public RemoteFs {
   void SetLeaseBreakHandler(LeaseBreakHandler handler) override;
   void Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) override;
   void UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) override;
+  void CopyRange(Handle src, std::uint64_t src_offset, Handle dst, std::uint64_t dst_offset, std::uint64_t length,
+                 Callback<std::uint64_t> cb) override;
 
   const std::shared_ptr<Tree>& tree() const noexcept { return tree_; }
 

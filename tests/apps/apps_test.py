@@ -22,10 +22,12 @@ Prints "ok NAME" / "FAIL NAME: detail" per check and "apps: N passed, M failed".
 """
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -190,6 +192,44 @@ def rsync_checks(mnt, work):
     check("rsync: -a out of the mount, identical", r.returncode == 0 and r2.stdout == "", (r.stderr + r2.stdout)[:300])
 
 
+def metric(port, name):
+    """The sum of a metric's samples on the daemon's /metrics."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    total = 0.0
+    for line in body.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def copy_checks(mnt, share, metrics_port):
+    """cp on the mount: copy_file_range(2) becomes a server-side copy, so the data never crosses the
+    connection (smbgate_bytes_written_total does not grow by it)."""
+    src = os.path.join(mnt, "cp-src.bin")
+    data = os.urandom(24 << 20)
+    with open(src, "wb") as f:
+        f.write(data)
+    written = metric(metrics_port, "smbgate_bytes_written_total")
+    r = run(["cp", src, os.path.join(mnt, "cp-dst.bin")])
+    check("cp: exits 0", r.returncode == 0, r.stderr[:300])
+    same = open(os.path.join(share, "cp-dst.bin"), "rb").read() == data
+    check("cp: the server's copy is identical", same)
+    moved = metric(metrics_port, "smbgate_bytes_written_total") - written
+    check("cp: a server-side copy (FSCTL_SRV_COPYCHUNK_WRITE): no data written through the connection",
+          moved < (1 << 20), f"{moved:.0f} bytes written")
+    # Through the syscall, at an offset, into the middle of a file.
+    with open(src, "rb") as fi, open(os.path.join(mnt, "cp-mid.bin"), "wb+") as fo:
+        fo.write(b"x" * 100)
+        fo.flush()
+        n = os.copy_file_range(fi.fileno(), fo.fileno(), 5000, 10, 50)
+        fo.seek(0)
+        got = fo.read()
+    check("cp: copy_file_range at offsets", n == 5000 and got == b"x" * 50 + data[10:5010],
+          f"copied {n}, {len(got)} bytes")
+    for name in ("cp-src.bin", "cp-dst.bin", "cp-mid.bin"):
+        os.unlink(os.path.join(mnt, name))
+
+
 def tar_checks(mnt, work):
     src = os.path.join(work, "tar-src")
     make_tree(src)
@@ -274,15 +314,20 @@ def main():
     try:
         port = int(open(os.path.join(server, "port")).read())
         log = os.path.join(work, "smbgate.log")
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            metrics_port = sk.getsockname()[1]
         p = subprocess.Popen([binary, "mount", f"//127.0.0.1:{port}/demo", mnt, "--credentials",
-                              os.path.join(server, "secret"), "--foreground"],
+                              os.path.join(server, "secret"), "--foreground", "-o",
+                              f"metrics=127.0.0.1:{metrics_port}"],
                              stdout=open(log, "ab"), stderr=subprocess.STDOUT)
         if not check("mount", wait_for(lambda: os.path.ismount(mnt), 20), open(log).read()[-500:]):
             return summary("apps")
         for name, fn in (("sqlite", lambda: sqlite_checks(mnt)), ("save", lambda: save_checks(mnt)),
                          ("rotate", lambda: rotate_checks(mnt)), ("git", lambda: git_checks(mnt, work)),
                          ("rsync", lambda: rsync_checks(mnt, work)), ("tar", lambda: tar_checks(mnt, work)),
-                         ("make", lambda: make_checks(mnt)), ("venv", lambda: venv_checks(mnt, work))):
+                         ("make", lambda: make_checks(mnt)), ("venv", lambda: venv_checks(mnt, work)),
+                         ("cp", lambda: copy_checks(mnt, os.path.join(server, "share"), metrics_port))):
             t0 = time.monotonic()
             try:
                 fn()

@@ -402,6 +402,29 @@ bench_smbclient() {
   [ "$got" = "$want" ] || die "smbclient: get returned wrong data"
   record read smbclient "$(secs "$t0" "$t1")"
   rm -f "$dir/back.bin"
+
+  # The metadata workloads as smbclient does them, one process and one
+  # session, for the server's share of the time: a listing of the 5000
+  # entries (ls -l), 1000 puts of 4 KiB (create) and deleting them (rm).
+  t0=$EPOCHREALTIME
+  smbc "ls many/*" || die "smbclient ls failed"
+  t1=$EPOCHREALTIME
+  record ls smbclient "$(secs "$t0" "$t1")"
+  mkdir -p "$dir/smalls"
+  for ((i = 1; i <= 1000; i++)); do printf '%s' "$small" >"$dir/smalls/f$i"; done
+  mkdir -p "$dir/share/c-smbclient"
+  t0=$EPOCHREALTIME
+  smbc "prompt off; lcd $dir/smalls; cd c-smbclient; mput *" || die "smbclient mput failed"
+  t1=$EPOCHREALTIME
+  [ "$(find "$dir/share/c-smbclient" -type f | wc -l)" = 1000 ] || die "smbclient: mput did not put 1000 files"
+  record create smbclient "$(secs "$t0" "$t1")"
+  record create_srv smbclient "$(secs "$t0" "$t1")"
+  t0=$EPOCHREALTIME
+  smbc "cd c-smbclient; del *" || die "smbclient del failed"
+  t1=$EPOCHREALTIME
+  [ -z "$(ls -A "$dir/share/c-smbclient")" ] || die "smbclient: del left files"
+  record rm smbclient "$(secs "$t0" "$t1")"
+  rm -rf "$dir/smalls" "$dir/share/c-smbclient"
 }
 
 # The same sequential figures through a sealed mount (-o seal: SMB3
@@ -492,6 +515,8 @@ row "  the same, until complete on the server" create_srv s
 row "untar of $tree_entries entries + syncfs" untar s
 row "  the same, until complete on the server" untar_srv s
 row "rm -rf of the tree and the 1000 files" rm s
+echo "smbclient's ls, create and rm rows: 'ls many/*', 'mput' of the 1000 files and 'del *' of"
+echo "them, one session: the server's share of those workloads (its rm row has 1000 files, not the tree)."
 echo "sg/rclone: rclone's time divided by smbgate's (above 1: smbgate is faster)."
 if [ "$rclone_ok" = 1 ]; then
   echo "rclone (--vfs-cache-mode writes): close() and fsync() only fill its local cache; it"

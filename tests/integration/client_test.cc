@@ -302,6 +302,44 @@ TEST_P(ClientTest, FileAndDirectoryOperations) {
   EXPECT_GT(sfs->total_bytes, 0u);
 }
 
+// Server-side copy (FSCTL_SRV_COPYCHUNK_WRITE): more than one request's
+// worth (16 MiB), at offsets, and short at the end of the source.
+TEST_P(ClientTest, ServerSideCopy) {
+  auto fsp = Mount();
+  ASSERT_TRUE(fsp);
+  smb2::SmbFs& f = *fsp;
+  const std::string dir = TestDir(f);
+  const fs::path on_disk = server_->share_dir() / dir;
+  Bytes data((17 << 20) + 123);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>((i * 7919) >> 5);
+  {
+    std::ofstream out(on_disk / "src.bin", std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  }
+  smb2::OpenParams rp;
+  auto src = Wait<smb2::OpenResult>([&](auto cb) { f.Open(dir + "/src.bin", rp, cb); });
+  ASSERT_TRUE(src) << src.error().message();
+  smb2::OpenParams wp;
+  wp.write = true;
+  wp.disposition = smb2::OpenDisposition::kOverwriteIf;
+  auto dst = Wait<smb2::OpenResult>([&](auto cb) { f.Open(dir + "/dst.bin", wp, cb); });
+  ASSERT_TRUE(dst) << dst.error().message();
+  auto n = Wait<std::uint64_t>([&](auto cb) { f.CopyRange(src->handle, 0, dst->handle, 0, data.size(), cb); });
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(*n, data.size());
+  auto m = Wait<std::uint64_t>([&](auto cb) { f.CopyRange(src->handle, 100, dst->handle, data.size() + 10, 1000, cb); });
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(*m, 1000u);
+  ASSERT_TRUE(Wait<void>([&](auto cb) { f.Close(src->handle, cb); }));
+  ASSERT_TRUE(Wait<void>([&](auto cb) { f.Close(dst->handle, cb); }));
+  std::ifstream in(on_disk / "dst.bin", std::ios::binary);
+  const std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(got.size(), data.size() + 1010);
+  EXPECT_EQ(got.compare(0, data.size(), reinterpret_cast<const char*>(data.data()), data.size()), 0);
+  EXPECT_EQ(got.substr(data.size(), 10), std::string(10, '\0'));
+  EXPECT_EQ(got.compare(data.size() + 10, 1000, reinterpret_cast<const char*>(data.data()) + 100, 1000), 0);
+}
+
 // Moves a large file with a window of requests in flight, the way the FUSE
 // layer will: each request up to max_io_size, so multi-credit on every
 // dialect but 2.0.2.
