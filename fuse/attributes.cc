@@ -75,7 +75,7 @@ void FuseFs::Impl::LookupIn(const OpPtr& op, std::uint64_t parent, const std::st
       fuse_entry_param e = Entry(ino, c->attrs, c->symlink, Remaining(expiry));
       return op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
     }
-  } else if (may_relist && dircache.HadSmallListing(parent, kRelistMax)) {
+  } else if (may_relist && dircache.HadSmallListing(parent, kRelistMax, Clock::now())) {
     return Relist(parent, [this, op, parent, n, p] { LookupIn(op, parent, n, p, false); });
   }
   fs->Stat(p, [this, op, parent, n, p](Result<FileAttributes> a) {

@@ -69,10 +69,10 @@ DirCache::Found DirCache::Find(std::uint64_t dir, std::string_view name, Clock::
   return f;
 }
 
-bool DirCache::HadSmallListing(std::uint64_t dir, std::size_t max) const {
+bool DirCache::HadSmallListing(std::uint64_t dir, std::size_t max, Clock::time_point now) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = dirs_.find(dir);
-  return it != dirs_.end() && it->second.items.size() <= max;
+  return it != dirs_.end() && it->second.expiry <= now && it->second.items.size() <= max;
 }
 
 void DirCache::Added(std::uint64_t dir, std::string_view name, std::optional<smb2::FileAttributes> attrs) {

@@ -62,9 +62,9 @@ class DirCache {
 
   Found Find(std::uint64_t dir, std::string_view name, Clock::time_point now) const;
 
-  // Whether `dir` has a listing, fresh or expired, of at most `max` entries
-  // (worth listing again rather than asking for one name).
-  bool HadSmallListing(std::uint64_t dir, std::size_t max) const;
+  // Whether `dir` has an expired listing of at most `max` entries (worth
+  // listing again rather than asking for one name).
+  bool HadSmallListing(std::uint64_t dir, std::size_t max, Clock::time_point now) const;
 
   // This mount's changes. `attrs` may be empty (the entry is known to be
   // there; its attributes are not).

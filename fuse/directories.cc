@@ -44,7 +44,12 @@ void FuseFs::Impl::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     for (const auto& e : snap->entries) {
       if (IsHidden(e.name)) {
         if (auto dir = inodes.Path(ino)) {
-          fs->Unlink(dir->empty() ? e.name : *dir + "/" + e.name, [](Result<void>) {});
+          const std::string leftover = dir->empty() ? e.name : *dir + "/" + e.name;
+          if (e.attrs.is_directory()) {
+            fs->RemoveDirectory(leftover, [](Result<void>) {});
+          } else {
+            fs->Unlink(leftover, [](Result<void>) {});
+          }
         }
       }
     }
@@ -209,12 +214,26 @@ void FuseFs::Impl::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, f
   };
   fs->Rename(*from, *to, replace, [this, finish, from = *from, to = *to, replace](Result<void> r) {
     // A server refuses to replace a file that is open (here or at another
-    // client: STATUS_ACCESS_DENIED). POSIX replaces it at once, and whoever
-    // has it open keeps it: move it to a hidden name, then rename.
+    // client) with STATUS_ACCESS_DENIED, and Windows an empty directory.
+    // POSIX replaces it at once, and whoever has it open keeps it: move the
+    // target to a hidden name and rename again. The refusal may have been
+    // about the source instead: then the target goes back where it was.
     if (r || !replace || ErrnoFor(r.error()) != EACCES) return finish(r);
-    SillyRename(to, [this, finish, from, to, r](Result<void> moved) {
+    const std::string hidden = HiddenSibling(to);
+    fs->Rename(to, hidden, false, [this, finish, from, to, hidden, r](Result<void> moved) {
       if (!moved) return finish(r);
-      fs->Rename(from, to, true, finish);
+      fs->Rename(from, to, true, [this, finish, to, hidden](Result<void> again) {
+        if (!again) {
+          fs->Rename(hidden, to, false, [finish, again](Result<void>) { finish(again); });
+          return;
+        }
+        // The replaced file is marked for deletion (it goes at its last
+        // close elsewhere); a replaced (empty) directory is removed.
+        fs->Unlink(hidden, [this, finish, hidden](Result<void> u) {
+          if (u) return finish({});
+          fs->RemoveDirectory(hidden, [finish](Result<void>) { finish({}); });
+        });
+      });
     });
   });
 }

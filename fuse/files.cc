@@ -22,10 +22,16 @@ void FuseFs::Impl::CreateFile(fuse_req_t req, const char* opname, fuse_ino_t par
   const bool keep_open = fi != nullptr;
   std::string n = name;
   fuse_file_info info = fi ? *fi : fuse_file_info{};
-  p.lease_key = LeaseKeyFor(inodes.Child(parent, n));
-  fs->Open(*path, p, [this, op, parent, n, keep_open, info, key = p.lease_key](Result<smb2::OpenResult> o) mutable {
-    if (!o) return op->Err(o.error());
-    const std::uint64_t ino = inodes.Lookup(parent, n);
+  // The node first (its id makes the lease key); the kernel's reference
+  // goes again if the create fails.
+  const std::uint64_t ino = inodes.Lookup(parent, n);
+  if (ino == 0) return op->Err(ENOENT);
+  p.lease_key = LeaseKeyFor(ino);
+  fs->Open(*path, p, [this, op, parent, n, keep_open, info, ino](Result<smb2::OpenResult> o) mutable {
+    if (!o) {
+      inodes.Forget(ino, 1);
+      return op->Err(o.error());
+    }
     inodes.SetAttributes(ino, o->attrs, Expiry());
     dircache.Added(parent, n, o->attrs);
     DirChanged(parent);
@@ -38,7 +44,7 @@ void FuseFs::Impl::CreateFile(fuse_req_t req, const char* opname, fuse_ino_t par
       return;
     }
     OpenFile of{o->handle, ino, true};
-    const bool keep = Granted(ino, key, o->durable.lease_state, &of.leased);
+    const bool keep = Granted(ino, o->durable.lease_state, &of.leased);
     info.fh = handles.AddFile(of);
     ApplyCacheFlags(info, ino, keep);
     op->Done(0, [&] {
@@ -82,11 +88,11 @@ void FuseFs::Impl::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   p.disposition = (fi->flags & O_TRUNC) && write ? smb2::OpenDisposition::kOverwrite : smb2::OpenDisposition::kOpen;
   fuse_file_info info = *fi;
   p.lease_key = LeaseKeyFor(ino);
-  fs->Open(*path, p, [this, op, ino, write, info, key = p.lease_key](Result<smb2::OpenResult> o) mutable {
+  fs->Open(*path, p, [this, op, ino, write, info](Result<smb2::OpenResult> o) mutable {
     if (!o) return op->Err(o.error());
     inodes.SetAttributes(ino, o->attrs, Expiry());
     OpenFile of{o->handle, ino, write};
-    const bool keep = Granted(ino, key, o->durable.lease_state, &of.leased);
+    const bool keep = Granted(ino, o->durable.lease_state, &of.leased);
     info.fh = handles.AddFile(of);
     ApplyCacheFlags(info, ino, keep);
     op->Done(0, [&] {

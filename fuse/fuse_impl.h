@@ -50,11 +50,10 @@
 namespace smbgate::fuse {
 
 // The lease of one file (MS-SMB2 2.2.13.2.8): every open of the node
-// carries the same key, so this mount's opens share one lease and never
-// break each other; the server grants it per open and takes it back (a
-// break) when another client opens or changes the file.
+// carries the same key (LeaseKeyFor), so this mount's opens share one
+// lease and never break each other; the server grants it per open and
+// takes it back (a break) when another client opens or changes the file.
 struct Lease {
-  smb2::LeaseKey key{};
   std::uint32_t state = 0;  // SMB2_LEASE_* held now
   int opens = 0;            // open handles that hold it
 };
@@ -81,7 +80,10 @@ struct FuseFs::Impl {
   // Leases by node, and the node of each lease key.
   std::mutex lease_mu;
   std::unordered_map<std::uint64_t, Lease> leases;
-  std::map<smb2::LeaseKey, std::uint64_t> lease_nodes;
+  // The first half of every lease key of this mount, drawn at mount; the
+  // second half is the node id (never reused), so concurrent first opens
+  // of a file carry one key without any table.
+  std::array<std::uint8_t, 8> lease_salt{};
 
   // Kernel cache invalidations for lease breaks, run on a thread of their
   // own (never the I/O thread: dropping pages may need FUSE requests
@@ -251,13 +253,15 @@ struct FuseFs::Impl {
   }
 
   // ---- leases ------------------------------------------------------------
-  // The lease key for node `ino` (0: a node not made yet), drawn on first use.
-  smb2::LeaseKey LeaseKeyFor(std::uint64_t ino);
+  // The lease key of node `ino`, and the node of a key of this mount (0 for
+  // another key).
+  smb2::LeaseKey LeaseKeyFor(std::uint64_t ino) const;
+  std::uint64_t LeaseNode(const smb2::LeaseKey& key) const;
 
   // An open of `ino` with `key` was granted `state`. Whether the kernel may
   // keep its page cache of the file: only if this mount held a read lease
   // without a break since it filled that cache (another open holds one).
-  bool Granted(std::uint64_t ino, const smb2::LeaseKey& key, std::uint32_t state, bool* counted);
+  bool Granted(std::uint64_t ino, std::uint32_t state, bool* counted);
 
   // A handle counted in its node's lease closed; with the last one the
   // server forgets the lease.

@@ -231,6 +231,7 @@ std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const 
   }
   impl->is_mounted = true;
   Impl* raw = impl.get();
+  auth::OsRandom()(raw->lease_salt);
   raw->inval_thread = std::thread([raw] { raw->InvalidateLoop(); });
   raw->fs->SetLeaseBreakHandler([raw](const smb2::LeaseKey& key, std::uint32_t state, std::function<void()> ack) {
     raw->OnLeaseBreak(key, state, std::move(ack));

@@ -2,32 +2,28 @@
 
 namespace smbgate::fuse {
 
-smb2::LeaseKey FuseFs::Impl::LeaseKeyFor(std::uint64_t ino) {
-  std::lock_guard<std::mutex> l(lease_mu);
-  if (ino) {
-    auto it = leases.find(ino);
-    if (it != leases.end()) return it->second.key;
-  }
-  smb2::LeaseKey k;
-  auth::OsRandom()(k);
+smb2::LeaseKey FuseFs::Impl::LeaseKeyFor(std::uint64_t ino) const {
+  smb2::LeaseKey k{};
+  std::copy(lease_salt.begin(), lease_salt.end(), k.begin());
+  for (int b = 0; b < 8; ++b) k[8 + b] = static_cast<std::uint8_t>(ino >> (8 * b));
   return k;
 }
 
-bool FuseFs::Impl::Granted(std::uint64_t ino, const smb2::LeaseKey& key, std::uint32_t state, bool* counted) {
+std::uint64_t FuseFs::Impl::LeaseNode(const smb2::LeaseKey& key) const {
+  if (!std::equal(lease_salt.begin(), lease_salt.end(), key.begin())) return 0;
+  std::uint64_t ino = 0;
+  for (int b = 0; b < 8; ++b) ino |= static_cast<std::uint64_t>(key[8 + b]) << (8 * b);
+  return ino;
+}
+
+bool FuseFs::Impl::Granted(std::uint64_t ino, std::uint32_t state, bool* counted) {
   std::lock_guard<std::mutex> l(lease_mu);
-  Lease& le = leases[ino];
-  const bool cache_good = le.opens > 0 && (le.state & smb2::kLeaseRead) && le.key == key;
-  if (le.key != key) {
-    lease_nodes.erase(le.key);
-    le.key = key;
-    le.opens = 0;
-  }
-  lease_nodes[key] = ino;
   *counted = state != 0;
-  if (state) {
-    ++le.opens;
-    le.state = state;
-  }
+  if (!state) return false;
+  Lease& le = leases[ino];
+  const bool cache_good = le.opens > 0 && (le.state & smb2::kLeaseRead);
+  ++le.opens;
+  le.state = state;
   return cache_good && (state & smb2::kLeaseRead);
 }
 
@@ -35,21 +31,15 @@ void FuseFs::Impl::LeaseClosed(std::uint64_t ino) {
   std::lock_guard<std::mutex> l(lease_mu);
   auto it = leases.find(ino);
   if (it == leases.end()) return;
-  if (--it->second.opens <= 0) {
-    lease_nodes.erase(it->second.key);
-    leases.erase(it);
-  }
+  if (--it->second.opens <= 0) leases.erase(it);
 }
 
 void FuseFs::Impl::OnLeaseBreak(const smb2::LeaseKey& key, std::uint32_t new_state, std::function<void()> ack) {
-  std::uint64_t ino = 0;
-  {
+  const std::uint64_t ino = LeaseNode(key);
+  if (ino) {
     std::lock_guard<std::mutex> l(lease_mu);
-    auto it = lease_nodes.find(key);
-    if (it != lease_nodes.end()) {
-      ino = it->second;
-      leases[ino].state = new_state;
-    }
+    auto it = leases.find(ino);
+    if (it != leases.end()) it->second.state = new_state;
   }
   if (ino == 0 || (new_state & smb2::kLeaseRead)) return ack();
   // Read caching ends: attributes, listing entry and the kernel's pages

@@ -36,10 +36,12 @@ TEST_F(DirCacheTest, ListedNamesArePresentOthersAbsentUntilExpiry) {
   EXPECT_EQ(c.Find(8, "a.txt", now).answer, Answer::kUnknown);
   EXPECT_EQ(c.Find(7, "a.txt", later).answer, Answer::kUnknown);
   EXPECT_EQ(c.Find(7, "b.txt", later + 1s).answer, Answer::kUnknown);
-  // An expired listing is still there for HadSmallListing.
-  EXPECT_TRUE(c.HadSmallListing(7, 2));
-  EXPECT_FALSE(c.HadSmallListing(7, 1));
-  EXPECT_FALSE(c.HadSmallListing(8, 100));
+  // An expired listing is still there for HadSmallListing; a fresh one
+  // answers by itself.
+  EXPECT_FALSE(c.HadSmallListing(7, 2, now));
+  EXPECT_TRUE(c.HadSmallListing(7, 2, later));
+  EXPECT_FALSE(c.HadSmallListing(7, 1, later));
+  EXPECT_FALSE(c.HadSmallListing(8, 100, later));
 }
 
 TEST_F(DirCacheTest, CaseAndNonAsciiNamesAreLeftToTheServer) {

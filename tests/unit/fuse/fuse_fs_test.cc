@@ -290,22 +290,16 @@ TEST_F(FuseFsTest, NameDifferingOnlyInCaseGoesToTheServer) {
   ASSERT_EQ(::stat(P("d/file.txt").c_str(), &s), 0) << std::strerror(errno);
   EXPECT_EQ(s.st_size, 5);
   EXPECT_EQ(fake_->calls_for("Stat", "d/file.txt"), 1) << fake_->CallLog();
-  // See DISABLED_FreshListingIsNotFetchedAgainForAnotherCase.
   EXPECT_LE(fake_->calls("ReadDirectory"), 1) << fake_->CallLog();
   // The same name to the server: an exclusive create of a third spelling fails.
   EXPECT_EQ(Err(::open(P("d/FILE.TXT").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644)), EEXIST);
   EXPECT_EQ(fake_->Names("d"), std::vector<std::string>{"File.txt"});
 }
 
-// BUG (fuse/attributes.cc, LookupIn): a name the fresh listing cannot answer
-// (another case of a listed name, or a non-ASCII name, DirCache answers
-// kUnknown) makes LookupIn list the directory again (Relist) before it
-// sends the Stat, although the listing is fresh: HadSmallListing() is true
-// for fresh listings as well as expired ones, and the relisted listing
-// answers kUnknown again. kRelistMax's comment says a directory is listed
-// again "once their listing has expired". Cost: one extra QUERY_DIRECTORY
-// round trip (the whole directory, up to 4096 entries) per such lookup.
-TEST_F(FuseFsTest, DISABLED_FreshListingIsNotFetchedAgainForAnotherCase) {
+// A name a fresh listing cannot answer (another case of a listed name, or
+// a non-ASCII name) goes to the server as one Stat: the directory is listed
+// again only once its listing has expired (kRelistMax).
+TEST_F(FuseFsTest, FreshListingIsNotFetchedAgainForAnotherCase) {
   fake_->PutFile("d/File.txt", "12345");
   ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
   ListDir("d");
@@ -545,16 +539,10 @@ TEST_F(FuseFsTest, RenameOfADirectoryMovesItsSubtree) {
   EXPECT_EQ(fake_->Names(""), std::vector<std::string>{"db"});
 }
 
-// BUG (fuse/directories.cc, Rename): every EACCES from the rename is taken
-// for "the target is open", so the target is moved to a hidden name and
-// deleted (SillyRename) before the rename is tried again. When the refusal
-// was about the source (here: its ACL lacks DELETE, which the rename's
-// open of the source needs; Samba and Windows answer
-// STATUS_ACCESS_DENIED), the second rename fails the same way, rename(2)
-// reports EACCES, and the target file is gone: data loss on a failed
-// rename. The target should only be moved when it is open (or the second
-// attempt should put it back).
-TEST_F(FuseFsTest, DISABLED_RenameRefusedForTheSourceKeepsTheTarget) {
+// A rename refused with EACCES may be about the target (open elsewhere) or
+// about the source (here: its ACL lacks DELETE). The target is moved aside
+// for the second attempt, and put back when that fails too: never lost.
+TEST_F(FuseFsTest, RenameRefusedForTheSourceKeepsTheTarget) {
   fake_->PutFile("a", "A");
   fake_->PutFile("b", "B");
   fake_->DenyDelete("a");
@@ -565,16 +553,10 @@ TEST_F(FuseFsTest, DISABLED_RenameRefusedForTheSourceKeepsTheTarget) {
   EXPECT_EQ(fake_->Names(""), (std::vector<std::string>{"a", "b"}));
 }
 
-// BUG (fuse/directories.cc, Rename and SillyRename): a Windows server
-// refuses to replace a directory with STATUS_ACCESS_DENIED even when it is
-// empty; Rename takes that for "target open" and silly-renames the target
-// directory, whose SillyRename Unlink fails (it deletes files only:
-// STATUS_FILE_IS_A_DIRECTORY) and is ignored; the rename then succeeds and
-// the old target stays on the server for good as a hidden
-// ".smbgate-deleted-*" directory: never listed, never cleaned up (OpenDir's
-// leftover cleanup also uses Unlink), and its parent can no longer be
-// removed (rmdir: ENOTEMPTY on a directory that looks empty).
-TEST_F(FuseFsTest, DISABLED_RenameOverAnEmptyDirectoryOnWindowsLeavesNothingBehind) {
+// Windows refuses to replace even an empty directory (STATUS_ACCESS_DENIED):
+// the target directory is moved aside, the rename done, and the old
+// directory removed; no hidden ".smbgate-deleted-*" directory stays.
+TEST_F(FuseFsTest, RenameOverAnEmptyDirectoryOnWindowsLeavesNothingBehind) {
   fake_->PutFile("da/x", "x");
   fake_->PutDir("db");
   // What Windows answers to replacing a directory.
@@ -681,18 +663,10 @@ TEST_F(FuseFsTest, PageCacheIsKeptAcrossOpensWhileALeaseIsHeld) {
   EXPECT_EQ(fake_->cross_key_breaks(), 0);
 }
 
-// BUG (fuse/leases.cc, LeaseKeyFor and Granted): two opens of a file that
-// is not open yet, in flight together, each draw a key of their own
-// (LeaseKeyFor finds no lease for the node), so the file gets two leases
-// on the server (the second open breaks the first one's write caching).
-// Granted() then keeps only the last key for the node: it forgets the
-// first key in lease_nodes and restarts the count of opens at zero, so the
-// first close (LeaseClosed) drops the node's lease record while the other
-// open still holds its lease on the server. A later break of that lease
-// (another client writes) finds no node and is acknowledged without
-// dropping anything: the open file keeps serving stale pages from the
-// kernel's page cache.
-TEST_F(FuseFsTest, DISABLED_ConcurrentFirstOpensShareOneLease) {
+// Two first opens of a file in flight together carry one lease key (the
+// node's), so the file has one lease on the server, counted once per open:
+// a break after the first close still drops the page cache of the other.
+TEST_F(FuseFsTest, ConcurrentFirstOpensShareOneLease) {
   const std::string a(8192, 'a'), b(8192, 'b');
   fake_->PutFile("f", a);
   ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
