@@ -226,8 +226,8 @@ void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
   }
   inodes.InvalidateAttributes(f->ino, true);
   if (f->writable) TouchListing(f->ino);
-  if (f->leased) LeaseClosed(f->ino);
   locks->ForgetOpen(f->ino, fh);
+  if (f->leased) LeaseClosed(f->ino);
   fs->Close(f->handle, [op](Result<void> r) {
     if (op) op->Err(r ? 0 : ErrnoFor(r.error()));
   });

@@ -271,6 +271,9 @@ struct FuseFs::Impl {
   // cached under the part taken back goes, then the server is told.
   void OnLeaseBreak(const smb2::LeaseKey& key, std::uint32_t new_state, std::function<void()> ack);
 
+  // The rest of a break once locks kept under write caching are on the
+  // server: read caching, then the acknowledgement.
+  void AfterWriteCaching(std::uint64_t ino, std::uint32_t new_state, std::function<void()> ack);
   void InvalidateLoop();
 
   void StopInvalidations();

@@ -17,30 +17,55 @@ std::uint64_t FuseFs::Impl::LeaseNode(const smb2::LeaseKey& key) const {
 }
 
 bool FuseFs::Impl::Granted(std::uint64_t ino, std::uint32_t state, bool* counted) {
-  std::lock_guard<std::mutex> l(lease_mu);
   *counted = state != 0;
   if (!state) return false;
-  Lease& le = leases[ino];
-  const bool cache_good = le.opens > 0 && (le.state & smb2::kLeaseRead);
-  ++le.opens;
-  le.state = state;
+  bool cache_good;
+  {
+    std::lock_guard<std::mutex> l(lease_mu);
+    Lease& le = leases[ino];
+    cache_good = le.opens > 0 && (le.state & smb2::kLeaseRead);
+    ++le.opens;
+    le.state = state;
+  }
+  // Byte-range locks are kept here while the lease lets this client write
+  // alone.
+  locks->SetWriteLeased(ino, (state & smb2::kLeaseWrite) != 0);
   return cache_good && (state & smb2::kLeaseRead);
 }
 
 void FuseFs::Impl::LeaseClosed(std::uint64_t ino) {
-  std::lock_guard<std::mutex> l(lease_mu);
-  auto it = leases.find(ino);
-  if (it == leases.end()) return;
-  if (--it->second.opens <= 0) leases.erase(it);
+  {
+    std::lock_guard<std::mutex> l(lease_mu);
+    auto it = leases.find(ino);
+    if (it == leases.end()) return;
+    if (--it->second.opens > 0) return;
+    leases.erase(it);
+  }
+  locks->SetWriteLeased(ino, false);
 }
 
 void FuseFs::Impl::OnLeaseBreak(const smb2::LeaseKey& key, std::uint32_t new_state, std::function<void()> ack) {
   const std::uint64_t ino = LeaseNode(key);
+  bool had_write = false;
   if (ino) {
     std::lock_guard<std::mutex> l(lease_mu);
     auto it = leases.find(ino);
-    if (it != leases.end()) it->second.state = new_state;
+    if (it != leases.end()) {
+      had_write = it->second.state & smb2::kLeaseWrite;
+      it->second.state = new_state;
+    }
   }
+  // Write caching ends: the byte-range locks kept here go to the server
+  // first (another client is about to open the file).
+  if (had_write && !(new_state & smb2::kLeaseWrite)) {
+    return locks->SetWriteLeased(ino, false, [this, ino, new_state, ack = std::move(ack)]() mutable {
+      AfterWriteCaching(ino, new_state, std::move(ack));
+    });
+  }
+  AfterWriteCaching(ino, new_state, std::move(ack));
+}
+
+void FuseFs::Impl::AfterWriteCaching(std::uint64_t ino, std::uint32_t new_state, std::function<void()> ack) {
   if (ino == 0 || (new_state & smb2::kLeaseRead)) return ack();
   // Read caching ends: attributes, listing entry and the kernel's pages
   // and attributes of the file go (with cache=strict nothing is dirty in

@@ -85,18 +85,75 @@ void LockManager::Block(Inode& in, std::shared_ptr<std::atomic<int>> state, Done
   in.blocked.push_back({std::move(state), std::move(done), std::move(retry)});
 }
 
-void LockManager::RunSteps(std::vector<Step> steps, std::size_t i, bool wait,
+void LockManager::RunSteps(std::uint64_t ino, std::vector<Step> steps, std::size_t i, bool wait,
                            std::function<void(std::size_t, std::error_code)> done) {
   if (i == steps.size()) return done(i, {});
   const Step st = steps[i];
   auto self = shared_from_this();
+  // Under a write lease no other client has the file open, so none can
+  // hold or want a lock on it: locks are kept here (an upgrade is then
+  // atomic) and go to the server when the lease is broken, before the
+  // break is acknowledged (FlushCached). A cached lock is released here.
+  // A lock that would meet a kept one (two open files of this mount, as
+  // flock() takes them) is for the server to decide, with its waiting: the
+  // kept locks go there first, and the file's locks stay there until the
+  // next grant of a write lease.
+  bool local = false;
+  std::vector<Step> flush;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = inodes_.find(ino);
+    if (it != inodes_.end()) {
+      Inode& in = it->second;
+      auto c = std::find_if(in.cached.begin(), in.cached.end(),
+                            [&](const Step& x) { return x.handle == st.handle && x.range == st.range; });
+      if (st.unlock && c != in.cached.end()) {
+        in.cached.erase(c);
+        local = true;
+      } else if (!st.unlock && in.write_leased) {
+        // Locks on the server already (taken before the lease, or after a
+        // meeting): the server decides from then on.
+        const bool meets = !in.on_server.empty() ||
+                           std::any_of(in.cached.begin(), in.cached.end(), [&](const Step& x) {
+                             return Overlaps(x.range, st.range) && (x.range.exclusive || st.range.exclusive);
+                           });
+        if (!meets) {
+          in.cached.push_back(st);
+          local = true;
+        } else {
+          in.write_leased = false;
+          flush.swap(in.cached);
+        }
+      }
+    }
+  }
+  if (local) return RunSteps(ino, std::move(steps), i + 1, wait, std::move(done));
+  if (!flush.empty()) {
+    return RunSteps(ino, std::move(flush), 0, false,
+                    [self, ino, steps = std::move(steps), i, wait, done = std::move(done)](std::size_t,
+                                                                                          std::error_code) mutable {
+                      self->RunSteps(ino, std::move(steps), i, wait, std::move(done));
+                    });
+  }
   fs_->Lock(st.handle, st.range.start, st.range.end - st.range.start,
             st.unlock ? LT::kUnlock : st.range.exclusive ? LT::kExclusive : LT::kShared, wait && !st.unlock,
-            [self, steps = std::move(steps), i, wait, done](Result<void> r) mutable {
+            [self, ino, steps = std::move(steps), i, wait, done](Result<void> r) mutable {
+              {
+                std::lock_guard<std::mutex> l(self->mu_);
+                Inode& in = self->inodes_[ino];
+                const Step& s = steps[i];
+                if (s.unlock) {
+                  auto x = std::find_if(in.on_server.begin(), in.on_server.end(),
+                                        [&](const Step& o) { return o.handle == s.handle && o.range == s.range; });
+                  if (x != in.on_server.end()) in.on_server.erase(x);
+                } else if (r) {
+                  in.on_server.push_back(s);
+                }
+              }
               // An unlock that finds nothing (the server dropped it with a
               // lost connection) has done its job.
               if (!r && !steps[i].unlock) return done(i, r.error());
-              self->RunSteps(std::move(steps), i + 1, wait, std::move(done));
+              self->RunSteps(ino, std::move(steps), i + 1, wait, std::move(done));
             });
 }
 
@@ -174,13 +231,13 @@ void LockManager::RunSetLock(const Request& q, const LockRange& r, bool unlock, 
     return next(changed);
   }
   if (unlock) {
-    return RunSteps(std::move(steps), 0, false, [state, done, next](std::size_t, std::error_code) {
+    return RunSteps(q.ino, std::move(steps), 0, false, [state, done, next](std::size_t, std::error_code) {
       Answer(state, done, 0);
       next(true);
     });
   }
   const std::size_t released = plan.release_first.size();
-  RunSteps(steps, 0, false, [self, q, r, wait, done, state, next, steps, plan, released](std::size_t ok,
+  RunSteps(q.ino, steps, 0, false, [self, q, r, wait, done, state, next, steps, plan, released](std::size_t ok,
                                                                                            std::error_code ec) {
     if (!ec) {
       std::vector<Step> extra;
@@ -200,7 +257,7 @@ void LockManager::RunSetLock(const Request& q, const LockRange& r, bool unlock, 
           mine.erase(it);
         }
       }
-      return self->RunSteps(std::move(extra), 0, false, [state, done, next](std::size_t, std::error_code) {
+      return self->RunSteps(q.ino, std::move(extra), 0, false, [state, done, next](std::size_t, std::error_code) {
         Answer(state, done, 0);
         next(true);
       });
@@ -210,7 +267,7 @@ void LockManager::RunSetLock(const Request& q, const LockRange& r, bool unlock, 
     std::vector<Step> undo;
     for (std::size_t k = released; k < ok; ++k) undo.push_back({steps[k].handle, steps[k].range, true});
     for (std::size_t k = 0; k < released; ++k) undo.push_back({steps[k].handle, steps[k].range, false});
-    self->RunSteps(undo, 0, false, [self, q, r, wait, done, state, next, ec, undo, released, plan](std::size_t ok2,
+    self->RunSteps(q.ino, undo, 0, false, [self, q, r, wait, done, state, next, ec, undo, released, plan](std::size_t ok2,
                                                                                                   std::error_code) {
       const std::size_t unlocks = undo.size() - released;
       if (ok2 < undo.size() && ok2 >= unlocks) {
@@ -246,12 +303,12 @@ void LockManager::RunSetLock(const Request& q, const LockRange& r, bool unlock, 
       if (released == 0) {
         std::vector<Step> takes;
         for (const LockRange& t : plan.take) takes.push_back({q.handle, t, false});
-        self->RunSteps(takes, 0, true, [self, q, r, wait, done, state, takes](std::size_t ok3, std::error_code e3) {
+        self->RunSteps(q.ino, takes, 0, true, [self, q, r, wait, done, state, takes](std::size_t ok3, std::error_code e3) {
           // Granted (or failed): give the server locks back and run the
           // request again in its turn; it finds the range free now.
           std::vector<Step> back;
           for (std::size_t k = 0; k < ok3; ++k) back.push_back({takes[k].handle, takes[k].range, true});
-          self->RunSteps(back, 0, false, [self, q, r, wait, done, state, e3](std::size_t, std::error_code) {
+          self->RunSteps(q.ino, back, 0, false, [self, q, r, wait, done, state, e3](std::size_t, std::error_code) {
             int s = kWaiting;
             if (!state->compare_exchange_strong(s, kRunning)) return;  // cancelled meanwhile
             if (e3 && !IsConflict(e3)) return Answer(state, done, ErrnoOf(e3));
@@ -355,9 +412,9 @@ void LockManager::RunFlock(const Request& q, bool exclusive, bool unlock, bool w
   }
   if (answer >= 0 || blocked) {
     if (answer >= 0) Answer(state, done, answer);
-    return RunSteps(release, 0, false, [next, release](std::size_t, std::error_code) { next(!release.empty()); });
+    return RunSteps(q.ino, release, 0, false, [next, release](std::size_t, std::error_code) { next(!release.empty()); });
   }
-  RunSteps(release, 0, false, [self, q, exclusive, unlock, wait, done, state, next, release](std::size_t,
+  RunSteps(q.ino, release, 0, false, [self, q, exclusive, unlock, wait, done, state, next, release](std::size_t,
                                                                                             std::error_code) {
     if (unlock) {
       Answer(state, done, 0);
@@ -429,11 +486,50 @@ void LockManager::ReleaseOwner(std::uint64_t ino, std::uint64_t owner, Done done
         in.smb.erase(it);
       }
     }
-    self->RunSteps(std::move(steps), 0, false, [done, next](std::size_t, std::error_code) {
+    self->RunSteps(ino, std::move(steps), 0, false, [done, next](std::size_t, std::error_code) {
       done(0);
       next(true);
     });
   });
+}
+
+void LockManager::SetWriteLeased(std::uint64_t ino, bool leased, std::function<void()> then) {
+  if (leased) {
+    std::lock_guard<std::mutex> l(mu_);
+    inodes_[ino].write_leased = true;
+  }
+  if (leased) {
+    if (then) then();
+    return;
+  }
+  auto self = shared_from_this();
+  Serialize(ino, [self, ino, then](Next next) {
+    std::vector<Step> push;
+    {
+      std::lock_guard<std::mutex> l(self->mu_);
+      auto it = self->inodes_.find(ino);
+      if (it != self->inodes_.end()) {
+        it->second.write_leased = false;
+        push.swap(it->second.cached);
+      }
+    }
+    if (push.empty()) {
+      if (then) then();
+      return next(false);
+    }
+    // Nobody else can hold these ranges yet: the other client waits for
+    // the acknowledgement.
+    self->RunSteps(ino, std::move(push), 0, false, [then, next](std::size_t, std::error_code) {
+      if (then) then();
+      next(false);
+    });
+  });
+}
+
+std::size_t LockManager::cached_locks(std::uint64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = inodes_.find(ino);
+  return it == inodes_.end() ? 0 : it->second.cached.size();
 }
 
 void LockManager::ForgetOpen(std::uint64_t ino, std::uint64_t fh) {
@@ -444,6 +540,17 @@ void LockManager::ForgetOpen(std::uint64_t ino, std::uint64_t fh) {
       std::lock_guard<std::mutex> l(self->mu_);
       Inode& in = self->inodes_[ino];
       changed |= in.flocks.erase(fh) > 0;
+      // Kept locks of the handle go with it, as the server's would.
+      auto gone = [&](const smb2::Handle& h) {
+        std::erase_if(in.cached, [&](const Step& c) { return c.handle == h; });
+        std::erase_if(in.on_server, [&](const Step& c) { return c.handle == h; });
+      };
+      if (auto fl = in.flock_handles.find(fh); fl != in.flock_handles.end()) gone(fl->second);
+      for (const auto& [owner, v] : in.smb) {
+        for (const Smb& s : v) {
+          if (s.fh == fh) gone(s.handle);
+        }
+      }
       in.flock_handles.erase(fh);
       for (auto it = in.smb.begin(); it != in.smb.end();) {
         auto& v = it->second;

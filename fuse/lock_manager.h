@@ -74,11 +74,25 @@ class LockManager : public std::enable_shared_from_this<LockManager> {
   // the ones waiting on the server end when their handles close).
   void CancelAll();
 
+  // The file holds a write lease (MS-SMB2 2.2.13.2.8): no other client has
+  // it open, so locks are kept here, as kernel cifs does, and an upgrade of
+  // a range is atomic. With `leased` false (a break, the last close) the
+  // locks kept go to the server first, in their turn among the inode's
+  // requests; `then` runs after (the break's acknowledgement).
+  void SetWriteLeased(std::uint64_t ino, bool leased, std::function<void()> then = {});
+  // Locks kept here for `ino` (tests).
+  std::size_t cached_locks(std::uint64_t ino);
+
  private:
   struct Smb {
     std::uint64_t fh;
     smb2::Handle handle;
     LockRange range;
+  };
+  struct Step {
+    smb2::Handle handle;
+    LockRange range;
+    bool unlock;
   };
   // A request's progress, for Cancel: waiting, then answered exactly once.
   enum State : int { kRunning, kWaiting, kAnswered };
@@ -94,15 +108,14 @@ class LockManager : public std::enable_shared_from_this<LockManager> {
     std::unordered_map<std::uint64_t, smb2::Handle> flock_handles;
     bool busy = false;
     std::deque<std::function<void()>> queue;  // requests waiting their turn
+    // Under a write lease: locks kept here instead of on the server.
+    bool write_leased = false;
+    std::vector<Step> cached;
+    std::vector<Step> on_server;  // locks the server holds for this inode
     std::vector<Pending> blocked;             // waiting for a local holder
   };
   using Next = std::function<void(bool changed)>;
   using Job = std::function<void(Next next)>;
-  struct Step {
-    smb2::Handle handle;
-    LockRange range;
-    bool unlock;
-  };
 
   // Runs `job` when the inode is free; `next(changed)` frees it and, when
   // the locks changed, wakes the requests blocked on a local holder.
@@ -116,7 +129,7 @@ class LockManager : public std::enable_shared_from_this<LockManager> {
   void Block(Inode& in, std::shared_ptr<std::atomic<int>> state, Done done, std::function<void()> retry);
   // The SMB steps in order, stopping at the first failure: `done` gets the
   // number that succeeded and the failure (none when all did).
-  void RunSteps(std::vector<Step> steps, std::size_t i, bool wait,
+  void RunSteps(std::uint64_t ino, std::vector<Step> steps, std::size_t i, bool wait,
                 std::function<void(std::size_t ok, std::error_code)> done);
   static std::vector<LockRange> Ranges(const std::vector<Smb>& smb);
   // A waiting request's Cancel: EINTR, unless it was answered already.

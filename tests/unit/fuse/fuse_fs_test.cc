@@ -938,6 +938,40 @@ TEST_F(FuseFsTest, LockHeldByAnotherClient) {
   EXPECT_EQ(fake_->OtherLock("lk", 25, 1, false), smb2::MakeNtStatusError(st::kLockNotGranted));
 }
 
+// Under a write lease no other client has the file open: byte-range locks
+// are kept by the mount (no SMB LOCK), so an upgrade is atomic, and they
+// reach the server when the lease is broken, before the acknowledgement.
+TEST_F(FuseFsTest, LocksAreKeptUnderAWriteLeaseAndPushedAtItsBreak) {
+  fake_->PutFile("lk", std::string(200, 'x'));
+  ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
+  Fd fd(::open(P("lk").c_str(), O_RDWR));
+  ASSERT_TRUE(fd);
+  ResetCounts();
+  struct flock l {};
+  l.l_type = F_RDLCK;
+  l.l_whence = SEEK_SET;
+  l.l_start = 0;
+  l.l_len = 100;
+  ASSERT_EQ(::fcntl(fd.get(), F_SETLK, &l), 0) << std::strerror(errno);
+  l.l_type = F_WRLCK;  // an upgrade in place
+  ASSERT_EQ(::fcntl(fd.get(), F_SETLK, &l), 0) << std::strerror(errno);
+  EXPECT_EQ(fake_->calls("Lock"), 0) << fake_->CallLog();
+  EXPECT_EQ(fake_->locks_on("lk"), 0u);
+
+  // Another client wants the file: the write caching ends.
+  const auto out = fake_->BreakLeases("lk", smb2::kLeaseRead | smb2::kLeaseHandle);
+  EXPECT_EQ(out.sent, 1);
+  EXPECT_TRUE(out.all_acked());
+  EXPECT_EQ(fake_->locks_on("lk"), 1u) << "the kept lock was not on the server at the acknowledgement";
+  EXPECT_EQ(fake_->OtherLock("lk", 50, 1, false), smb2::MakeNtStatusError(st::kLockNotGranted));
+
+  // From now on the server has them: the unlock goes there.
+  l.l_type = F_UNLCK;
+  ASSERT_EQ(::fcntl(fd.get(), F_SETLK, &l), 0) << std::strerror(errno);
+  EXPECT_EQ(fake_->locks_on("lk"), 0u);
+  EXPECT_FALSE(fake_->OtherLock("lk", 50, 1, false));
+}
+
 TEST_F(FuseFsTest, ShutdownEndsALockWaitingForAnotherClient) {
   fake_->PutFile("lk", std::string(200, 'x'));
   ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
