@@ -67,7 +67,10 @@ void LockManager::Finish(std::uint64_t ino, bool changed) {
       in.queue.pop_front();
     } else {
       in.busy = false;
-      if (in.posix.empty() && in.smb.empty() && in.flocks.empty() && in.blocked.empty() && wake.empty()) {
+      // Kept while a write lease (and its kept locks) lasts: the flag would
+      // be lost with the entry.
+      if (in.posix.empty() && in.smb.empty() && in.flocks.empty() && in.blocked.empty() && wake.empty() &&
+          !in.write_leased && in.cached.empty() && in.on_server.empty()) {
         inodes_.erase(it);
       }
     }

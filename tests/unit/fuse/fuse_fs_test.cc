@@ -972,6 +972,24 @@ TEST_F(FuseFsTest, LocksAreKeptUnderAWriteLeaseAndPushedAtItsBreak) {
   EXPECT_FALSE(fake_->OtherLock("lk", 50, 1, false));
 }
 
+// The write lease outlives the locks taken under it: a lock after an
+// unlock is kept too.
+TEST_F(FuseFsTest, LocksStayKeptAfterAnUnlockUnderAWriteLease) {
+  fake_->PutFile("lk", std::string(200, 'x'));
+  ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
+  Fd fd(::open(P("lk").c_str(), O_RDWR));
+  ASSERT_TRUE(fd);
+  ResetCounts();
+  struct flock l {};
+  l.l_whence = SEEK_SET;
+  l.l_len = 10;
+  for (short type : {F_WRLCK, F_UNLCK, F_WRLCK, F_UNLCK}) {
+    l.l_type = type;
+    ASSERT_EQ(::fcntl(fd.get(), F_SETLK, &l), 0) << std::strerror(errno);
+  }
+  EXPECT_EQ(fake_->calls("Lock"), 0) << fake_->CallLog();
+}
+
 TEST_F(FuseFsTest, ShutdownEndsALockWaitingForAnotherClient) {
   fake_->PutFile("lk", std::string(200, 'x'));
   ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
