@@ -38,7 +38,7 @@ bool IsTargetDown(const std::error_code& ec) {
 
 std::shared_ptr<DfsFs> DfsFs::Create(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks) {
   std::shared_ptr<DfsFs> fs(new DfsFs(std::move(root), std::move(root_fs), std::move(hooks)));
-  fs->worker_ = std::thread([raw = fs.get()] { raw->WorkerLoop(); });
+  fs->worker_ = std::thread([q = fs->queue_] { WorkerLoop(q); });
   return fs;
 }
 
@@ -61,36 +61,35 @@ DfsFs::~DfsFs() {
 
 void DfsFs::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
-    stopping_ = true;
+    std::lock_guard<std::mutex> l(queue_->mu);
+    queue_->stopping = true;
   }
-  cv_.notify_all();
+  queue_->cv.notify_all();
 }
 
 void DfsFs::Post(std::function<void()> work) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (!stopping_) {
-      work_.push_back(std::move(work));
-      cv_.notify_all();
-      return;
-    }
-  }
+  std::lock_guard<std::mutex> l(queue_->mu);
+  if (queue_->stopping) return;
+  queue_->work.push_back(std::move(work));
+  queue_->cv.notify_all();
 }
 
-void DfsFs::WorkerLoop() {
+void DfsFs::WorkerLoop(const std::shared_ptr<WorkQueue>& q) {
   for (;;) {
     std::function<void()> w;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return stopping_ || !work_.empty(); });
+      std::unique_lock<std::mutex> l(q->mu);
+      q->cv.wait(l, [&] { return q->stopping || !q->work.empty(); });
       // Work already queued still runs, so each of its callbacks is called
       // (with an error once the target filesystems are stopped).
-      if (work_.empty()) return;
-      w = std::move(work_.front());
-      work_.pop_front();
+      if (q->work.empty()) return;
+      w = std::move(q->work.front());
+      q->work.pop_front();
     }
     w();
+    // May drop the last reference to the DfsFs (its destructor then
+    // detaches this thread): only the queue is used after this.
+    w = nullptr;
   }
 }
 

@@ -129,7 +129,16 @@ class DfsFs final : public RemoteFs, public std::enable_shared_from_this<DfsFs> 
   bool FailOver(const Route& r, std::error_code why);
   void RefreshIfExpired(const DfsReferralCache::Entry& e);
   void Post(std::function<void()> work);
-  void WorkerLoop();
+  // The worker's queue, shared with the worker thread: the last reference
+  // to the DfsFs may be dropped by work running on that thread, which then
+  // goes on with the queue alone (the DfsFs is gone).
+  struct WorkQueue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> work;
+    bool stopping = false;
+  };
+  static void WorkerLoop(const std::shared_ptr<WorkQueue>& q);
 
   struct OpenFile {
     std::shared_ptr<RemoteFs> fs;
@@ -144,14 +153,12 @@ class DfsFs final : public RemoteFs, public std::enable_shared_from_this<DfsFs> 
   DfsReferralCache cache_;
   std::uint32_t max_io_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<RemoteFs>> pool_;
   std::unordered_map<std::uint64_t, OpenFile> handles_;
   std::uint64_t next_handle_ = 1;
   LeaseBreakHandler lease_handler_;
   std::map<std::string, std::chrono::steady_clock::time_point> refresh_after_;
-  std::deque<std::function<void()>> work_;
-  bool stopping_ = false;
+  std::shared_ptr<WorkQueue> queue_ = std::make_shared<WorkQueue>();
   std::thread worker_;
 };
 
