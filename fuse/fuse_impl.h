@@ -135,11 +135,10 @@ struct FuseFs::Impl {
       ++impl->in_flight;
     }
     Op(const Op&) = delete;
+    // Touches the Impl only if the request was never answered: a callback
+    // may drop the last reference after the mount is gone (its answer
+    // counted, Shutdown no longer waits for it).
     ~Op() {
-      {
-        std::lock_guard<std::mutex> l(impl->interrupt_mu);
-        impl->interruptible.erase(req);
-      }
       // A path that forgot to reply would hang the caller forever: answer
       // EIO rather than leave the kernel waiting.
       if (!replied) Done(EIO, [this] { fuse_reply_err(req, EIO); });
@@ -148,6 +147,12 @@ struct FuseFs::Impl {
     void Done(int err, F&& reply) {
       // An interrupt may have answered first; the request is gone then.
       if (replied.exchange(true)) return;
+      {
+        // Before the reply: libfuse may hand the same pointer to the next
+        // request once this one is answered.
+        std::lock_guard<std::mutex> l(impl->interrupt_mu);
+        impl->interruptible.erase(req);
+      }
       reply();
       if (impl->opts.on_operation) {
         impl->opts.on_operation(name, err, std::chrono::duration<double>(Clock::now() - start).count());
