@@ -21,9 +21,10 @@ BUILD="cmake ninja-build ccache g++ pkg-config libssl-dev libboost-dev \
 # (tests/apps) runs git, rsync, make and a Python venv with pip on a mount. The domain
 # suite (tests/domain) provisions a Samba AD DC (samba-ad-dc, its provisioning data in
 # samba-ad-provision and its directory modules) and joins a file server to it (winbind).
+# gdb: an e2e test whose daemon does not stop prints the daemon's thread stacks.
 TEST="samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind smbclient clang libclang-rt-14-dev llvm procps iproute2 python3 python3-yaml bc curl prometheus \
   podman runc mmdebstrap gpg libdpkg-perl python3-grpcio python3-protobuf \
-  git rsync make python3-venv python3-pip python3-setuptools python3-wheel"
+  git rsync make python3-venv python3-pip python3-setuptools python3-wheel gdb"
 
 case "${1:-}" in
   "") PKGS="$RUNTIME $BUILD $TEST" ;;

@@ -69,7 +69,7 @@ class FuseFs {
   int Run();
   // Asks the loop to end (thread-safe).
   void Exit();
-  // Lets SIGTERM, SIGINT and SIGHUP end Run() (libfuse's handlers).
+  // Lets SIGTERM, SIGINT and SIGHUP end Run() (one mount per process).
   bool InstallSignalHandlers();
   // After Run(): waits (bounded) for replies still in flight, closes every
   // handle left open on the server, then unmounts.
@@ -88,6 +88,7 @@ class FuseFs {
   struct Impl;
 
  private:
+  void RemoveSignalHandlers();
   explicit FuseFs(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -11,6 +11,7 @@
 #endif
 
 #include <fuse3/fuse_lowlevel.h>
+#include <semaphore.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -76,6 +77,10 @@ struct FuseFs::Impl {
   std::string mountpoint;
   bool is_mounted = false;
   bool signals_installed = false;
+  // Stop signals and Exit() post this; Run's kicker thread then wakes the
+  // loop's main thread until the loop has ended (see Run).
+  sem_t stop_sem;
+  std::atomic<bool> loop_ended{false};
 
   // Leases by node, and the node of each lease key.
   std::mutex lease_mu;

@@ -1,8 +1,37 @@
 #include "fuse/fuse_impl.h"
 
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 
 namespace smbgate::fuse {
+namespace {
+
+// The mount whose loop the stop signals end (InstallSignalHandlers).
+std::atomic<FuseFs::Impl*> g_signal_mount{nullptr};
+
+// SIGTERM, SIGINT, SIGHUP. Only async-signal-safe calls: a flag store
+// (fuse_session_exit) and sem_post.
+void OnStopSignal(int) {
+  if (FuseFs::Impl* i = g_signal_mount.load()) {
+    fuse_session_exit(i->se);
+    sem_post(&i->stop_sem);
+  }
+}
+
+// The kicker's signal: its only job is to interrupt the loop's sem_wait.
+void OnKick(int) {}
+constexpr int kKickSignal = SIGURG;
+
+bool SetHandler(int sig, void (*fn)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = fn;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the loop must see EINTR
+  return sigaction(sig, &sa, nullptr) == 0;
+}
+
+}  // namespace
 
 void FuseFs::Impl::GiveBackMemory(std::size_t freed_entries) {
   const std::size_t now = inodes.size();
@@ -231,6 +260,7 @@ std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const 
   }
   impl->is_mounted = true;
   Impl* raw = impl.get();
+  sem_init(&raw->stop_sem, 0, 0);
   auth::OsRandom()(raw->lease_salt);
   raw->inval_thread = std::thread([raw] { raw->InvalidateLoop(); });
   raw->fs->SetLeaseBreakHandler([raw](const smb2::LeaseKey& key, std::uint32_t state, std::function<void()> ack) {
@@ -243,15 +273,35 @@ FuseFs::~FuseFs() {
   impl_->fs->SetLeaseBreakHandler({});
   impl_->StopInvalidations();
   if (!impl_->se) return;
-  if (impl_->signals_installed) fuse_remove_signal_handlers(impl_->se);
+  if (impl_->signals_installed) RemoveSignalHandlers();
   if (impl_->is_mounted) fuse_session_unmount(impl_->se);
   fuse_session_destroy(impl_->se);
+  sem_destroy(&impl_->stop_sem);
 }
 
+// Not libfuse's handlers: they only set the session's exit flag, and a
+// signal that lands between the loop's check of that flag and its
+// sem_wait leaves the loop waiting for good (libfuse before 3.18 wakes
+// nobody on exit; seen here as a daemon that ignored SIGTERM under ASan).
+// Ours also wake Run's kicker, which interrupts the loop until it ends.
 bool FuseFs::InstallSignalHandlers() {
-  if (fuse_set_signal_handlers(impl_->se) != 0) return false;
+  FuseFs::Impl* expected = nullptr;
+  if (!g_signal_mount.compare_exchange_strong(expected, impl_.get())) return false;
+  bool ok = SetHandler(kKickSignal, OnKick);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ok = ok && SetHandler(sig, OnStopSignal);
+  ok = ok && ::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
   impl_->signals_installed = true;
-  return true;
+  if (!ok) RemoveSignalHandlers();
+  return ok;
+}
+
+void FuseFs::RemoveSignalHandlers() {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::signal(sig, SIG_DFL);
+  // The kick signal's handler stays: a late kick must not find SIGURG's
+  // default (ignored, harmless) replaced by anything else; both do nothing.
+  impl_->signals_installed = false;
+  FuseFs::Impl* mine = impl_.get();
+  g_signal_mount.compare_exchange_strong(mine, nullptr);
 }
 
 int FuseFs::Run() {
@@ -261,13 +311,42 @@ int FuseFs::Run() {
   // kernel's queue drained; replies come from the SMB connection's thread.
   fuse_loop_cfg_set_idle_threads(cfg, 4);
   fuse_loop_cfg_set_max_threads(cfg, 16);
-  const int rc = fuse_session_loop_mt(impl_->se, cfg);
+  // The loop's main thread waits in sem_wait for its workers and looks at
+  // the exit flag only when woken. After a stop (a signal or Exit) the
+  // kicker interrupts it every 100 ms until the loop has ended; the loop
+  // then cancels its workers, which wait in read(2). The kicker takes no
+  // stop signals itself (blocked here, inherited).
+  Impl& i = *impl_;
+  i.loop_ended = false;
+  const pthread_t loop_thread = pthread_self();
+  sigset_t stops, old;
+  sigemptyset(&stops);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, kKickSignal}) sigaddset(&stops, sig);
+  pthread_sigmask(SIG_BLOCK, &stops, &old);
+  std::thread kicker([&i, loop_thread] {
+    while (sem_wait(&i.stop_sem) != 0) {
+    }
+    while (!i.loop_ended) {
+      pthread_kill(loop_thread, kKickSignal);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  const int rc = fuse_session_loop_mt(i.se, cfg);
+  i.loop_ended = true;
+  sem_post(&i.stop_sem);  // ends a kicker that was never woken
+  kicker.join();
+  // Posts left over (a second signal) must not end the next Run at once.
+  while (sem_trywait(&i.stop_sem) == 0) {
+  }
   fuse_loop_cfg_destroy(cfg);
   return rc < 0 ? -rc : 0;
 }
 
 void FuseFs::Exit() {
-  if (impl_->se) fuse_session_exit(impl_->se);
+  if (!impl_->se) return;
+  fuse_session_exit(impl_->se);
+  sem_post(&impl_->stop_sem);
 }
 
 void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
@@ -298,8 +377,7 @@ void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
   i.StopInvalidations();
   if (i.se && i.is_mounted) {
     if (i.signals_installed) {
-      fuse_remove_signal_handlers(i.se);
-      i.signals_installed = false;
+      RemoveSignalHandlers();
     }
     fuse_session_unmount(i.se);
     i.is_mounted = false;

@@ -273,6 +273,22 @@ void ResetSignalsInChild() {
   for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) ::signal(s, SIG_DFL);
 }
 
+// The stacks of every thread of `pid` (gdb, bounded), to tell a daemon
+// that will not stop from one that is slow; a note if gdb is missing.
+std::string ThreadStacks(pid_t pid) {
+  if (::access("/usr/bin/gdb", X_OK) != 0) return "(install gdb to see them)\n";
+  const std::string cmd = "cd / && timeout 60 /usr/bin/gdb -batch -nx -p " + std::to_string(pid) +
+                          " -ex 'thread apply all bt 25' 2>&1 | grep -E '^(Thread|#)'";
+  std::string out;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && out.size() < (1u << 20)) out.append(buf, n);
+    ::pclose(f);
+  }
+  return out;
+}
+
 std::string ReadAll(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -448,7 +464,9 @@ int Mount::Reap(std::chrono::milliseconds timeout) {
       return -1;
     }
     if (Clock::now() >= deadline) {
-      ADD_FAILURE() << "smbgate (pid " << pid_ << ") did not exit within " << timeout.count() << " ms; log:\n" << Log();
+      ADD_FAILURE() << "smbgate (pid " << pid_ << ") did not exit within " << timeout.count() << " ms; log:\n"
+                    << Log() << "\nits threads:\n"
+                    << ThreadStacks(pid_);
       Kill();
       return -1;
     }
