@@ -27,10 +27,9 @@ bool FuseFs::Impl::Granted(std::uint64_t ino, std::uint32_t state, bool* counted
     ++le.opens;
     le.state = state;
   }
-  // Keeping byte-range locks here under a write lease (LockManager::
-  // SetWriteLeased) stays off for now: an ASan run of the e2e flock test
-  // once left a request unanswered at shutdown with it on. Every lock goes
-  // to the server, as before.
+  // Byte-range locks are kept here while the lease lets this client write
+  // alone.
+  locks->SetWriteLeased(ino, (state & smb2::kLeaseWrite) != 0);
   return cache_good && (state & smb2::kLeaseRead);
 }
 

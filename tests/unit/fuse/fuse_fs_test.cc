@@ -938,12 +938,10 @@ TEST_F(FuseFsTest, LockHeldByAnotherClient) {
   EXPECT_EQ(fake_->OtherLock("lk", 25, 1, false), smb2::MakeNtStatusError(st::kLockNotGranted));
 }
 
-// Disabled with the lock keeping itself (fuse/leases.cc, Granted): an ASan
-// e2e run once left a flock request unanswered at shutdown with it on.
 // Under a write lease no other client has the file open: byte-range locks
 // are kept by the mount (no SMB LOCK), so an upgrade is atomic, and they
 // reach the server when the lease is broken, before the acknowledgement.
-TEST_F(FuseFsTest, DISABLED_LocksAreKeptUnderAWriteLeaseAndPushedAtItsBreak) {
+TEST_F(FuseFsTest, LocksAreKeptUnderAWriteLeaseAndPushedAtItsBreak) {
   fake_->PutFile("lk", std::string(200, 'x'));
   ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
   Fd fd(::open(P("lk").c_str(), O_RDWR));
@@ -976,7 +974,7 @@ TEST_F(FuseFsTest, DISABLED_LocksAreKeptUnderAWriteLeaseAndPushedAtItsBreak) {
 
 // The write lease outlives the locks taken under it: a lock after an
 // unlock is kept too.
-TEST_F(FuseFsTest, DISABLED_LocksStayKeptAfterAnUnlockUnderAWriteLease) {
+TEST_F(FuseFsTest, LocksStayKeptAfterAnUnlockUnderAWriteLease) {
   fake_->PutFile("lk", std::string(200, 'x'));
   ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
   Fd fd(::open(P("lk").c_str(), O_RDWR));
