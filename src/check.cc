@@ -121,13 +121,35 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (parsed->vers) opts.min_dialect = opts.max_dialect = *parsed->vers;
   opts.seal = parsed->seal;
   ConnectReport rep;
-  auto share = ConnectToShare(*target, *creds, opts, parsed->spn, &msg, {}, &rep);
-  // A DFS namespace: follow its referrals to the share that holds the path
-  // and describe that one below, after the chain.
+  // A domain-based namespace: its root servers, from the domain's DCs; else
+  // the share as named.
   std::vector<DfsHop> hops;
   Target final_target = *target;
+  Result<ShareSession> share = make_error_code(smb2::errc::malformed_response);
+  auto roots = ResolveDomainRoot(*target, *creds, opts, &hops, &msg, &rep);
+  if (!roots) {
+    share = roots.error();
+  } else if (!*roots) {
+    share = ConnectToShare(*target, *creds, opts, parsed->spn, &msg, {}, &rep);
+  } else {
+    for (std::size_t k = 0; k < (*roots)->size() && !share; ++k) {
+      const Target& t = (**roots)[k];
+      std::string why;
+      rep = ConnectReport{};
+      share = ConnectToShare(t, *creds, opts, "", &why, {}, &rep);
+      if (share) {
+        hops.back().used = k;
+        final_target = t;
+      } else {
+        msg = "DFS root target " + hops.back().targets[k] + " of " + hops.back().prefix + ": " + why;
+      }
+    }
+  }
+  // A DFS namespace: follow its referrals to the share that holds the path
+  // and describe that one below, after the chain.
   if (share && IsDfsShare(*share->tree)) {
-    share = FollowReferrals(*target, *share, *creds, opts, &hops, &final_target, &msg);
+    const Target from = final_target;
+    share = FollowReferrals(from, *share, *creds, opts, &hops, &final_target, &msg);
     if (!share) {
       rep.failed_stage = "dfs_referral";
       rep.error = share.error();

@@ -1,5 +1,7 @@
 #include "src/dfs.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "smb2/client/dfs_cache.h"
@@ -79,6 +81,85 @@ Result<ShareSession> FollowReferrals(const Target& target, ShareSession first, c
   }
   *final_target = cur;
   return share;
+}
+
+namespace {
+
+bool IsIpLiteral(const std::string& host) {
+  in6_addr a6;
+  in_addr a4;
+  return ::inet_pton(AF_INET, host.c_str(), &a4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
+// "\name" of a name list entry, or "name" as it came: the bare name.
+std::string BareName(const std::string& n) {
+  std::size_t i = 0;
+  while (i < n.size() && n[i] == '\\') ++i;
+  return n.substr(i);
+}
+
+}  // namespace
+
+Result<std::optional<std::vector<Target>>> ResolveDomainRoot(const Target& target, const Credentials& creds,
+                                                             const smb2::ConnectionOptions& opts,
+                                                             std::vector<DfsHop>* hops, std::string* error,
+                                                             ConnectReport* report) {
+  using None = std::optional<std::vector<Target>>;
+  if (IsIpLiteral(target.host) || target.share.empty()) return None{};
+  Target ipc = target;
+  ipc.share = "IPC$";
+  ipc.subdir.clear();
+  auto first = ConnectToShare(ipc, creds, opts, "", error, {}, report);
+  if (!first) return first.error();
+  (void)first->tree->Disconnect();
+  // MS-DFSC 3.1.4.1 step 5, 2.2.2: a DC referral is a request for the
+  // domain name alone; a server that is not a DC of such a domain answers
+  // it with an error (STATUS_NOT_FOUND, or STATUS_FS_DRIVER_REQUIRED when it
+  // does no DFS).
+  std::vector<std::string> dcs;
+  if (auto dc = smb2::GetDfsReferral(first->session, target.host, "\\" + target.host)) {
+    for (const smb2::DfsReferralEntry& e : dc->referrals) {
+      if (!(e.referral_entry_flags & smb2::kDfsNameListReferral)) continue;
+      for (const std::string& n : e.expanded_names) dcs.push_back(BareName(n));
+    }
+  }
+  if (dcs.empty()) {
+    (void)first->session->Logoff();
+    return None{};
+  }
+  // MS-DFSC 3.1.4.1 step 6: the root referral, to a DC: the one connected
+  // first (DNS picked it), then the others.
+  const std::string path = DfsPathOf(target);
+  const std::string root = "\\" + target.host + "\\" + target.share;
+  Result<smb2::DfsReferralResponse> resp = smb2::GetDfsReferral(first->session, target.host, root);
+  (void)first->session->Logoff();
+  for (std::size_t k = 0; !resp && k < dcs.size(); ++k) {
+    if (Lower(dcs[k]) == Lower(target.host)) continue;
+    Target t = ipc;
+    t.host = dcs[k];
+    t.port = kDefaultSmbPort;
+    std::string msg;
+    auto s = ConnectToShare(t, creds, opts, "", &msg, {}, nullptr);
+    if (!s) continue;
+    (void)s->tree->Disconnect();
+    resp = smb2::GetDfsReferral(s->session, t.host, root);
+    (void)s->session->Logoff();
+  }
+  // A domain, but no namespace of that name: the share may still be one of
+  // the DC's own (tree connect says).
+  if (!resp) return None{};
+  smb2::DfsReferralCache cache;
+  auto entry = cache.Insert(path, *resp, smb2::DfsReferralCache::Clock::now());
+  if (!entry || !*entry) return None{};
+  smb2::DfsReferralCache::Entry e = **entry;
+  std::vector<Target> out;
+  for (std::size_t k = 0; k < e.targets.size(); ++k) {
+    e.active = k;
+    if (auto t = TargetOfDfsPath(smb2::DfsReferralCache::Rewrite(e, path))) out.push_back(*t);
+  }
+  if (out.empty()) return None{};
+  hops->push_back(DfsHop{e.prefix, e.targets, e.targets.size(), e.ttl_s});  // none used yet
+  return std::optional<std::vector<Target>>(std::move(out));
 }
 
 void DfsSessions::Put(const std::string& server, const std::shared_ptr<smb2::Session>& s) {

@@ -43,6 +43,23 @@ Result<ShareSession> FollowReferrals(const Target& target, ShareSession first, c
                                      const smb2::ConnectionOptions& opts, std::vector<DfsHop>* hops,
                                      Target* final_target, std::string* error);
 
+// A domain-based namespace (MS-DFSC 3.1.4.1): when `target.host` names an
+// Active Directory domain (`//corp.example.com/dfs/...`), its domain
+// controllers answer a DC referral for "\domain" (their own names) and a
+// root referral for "\domain\namespace" (the namespace's root servers).
+// Asks the server `target.host` resolves to (for a domain: one of its DCs,
+// through DNS) for both, then the other DCs of the list for the root
+// referral if that one cannot answer. Returns the root targets, each as the
+// Target to mount (the subdirectory carried over), in the server's order
+// and with the hop in *hops; nullopt when the host is not a domain (an IP
+// address, a server that answers no DC referral): mount it as it is. Errors:
+// the host cannot be reached or refuses the credentials (*error and
+// *report as ConnectToShare's, so callers report it as they would that).
+Result<std::optional<std::vector<Target>>> ResolveDomainRoot(const Target& target, const Credentials& creds,
+                                                             const smb2::ConnectionOptions& opts,
+                                                             std::vector<DfsHop>* hops, std::string* error,
+                                                             ConnectReport* report);
+
 // The sessions of a DFS mount, by server, for referral requests on a session
 // that already exists. Thread-safe.
 class DfsSessions {

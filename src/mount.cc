@@ -207,6 +207,26 @@ struct Connector {
     }
   }
 
+  // A domain-based DFS namespace: the root servers the domain's DCs name
+  // for `target` (ResolveDomainRoot), or nullopt for any other share.
+  Result<std::optional<std::vector<Target>>> DomainRoots(std::vector<DfsHop>* hops, std::string* error) const {
+    auto creds = LoadCredentials(cfg.credentials, nullptr, error);
+    if (!creds) return creds.error();
+    if (!cfg.domain.empty() && creds->domain.empty()) creds->domain = cfg.domain;
+    smb2::ConnectionOptions o;
+    if (cfg.vers) o.min_dialect = o.max_dialect = *cfg.vers;
+    o.seal = cfg.seal;
+    o.client_guid = client_guid;
+    ConnectReport report;
+    auto r = ResolveDomainRoot(target, *creds, o, hops, error, &report);
+    if (!r) {
+      if (const std::string fix = LikelyFix(report.failed_stage, r.error()); !fix.empty()) {
+        *error += " (likely fix: " + fix + ")";
+      }
+    }
+    return r;
+  }
+
   Result<std::shared_ptr<smb2::SmbFs>> ConnectOnce(std::string* error,
                                                    std::optional<CredentialsFingerprint>* used) const {
     std::vector<std::string> warnings;
@@ -434,7 +454,30 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   auto connector = std::make_shared<Connector>(Connector{cfg, target, &metrics, {}, std::make_shared<DfsSessions>()});
   auth::OsRandom()(connector->client_guid);
   std::string error;
-  auto initial = connector->Connect(&error);
+  // A domain-based namespace (//domain/namespace/...): the first of its root
+  // servers that answers is mounted as the namespace.
+  std::vector<DfsHop> domain_hops;
+  auto roots = connector->DomainRoots(&domain_hops, &error);
+  if (!roots) {
+    report.Fail(error);
+    return 1;
+  }
+  Result<std::shared_ptr<smb2::SmbFs>> initial = make_error_code(smb2::errc::malformed_response);
+  if (!*roots) {
+    initial = connector->Connect(&error);
+  } else {
+    const DfsHop& h = domain_hops.front();
+    std::string why;
+    for (std::size_t k = 0; k < (*roots)->size() && !initial; ++k) {
+      connector->target = (**roots)[k];
+      initial = connector->Connect(&why);
+      if (initial) {
+        LogInfo("DFS domain namespace: mounting a root target", {{"path", h.prefix}, {"target", h.targets[k]}});
+      } else {
+        error = "DFS root target " + h.targets[k] + " of " + h.prefix + ": " + why;
+      }
+    }
+  }
   if (!initial) {
     report.Fail(error);
     return 1;

@@ -25,6 +25,10 @@ network.
               check` (JSON and text) and `smbgate mount` fail with one line naming the
               NTSTATUS and the fix, and a mounted daemon whose connection is cut counts
               the NTSTATUS and its class in /metrics, then recovers when the account does
+  namespace   the domain-based DFS namespace //DNS_DOMAIN/sysvol (resolved through the
+              DC's DNS in a mount namespace): `smbgate check` follows the DC referral
+              and the root referral to the DC's share and shows the chain; a server's
+              own name gets no referral; a mount of it lists the domain's policies
   secrets     no password in any smbgate or Samba log or output
 
 Prints "ok NAME" / "FAIL NAME: detail" per check, the timings and latencies, and
@@ -432,6 +436,75 @@ def secret_checks(dom):
           f"found in {sorted(set(leaks))}")
 
 
+def in_domain_dns(dom, work, script, timeout=90):
+    """`sh -c script` in a mount namespace whose resolver is the DC's DNS (and /etc/hosts
+    only localhost), as on a domain member: domain and DC names resolve through AD DNS."""
+    resolv = os.path.join(work, "ns-resolv.conf")
+    hosts = os.path.join(work, "ns-hosts")
+    with open(resolv, "w") as f:
+        f.write(f"nameserver {dom.dc_ip}\n")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n")
+    wrapped = (f'mount --bind "{resolv}" /etc/resolv.conf && mount --bind "{hosts}" /etc/hosts && ' + script)
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", wrapped],
+                       capture_output=True, text=True, timeout=timeout)
+    LOGS.append(("namespace script", r.stdout + r.stderr))
+    return r
+
+
+def namespace_checks(dom, work, alice_pw):
+    """A domain-based DFS namespace (MS-DFSC 3.1.4.1): //DNS_DOMAIN/sysvol names no
+    server; the DC (found through the domain's own DNS) answers a DC referral for the
+    domain and a root referral for the namespace, and smbgate mounts the root target.
+    (Samba's AD DC serves the domain namespaces sysvol and netlogon; a DFS namespace of
+    one's own in the domain needs Windows' DFS service, which Samba has not.)"""
+    creds = cred_file(os.path.join(work, "ns-creds"), "alice", alice_pw, DOMAIN)
+    share = f"//{DNS_DOMAIN}/sysvol"
+    r = in_domain_dns(dom, work, f'exec "{BINARY}" check {share} --credentials "{creds}" --timeout 20 --output json')
+    try:
+        obj = json.loads(r.stdout)
+    except ValueError:
+        obj = None
+    refs = (obj or {}).get("referrals") or [{}]
+    want_target = f"\\dc1.{DNS_DOMAIN}\\sysvol".lower()
+    check(f"namespace: check {share} follows the domain's root referral to the DC's share",
+          r.returncode == 0 and refs[0].get("path", "").lower() == f"\\{DNS_DOMAIN}\\sysvol".lower()
+          and refs[0].get("used", "").lower() == want_target
+          and (obj or {}).get("target", "").lower() == f"//dc1.{DNS_DOMAIN}:445/sysvol",
+          f"rc {r.returncode}: {r.stdout.strip()[:600]} {one_line(r.stderr)}")
+    r = in_domain_dns(dom, work, f'exec "{BINARY}" check {share} --credentials "{creds}" --timeout 20')
+    check("namespace: check shows the chain in text",
+          r.returncode == 0 and f"referral: \\{DNS_DOMAIN}\\sysvol -> " in r.stdout.replace("SYSVOL", "sysvol")
+          and "(used)" in r.stdout and f"target: //dc1.{DNS_DOMAIN}:445/sysvol" in r.stdout.lower(),
+          r.stdout.strip()[:600])
+    # A server's own name is no domain: no referral, the share as named.
+    r = in_domain_dns(dom, work, f'exec "{BINARY}" check //dc1.{DNS_DOMAIN}/data --credentials "{creds}" '
+                                 '--timeout 20 --output json')
+    try:
+        obj = json.loads(r.stdout)
+    except ValueError:
+        obj = {}
+    check("namespace: a server's name (//dc1.DOMAIN/data) is mounted as named, no referral",
+          r.returncode == 0 and "referrals" not in obj, f"rc {r.returncode}: {r.stdout.strip()[:300]}")
+    # The mount: the namespace path with a subdirectory, listed through FUSE.
+    mnt = os.path.join(work, "mnt-namespace")
+    log = os.path.join(work, "namespace-mount.log")
+    LOGS.append(log)
+    os.makedirs(mnt, exist_ok=True)
+    r = in_domain_dns(dom, work, f'"{BINARY}" mount {share}/{DNS_DOMAIN} "{mnt}" --credentials "{creds}" '
+                                 f'--foreground -o log_level=info > "{log}" 2>&1 & pid=$!; '
+                                 f'for i in $(seq 300); do mountpoint -q "{mnt}" && break; sleep 0.1; done; '
+                                 f'ls "{mnt}/Policies"; rc=$?; kill $pid; wait $pid; exit $rc')
+    gpo = "{31B2F340-016D-11D2-945F-00C04FB984F9}"  # the Default Domain Policy, in every domain
+    text = open(log, errors="replace").read() if os.path.exists(log) else ""
+    check(f"namespace: mount of {share}/{DNS_DOMAIN} lists the domain's policies through the root target",
+          r.returncode == 0 and gpo.lower() in r.stdout.lower(), f"rc {r.returncode}: {r.stdout[:300]} "
+          f"{r.stderr[-300:]} {text[-600:]}")
+    check("namespace: the mount logs the root target it used",
+          "DFS domain namespace: mounting a root target" in text and f"dc1.{DNS_DOMAIN}" in text.lower(),
+          text[-600:])
+
+
 def main():
     global BINARY
     if len(sys.argv) != 2:
@@ -467,7 +540,8 @@ def main():
                     ("accounts", lambda: account_checks(dom, work, alice_pw)),
                     ("latency", lambda: latency_checks(dom, work, alice_pw)),
                     ("rotation", lambda: rotation_checks(dom, work)),
-                    ("states", lambda: state_checks(dom, work)))
+                    ("states", lambda: state_checks(dom, work)),
+                    ("namespace", lambda: namespace_checks(dom, work, alice_pw)))
         only = os.environ.get("SMBGATE_DOMAIN_ONLY", "").split(",")  # to debug one section
         for name, fn in sections:
             if only != [""] and name not in only:
