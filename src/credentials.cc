@@ -308,6 +308,14 @@ std::optional<Failure> Finish(RawCredentials raw, const std::string& path,
           "this is intended");
     }
   }
+  // user@domain is a user principal name: sent whole, with no domain, as
+  // Windows clients send one in NTLM. The DC finds the account by it, so a
+  // UPN whose suffix is not the domain's name (an alternative UPN suffix of
+  // the forest) or whose user part is not the account name works too.
+  if (raw.user_full.find_first_of("\\/") == std::string::npos && raw.user_full.find('@') != std::string::npos) {
+    user = raw.user_full;
+    domain.clear();
+  }
   out->user = std::move(user);
   out->domain = std::move(domain);
   return std::nullopt;

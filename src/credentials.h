@@ -59,10 +59,11 @@ double CredentialsChangedTime(const std::string& path);
 //    value being everything after the first `=` up to the end of the line
 //    (a trailing "\r" removed), so a password may hold `=`, spaces, anything.
 // The user name may be `user`, `DOMAIN\user` (or `DOMAIN/user`), or
-// `user@domain`; the domain part is split off into `domain`, so `user@domain`
-// yields user "user", domain "domain" (NTLMv2 then sends them separately,
-// which Windows and Samba accept for a UPN suffix that names the domain). An
-// explicit domain that differs from the user name's domain part is an error.
+// `user@domain`, a user principal name: that one is kept whole in `user`
+// with `domain` empty, as Windows sends a UPN in NTLM, so the DC finds the
+// account by its UPN (an alternative UPN suffix, a UPN whose user part is
+// not the account name). An explicit domain that differs from the user
+// name's domain part is an error.
 //
 // On failure returns a credentials_errc and, if `error_message` is not null,
 // stores one line naming the path and the fix. Non-fatal findings (a password

@@ -11,7 +11,8 @@ network.
               mandatory` and `ntlm auth = ntlmv2-only`, and refuse an NTLMv1 logon
               (smbclient) that NTLMv2 passes
   accounts    mounts (real FUSE) as DOMAIN\\user from a Secret directory, as user@realm
-              (UPN) and as a plain user with `-o domain=`, from relative paths in the
+              (UPN), as a UPN with an alternative suffix of the forest (another user
+              part too) and as a plain user with `-o domain=`, from relative paths in the
               background: a file written lands on the file server owned by the domain
               user's uid; `smbgate check` of the DC's own share
   latency     session setups through the file server (which asks the DC) and on the DC:
@@ -239,12 +240,18 @@ def account_checks(dom, work, alice_pw):
     Secret(secret, f"{DOMAIN}\\alice", alice_pw)
     cred_file(os.path.join(work, "alice-upn.cred"), f"alice@{DNS_DOMAIN}", alice_pw)
     cred_file(os.path.join(work, "alice-plain.cred"), "alice", alice_pw)
+    # A UPN that is neither sAMAccountName@domain: an alternative suffix of the forest and
+    # another user part. Only the DC can map it to the account (NTLM carries it whole).
+    carol_pw = dom.create_user("carol")
+    dom.set_upn("carol", "carol.jones@alt.example")
+    cred_file(os.path.join(work, "carol-upn.cred"), "carol.jones@alt.example", carol_pw)
     cases = (
-        ("DOMAIN\\user from a Secret directory", "alice-secret", []),
-        ("user@realm (UPN) from a credentials file", "alice-upn.cred", []),
-        ("plain user with -o domain=", "alice-plain.cred", ["-o", f"domain={DOMAIN}"]),
+        ("DOMAIN\\user from a Secret directory", "alice-secret", [], uid),
+        ("user@realm (UPN) from a credentials file", "alice-upn.cred", [], uid),
+        ("plain user with -o domain=", "alice-plain.cred", ["-o", f"domain={DOMAIN}"], uid),
+        ("a UPN with an alternative suffix (carol.jones@alt.example)", "carol-upn.cred", [], dom.uid_of("carol")),
     )
-    for i, (what, creds, extra) in enumerate(cases):
+    for i, (what, creds, extra, uid) in enumerate(cases):
         mnt = f"mnt-alice-{i}"
         os.makedirs(os.path.join(work, mnt))
         # Relative paths, in the background (the daemon works from /).

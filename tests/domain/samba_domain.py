@@ -419,6 +419,21 @@ class SambaDomain:
             f.write(f"{DOMAIN}\\{name}:x:{uid}:{RID_BASE + 513}::/nonexistent:/usr/sbin/nologin\n")
         return password
 
+    def set_upn(self, name, upn):
+        """Gives `name` the user principal name `upn`, its suffix registered as one of the
+        forest's alternative UPN suffixes (uPNSuffixes of CN=Partitions, MS-ADTS 6.1.1.2.1.1)."""
+        import ldb
+        suffix = upn.rsplit("@", 1)[1]
+        db = self.samdb()
+        m = ldb.Message()
+        m.dn = ldb.Dn(db, "CN=Partitions," + str(db.get_config_basedn()))
+        m["uPNSuffixes"] = ldb.MessageElement(suffix, ldb.FLAG_MOD_ADD, "uPNSuffixes")
+        db.modify(m)
+        m = ldb.Message()
+        m.dn = self.user_dn(name)
+        m["userPrincipalName"] = ldb.MessageElement(upn, ldb.FLAG_MOD_REPLACE, "userPrincipalName")
+        db.modify(m)
+
     def uid_of(self, name):
         return RID_BASE + self.rid(name)
 

@@ -297,10 +297,12 @@ TEST(CredentialsUserTest, ThreeForms) {
       {"alice", "CORP", "alice", "CORP"},
       {"CORP\\alice", "", "alice", "CORP"},
       {"CORP/alice", "", "alice", "CORP"},
-      {"alice@corp.example.com", "", "alice", "corp.example.com"},
+      // A UPN goes whole, without a domain (the DC resolves it).
+      {"alice@corp.example.com", "", "alice@corp.example.com", ""},
+      {"alice@corp.example.com", "corp.example.com", "alice@corp.example.com", ""},
       {"CORP\\alice", "corp", "alice", "CORP"},  // same domain, case aside
       {"CORP\\a@b", "", "a@b", "CORP"},
-      {"first@last@corp", "", "first@last", "corp"},
+      {"first@last@corp", "", "first@last@corp", ""},
   };
   for (const auto& c : cases) {
     TempDir t;
@@ -428,8 +430,8 @@ TEST(CredentialsFileTest, UserNameForms) {
   EXPECT_EQ(a.result->domain, "CORP");
   auto b = Load(t.path() / "b");
   ASSERT_TRUE(b.result) << b.error;
-  EXPECT_EQ(b.result->user, "alice");
-  EXPECT_EQ(b.result->domain, "corp.example");
+  EXPECT_EQ(b.result->user, "alice@corp.example");  // a UPN, whole
+  EXPECT_EQ(b.result->domain, "");
   auto c = Load(t.path() / "c");
   ASSERT_TRUE(c.result) << c.error;
   EXPECT_EQ(c.result->domain, "CORP");
