@@ -167,6 +167,7 @@ struct Connection::Impl {
       h.tree_id = req.tree_id;
       h.session_id = req.session_id;
       if (w.related && i > 0) h.flags |= kFlagRelatedOperations;
+      if (req.dfs_operations) h.flags |= kFlagDfsOperations;
       if (negotiated.dialect >= kDialect300) {
         // MS-SMB2 2.2.1.2: ChannelSequence in the low 16 bits of Status.
         h.status = channel_sequence;

@@ -33,6 +33,9 @@ struct Request {
   // (MS-SMB2 3.2.4.1.1, 3.2.5.1.6), so the server can recognise a create,
   // write or lock it already carried out.
   bool replay = false;
+  // SMB2_FLAGS_DFS_OPERATIONS: a CREATE on a DFS share whose name is a DFS
+  // path (MS-SMB2 3.2.4.3).
+  bool dfs_operations = false;
   std::chrono::milliseconds timeout{0};  // 0: the connection's default
 };
 

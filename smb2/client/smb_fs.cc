@@ -176,6 +176,24 @@ Request TreeRequest(const Tree& t, Command cmd, const Body& body) {
   return MakeRequest(cmd, body, t.session().id(), t.id());
 }
 
+// MS-SMB2 3.2.4.3: on a DFS share (TreeConnect.IsDfsShare, 3.2.5.5) a
+// CREATE sets SMB2_FLAGS_DFS_OPERATIONS and names the file by its DFS path
+// without the leading backslash, "server\share\dir\file" (2.2.13), so the
+// server normalizes it (3.3.5.9) and answers STATUS_PATH_NOT_COVERED for a
+// path under a link. Windows servers need it for that answer; without it a
+// link is a reparse point the open cannot follow.
+Request CreateOn(const Tree& t, CreateRequest c) {
+  const bool dfs = t.share_flags() & (kShareFlagDfs | kShareFlagDfsRoot);
+  if (dfs) {
+    std::string prefix = t.unc();
+    prefix.erase(0, prefix.find_first_not_of('\\'));
+    c.name = c.name.empty() ? prefix : prefix + "\\" + c.name;
+  }
+  Request r = TreeRequest(t, Command::kCreate, c);
+  r.dfs_operations = dfs;
+  return r;
+}
+
 void CloseQuietly(const std::shared_ptr<Tree>& tree, FileId id) {
   CloseRequest c;
   c.file_id = id;
@@ -227,7 +245,7 @@ void QueryInfoOn(const std::shared_ptr<Tree>& tree, FileId id, std::uint8_t info
 // delete disposition it is the CLOSE that deletes).
 void OpenActClose(const std::shared_ptr<Tree>& tree, CreateRequest create, Request act, Callback<Response> cb) {
   std::vector<Request> reqs;
-  reqs.push_back(TreeRequest(*tree, Command::kCreate, create));
+  reqs.push_back(CreateOn(*tree, create));
   reqs.push_back(std::move(act));
   CloseRequest close;
   close.file_id = kAllOnesFileId;
@@ -376,7 +394,7 @@ void SmbFs::OpenWith(std::string path, OpenParams p, DurableState want, Callback
     want = {};
   }
   auto tree = tree_;
-  Send(tree, Mark(TreeRequest(*tree, Command::kCreate, c)), [cb = std::move(cb), want](Result<Response> r) {
+  Send(tree, Mark(CreateOn(*tree, c)), [cb = std::move(cb), want](Result<Response> r) {
     if (Forward(r, cb)) return;
     auto c2 = DecodeCreateResponse(r->message);
     if (Forward(c2, cb)) return;
@@ -404,7 +422,7 @@ void SmbFs::Reclaim(std::string path, OpenParams p, Handle old, DurableState hel
     c.contexts.push_back({kCreateRequestLease, LeaseContext(held.lease_key, held.lease_state)});
   }
   auto tree = tree_;
-  Send(tree, TreeRequest(*tree, Command::kCreate, c), [cb = std::move(cb), held](Result<Response> r) {
+  Send(tree, CreateOn(*tree, c), [cb = std::move(cb), held](Result<Response> r) {
     if (Forward(r, cb)) return;
     auto c2 = DecodeCreateResponse(r->message);
     if (Forward(c2, cb)) return;
@@ -592,7 +610,7 @@ void SmbFs::ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>
   // goes on from there.
   std::vector<Request> reqs;
   reqs.push_back(
-      TreeRequest(*tree, Command::kCreate, MetaOpen(std::move(*name), kFileListDirectory, kFileDirectoryFile)));
+      CreateOn(*tree, MetaOpen(std::move(*name), kFileListDirectory, kFileDirectoryFile)));
   reqs.push_back(QueryDirectoryFor(*tree, kAllOnesFileId, l->buffer));
   reqs.push_back(QueryDirectoryFor(*tree, kAllOnesFileId, l->buffer));
   tree->connection().SendCompound(std::move(reqs), true, [l](std::vector<Result<Response>> rs) {
@@ -616,7 +634,7 @@ void SmbFs::MakeDirectory(std::string path, Callback<FileAttributes> cb) {
   // CREATE and CLOSE as one related compound: the create response carries
   // the attributes (MS-SMB2 2.2.14), so a mkdir is one round trip.
   std::vector<Request> reqs;
-  reqs.push_back(TreeRequest(*tree_, Command::kCreate, c));
+  reqs.push_back(CreateOn(*tree_, c));
   CloseRequest close;
   close.file_id = kAllOnesFileId;
   reqs.push_back(TreeRequest(*tree_, Command::kClose, close));
@@ -768,7 +786,7 @@ void SmbFs::UpdatePath(std::string path, AttributeChange change, Callback<FileAt
   std::uint32_t access = kFileWriteAttributes;
   if (change.set_size) access |= kFileWriteData;
   std::vector<Request> reqs;
-  reqs.push_back(TreeRequest(*tree_, Command::kCreate, MetaOpen(std::move(*name), access)));
+  reqs.push_back(CreateOn(*tree_, MetaOpen(std::move(*name), access)));
   for (Request& r : UpdateChain(*tree_, change, kAllOnesFileId)) reqs.push_back(std::move(r));
   const std::size_t at = reqs.size() - 1;
   CloseRequest close;

@@ -20,6 +20,8 @@ served by real smbd processes (tests/dfs/samba_dfs.py), each on port 445 of its 
             with the server actually used (s1 and s2, not only the root)
   link      a mount of //s0/dfs/link2 and of //s0/dfs/link1/sub (a link path, and a
             directory under a link) read the target's files
+  wire      through a proxy in front of s0: every CREATE on the namespace share carries
+            SMB2_FLAGS_DFS_OPERATIONS and a DFS path name (server\\share\\path)
   check     `smbgate check //s0/dfs/ha` (text and JSON) shows the referral, both targets,
             the one used and the final target
   secrets   no password in any smbgate output
@@ -122,6 +124,47 @@ def smbgate_check(target, creds, json_out):
     return r
 
 
+def creates_in(frame):
+    """(flags, name) of each SMB2 CREATE request in a client frame (4-byte length first;
+    compounds followed by NextCommand). Signed, not encrypted: headers are plain."""
+    out = []
+    msg = frame[4:]
+    while len(msg) >= 64 and msg[:4] == b"\xfeSMB":
+        command = int.from_bytes(msg[12:14], "little")
+        flags = int.from_bytes(msg[16:20], "little")
+        next_command = int.from_bytes(msg[20:24], "little")
+        if command == 5 and len(msg) >= 64 + 56:  # MS-SMB2 2.2.13
+            off = int.from_bytes(msg[64 + 44:64 + 46], "little")
+            n = int.from_bytes(msg[64 + 46:64 + 48], "little")
+            out.append((flags, msg[off:off + n].decode("utf-16-le", "replace")))
+        if not next_command:
+            break
+        msg = msg[next_command:]
+    return out
+
+
+def wire_checks(work, ip, creds, daemons):
+    """SMB2_FLAGS_DFS_OPERATIONS (MS-SMB2 3.2.4.3): every CREATE on the namespace share
+    carries the flag and names its file by DFS path, "server\\share\\path". Seen on the
+    wire through a proxy in front of the root (the mount names the proxy's address)."""
+    from fault.smbproxy import FaultProxy
+    seen = []
+    with FaultProxy((ip[0], 445)) as proxy:
+        proxy.observe(lambda direction, frame: seen.extend(creates_in(frame)) if direction == "c2s" else None)
+        m = os.path.join(work, "mnt-wire")
+        dw = Daemon(f"//127.0.0.1:{proxy.port}/dfs", m, creds, os.path.join(work, "wire.log"))
+        daemons.append(dw)
+        names = sorted(os.listdir(m)) if dw.up else None
+        got = read_in_child(os.path.join(m, "link1", "data.txt")) if dw.up else None
+        check("wire: a mount through the proxy lists the root and reads through link1",
+              names == ["ha", "link1", "link2", "plain"] and got == "one\n", f"{names} {got!r} " + dw.log_text()[-500:])
+        dw.stop()
+    prefix = "127.0.0.1\\dfs"
+    bad = [(hex(f), n) for f, n in seen if not (f & 0x10000000) or not n.lower().startswith(prefix)]
+    check("wire: every CREATE on the namespace share has SMB2_FLAGS_DFS_OPERATIONS and a DFS path name",
+          len(seen) >= 3 and not bad, f"{len(seen)} creates; not so: {bad[:5]}")
+
+
 def main():
     global BINARY
     if len(sys.argv) != 2:
@@ -221,6 +264,9 @@ def main():
             check(f"link: mount of {share} reads the target's file", dl.up and got == want,
                   f"{got!r} " + dl.log_text()[-500:])
             dl.stop()
+
+        # ---------------------------------------------------------------- wire
+        wire_checks(work, ip, creds, daemons)
 
         # ---------------------------------------------------------------- check
         r = smbgate_check(f"//{ip[0]}/dfs/ha", creds, json_out=False)

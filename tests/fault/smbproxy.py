@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """A seeded fault-injection proxy for SMB2 over TCP, for loopback tests only.
 
-It listens on 127.0.0.1 (or ::1) and forwards every accepted connection to one upstream
-SMB server on 127.0.0.1 or ::1; it refuses any other address, for the upstream and for
+It listens on a loopback address (127.0.0.0/8 or ::1) and forwards every accepted
+connection to one upstream SMB server on a loopback address (the DFS tests' servers are on
+127.0.0.N added to lo); it refuses any other address, for the upstream and for
 the listener, before it opens a socket. It reads the MS-SMB2 2.1 Direct TCP framing (a
 4-byte header: a zero byte, then a 24-bit big-endian length) in both directions, so a
 fault happens between two frames, or inside one when it is a truncation. Python 3.11
@@ -42,6 +43,7 @@ As a library
         p.chaos(0.05, ("cut", "reset", "stall", "delay", "truncate"))  # per frame
         p.stats()   -> {"connections": ..., "frames_c2s": ..., "faults": {"cut": ...}, ...}
         p.faults()  -> [{"conn": 0, "dir": "s2c", "frame": 12, "kind": "cut", ...}, ...]
+        p.observe(fn)                  # fn(direction, frame) for every frame, as it arrives
 
   Thread-safe: every method may be called from any thread while the proxy runs.
   stop() closes every socket and joins every thread it started, within about a second.
@@ -104,14 +106,15 @@ JOIN_TIMEOUT = 5.0
 
 
 def require_loopback(host, what):
-    """Returns `host` if it is 127.0.0.1 or ::1; ValueError otherwise (no name lookup)."""
+    """Returns `host` if it is a loopback address (127.0.0.0/8, ::1); ValueError otherwise
+    (no name lookup)."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         raise ValueError(f"{what} {host!r} is not an IP address; this proxy only uses "
-                         "127.0.0.1 or ::1") from None
-    if str(address) not in ("127.0.0.1", "::1"):
-        raise ValueError(f"{what} {host} is not loopback; this proxy only uses 127.0.0.1 "
+                         "127.0.0.0/8 or ::1") from None
+    if not address.is_loopback:
+        raise ValueError(f"{what} {host} is not loopback; this proxy only uses 127.0.0.0/8 "
                          "or ::1")
     return str(address)
 
@@ -268,7 +271,7 @@ class _Conn:
 class FaultProxy:
     """A TCP proxy from a loopback port to a loopback SMB server that injects faults.
 
-    upstream: (host, port), host 127.0.0.1 or ::1. listen: (host, port), port 0 for a free
+    upstream: (host, port), host in 127.0.0.0/8 or ::1. listen: (host, port), port 0 for a free
     one. seed: an int, or None for a random one (read it back from .seed). control: None,
     or (host, port) of a loopback port for the line protocol of the module docstring.
     log: None or a callable taking one line per fault. ValueError for a non-loopback
@@ -311,6 +314,7 @@ class FaultProxy:
         }
         self._fault_counts = {kind: 0 for kind in KINDS + ("down",)}
         self._fault_log = []
+        self._observers = []
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -701,7 +705,17 @@ class FaultProxy:
         except _Closed:
             return
 
+    def observe(self, fn):
+        """Calls fn(direction, frame) with every frame (its 4-byte length included) as it
+        arrives, before any fault, on the proxy's threads: to look at what a client sends."""
+        with self._lock:
+            self._observers.append(fn)
+
     def _forward(self, conn, direction, dst, frame):
+        with self._lock:
+            observers = list(self._observers)
+        for fn in observers:
+            fn(direction, frame)
         with conn.lock:
             index = conn.frames
             conn.frames += 1
