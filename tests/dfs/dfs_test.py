@@ -143,7 +143,7 @@ def creates_in(frame):
     return out
 
 
-def wire_checks(work, ip, creds, daemons):
+def wire_checks(work, ip, creds, daemons, root_dir):
     """SMB2_FLAGS_DFS_OPERATIONS (MS-SMB2 3.2.4.3): every CREATE on the namespace share
     carries the flag and names its file by DFS path, "server\\share\\path". Seen on the
     wire through a proxy in front of the root (the mount names the proxy's address)."""
@@ -158,6 +158,24 @@ def wire_checks(work, ip, creds, daemons):
         got = read_in_child(os.path.join(m, "link1", "data.txt")) if dw.up else None
         check("wire: a mount through the proxy lists the root and reads through link1",
               names == ["ha", "link1", "link2", "plain"] and got == "one\n", f"{names} {got!r} " + dw.log_text()[-500:])
+        # Create, rename and unlink in the namespace share itself (outside any link).
+        ok = dw.up
+        try:
+            if ok:
+                with open(os.path.join(m, "plain", "a.txt"), "w") as f:
+                    f.write("plain\n")
+                os.rename(os.path.join(m, "plain", "a.txt"), os.path.join(m, "plain", "b.txt"))
+        except OSError as e:
+            ok = str(e)
+        on_disk = os.path.join(root_dir, "plain", "b.txt")
+        landed = os.path.exists(on_disk) and open(on_disk).read() == "plain\n"
+        try:
+            if ok is True:
+                os.unlink(os.path.join(m, "plain", "b.txt"))
+        except OSError as e:
+            ok = str(e)
+        check("wire: create, rename and unlink in the namespace share (DFS path names)",
+              ok is True and landed and not os.path.exists(on_disk), f"{ok} landed={landed}")
         dw.stop()
     prefix = "127.0.0.1\\dfs"
     bad = [(hex(f), n) for f, n in seen if not (f & 0x10000000) or not n.lower().startswith(prefix)]
@@ -266,7 +284,7 @@ def main():
             dl.stop()
 
         # ---------------------------------------------------------------- wire
-        wire_checks(work, ip, creds, daemons)
+        wire_checks(work, ip, creds, daemons, ns.root_dir)
 
         # ---------------------------------------------------------------- check
         r = smbgate_check(f"//{ip[0]}/dfs/ha", creds, json_out=False)
