@@ -179,12 +179,16 @@ void FuseFs::Impl::Remove(fuse_req_t req, fuse_ino_t parent, const char* name, b
     inodes.Remove(parent, n);
     op->Err(0);
   };
-  if (dir) return fs->RemoveDirectory(*path, done);
-  // A file this mount has open goes to a hidden name first, so the name
-  // can be used again at once (a server keeps a file marked for deletion,
-  // and its name, until its last handle closes).
-  if (handles.IsOpen(child)) return SillyRename(*path, done);
-  fs->Unlink(*path, done);
+  // Handles kept after their close go first: the server would keep the
+  // file (and its name) until they close.
+  ClosingParked([this, dir, done, child, path = *path] {
+    if (dir) return fs->RemoveDirectory(path, done);
+    // A file this mount has open goes to a hidden name first, so the name
+    // can be used again at once (a server keeps a file marked for deletion,
+    // and its name, until its last handle closes).
+    if (handles.IsOpen(child)) return SillyRename(path, done);
+    fs->Unlink(path, done);
+  });
 }
 
 void FuseFs::Impl::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
@@ -212,7 +216,14 @@ void FuseFs::Impl::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, f
     inodes.Rename(parent, n, newparent, nn);
     op->Err(0);
   };
-  fs->Rename(*from, *to, replace, [this, finish, from = *from, to = *to, replace](Result<void> r) {
+  // Handles kept after their close go first: a server refuses to replace
+  // an open file or to rename a directory with an open file inside.
+  ClosingParked([this, finish, from = *from, to = *to, replace] { RenameNow(from, to, replace, finish); });
+}
+
+void FuseFs::Impl::RenameNow(const std::string& from, const std::string& to, bool replace,
+                             std::function<void(Result<void>)> finish) {
+  fs->Rename(from, to, replace, [this, finish, from, to, replace](Result<void> r) {
     // A server refuses to replace a file that is open (here or at another
     // client) with STATUS_ACCESS_DENIED, and Windows an empty directory.
     // POSIX replaces it at once, and whoever has it open keeps it: move the

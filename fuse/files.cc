@@ -87,6 +87,23 @@ void FuseFs::Impl::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   p.non_directory = true;
   p.disposition = (fi->flags & O_TRUNC) && write ? smb2::OpenDisposition::kOverwrite : smb2::OpenDisposition::kOpen;
   fuse_file_info info = *fi;
+  // A handle of this file closed a moment ago and kept under its lease:
+  // no round trip. (O_TRUNC goes to the server.)
+  if (!(fi->flags & O_TRUNC)) {
+    if (auto kept = Unpark(ino, write)) {
+      bool keep = false;
+      {
+        std::lock_guard<std::mutex> l(lease_mu);
+        auto it = leases.find(ino);
+        keep = it != leases.end() && (it->second.state & smb2::kLeaseRead);
+      }
+      info.fh = handles.AddFile(*kept);
+      ApplyCacheFlags(info, ino, keep);
+      return op->Done(0, [&] {
+        if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
+      });
+    }
+  }
   p.lease_key = LeaseKeyFor(ino);
   fs->Open(*path, p, [this, op, ino, write, info](Result<smb2::OpenResult> o) mutable {
     if (!o) return op->Err(o.error());
@@ -226,6 +243,11 @@ void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
   }
   inodes.InvalidateAttributes(f->ino, true);
   if (f->writable) TouchListing(f->ino);
+  // Kept for a reopen while the lease allows (deferred close).
+  if (Park(*f)) {
+    if (op) op->Err(0);
+    return;
+  }
   locks->ForgetOpen(f->ino, fh);
   if (f->leased) LeaseClosed(f->ino);
   fs->Close(f->handle, [op](Result<void> r) {

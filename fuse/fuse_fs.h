@@ -37,6 +37,10 @@ struct FsOptions {
   CacheMode cache = CacheMode::kStrict;
   // Entry and attribute timeout (mount.cifs actimeo), seconds.
   double actimeo = 1.0;
+  // Deferred close (mount.cifs closetimeo), seconds: a file closed under a
+  // handle-caching lease keeps its SMB handle this long for a reopen; 0
+  // closes at once.
+  double close_timeout = 0;
   // Largest FUSE read/write the kernel sends (capped at 1 MiB by FUSE).
   std::uint32_t max_io = 1 << 20;
   std::string fsname;  // shown by mount(8): //host/share

@@ -288,6 +288,45 @@ struct FuseFs::Impl {
 
   void StopInvalidations();
 
+  // ---- deferred close (mount option closetimeo) -------------------------
+  // A file opened for reading and closed while its lease lets this client
+  // cache the open itself (SMB2_LEASE_HANDLE_CACHING, MS-SMB2 2.2.13.2.8)
+  // keeps its SMB handle for opts.close_timeout: another read open of the
+  // file in that time takes it back with no round trip. The handle is closed when
+  // the time is up, when the lease loses H (another client wants the file),
+  // before this mount removes or renames anything (a server keeps a file
+  // with an open handle, and refuses to rename a directory holding one),
+  // and at shutdown.
+  struct Parked {
+    OpenFile file;
+    Clock::time_point until;
+  };
+  std::mutex park_mu;
+  std::condition_variable park_cv;
+  std::unordered_map<std::uint64_t, std::vector<Parked>> parked;  // by node
+  std::size_t parked_count = 0;
+  bool park_stop = false;
+  std::thread park_thread;
+  // At most this many handles wait at once (untar of a big tree).
+  static constexpr std::size_t kMaxParked = 128;
+  // Keeps `f` open instead of closing it, when its lease allows; false
+  // when it must be closed now.
+  bool Park(const OpenFile& f);
+  // A parked handle of `ino` with this access, taken back.
+  std::optional<OpenFile> Unpark(std::uint64_t ino, bool writable);
+  // Takes the parked handles of `ino` (0: all, or only `expired_at` or
+  // earlier when that is set).
+  std::vector<OpenFile> TakeParked(std::uint64_t ino, std::optional<Clock::time_point> expired_at = std::nullopt);
+  // Closes `files` on the server (their lease counts end), then `then`.
+  void CloseParked(std::vector<OpenFile> files, std::function<void()> then);
+  // Closes every parked handle, then runs `then` (at once when none).
+  void ClosingParked(std::function<void()> then);
+  // Rename's server part, after ClosingParked.
+  void RenameNow(const std::string& from, const std::string& to, bool replace,
+                 std::function<void(Result<void>)> finish);
+  void ParkLoop();
+  void StopParking();
+
   // ---- operations ------------------------------------------------------
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
 

@@ -263,6 +263,7 @@ std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const 
   sem_init(&raw->stop_sem, 0, 0);
   auth::OsRandom()(raw->lease_salt);
   raw->inval_thread = std::thread([raw] { raw->InvalidateLoop(); });
+  if (raw->opts.close_timeout > 0) raw->park_thread = std::thread([raw] { raw->ParkLoop(); });
   raw->fs->SetLeaseBreakHandler([raw](const smb2::LeaseKey& key, std::uint32_t state, std::function<void()> ack) {
     raw->OnLeaseBreak(key, state, std::move(ack));
   });
@@ -272,6 +273,7 @@ std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const 
 FuseFs::~FuseFs() {
   impl_->fs->SetLeaseBreakHandler({});
   impl_->StopInvalidations();
+  impl_->StopParking();
   if (!impl_->se) return;
   if (impl_->signals_installed) RemoveSignalHandlers();
   if (impl_->is_mounted) fuse_session_unmount(impl_->se);
@@ -360,8 +362,12 @@ void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
   }
   // Lock requests waiting for another process of this mount end now.
   i.locks->CancelAll();
-  // Close what the kernel did not release (a stop with files still open).
-  for (const OpenFile& f : i.handles.TakeAll()) {
+  // Close what the kernel did not release (a stop with files still open),
+  // and the handles kept after their close.
+  i.StopParking();
+  std::vector<OpenFile> left = i.handles.TakeAll();
+  for (const OpenFile& f : i.TakeParked(0)) left.push_back(f);
+  for (const OpenFile& f : left) {
     auto p = std::make_shared<std::promise<void>>();
     i.fs->Close(f.handle, [p](Result<void>) { p->set_value(); });
     p->get_future().wait_for(std::chrono::seconds(10));

@@ -46,6 +46,16 @@ void FuseFs::Impl::LeaseClosed(std::uint64_t ino) {
 
 void FuseFs::Impl::OnLeaseBreak(const smb2::LeaseKey& key, std::uint32_t new_state, std::function<void()> ack) {
   const std::uint64_t ino = LeaseNode(key);
+  // Handle caching ends: handles kept after their close go first (another
+  // client waits for them to open, rename or delete the file).
+  if (ino && !(new_state & smb2::kLeaseHandle)) {
+    std::vector<OpenFile> kept = TakeParked(ino);
+    if (!kept.empty()) {
+      return CloseParked(std::move(kept), [this, key, new_state, ack = std::move(ack)]() mutable {
+        OnLeaseBreak(key, new_state, std::move(ack));
+      });
+    }
+  }
   bool had_write = false;
   if (ino) {
     std::lock_guard<std::mutex> l(lease_mu);

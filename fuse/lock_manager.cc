@@ -535,6 +535,15 @@ std::size_t LockManager::cached_locks(std::uint64_t ino) {
   return it == inodes_.end() ? 0 : it->second.cached.size();
 }
 
+bool LockManager::Idle(std::uint64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) return true;
+  const Inode& in = it->second;
+  return !in.busy && in.posix.empty() && in.smb.empty() && in.flocks.empty() && in.blocked.empty() &&
+         in.cached.empty() && in.on_server.empty();
+}
+
 void LockManager::ForgetOpen(std::uint64_t ino, std::uint64_t fh) {
   auto self = shared_from_this();
   Serialize(ino, [self, ino, fh](Next next) {

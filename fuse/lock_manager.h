@@ -82,6 +82,9 @@ class LockManager : public std::enable_shared_from_this<LockManager> {
   void SetWriteLeased(std::uint64_t ino, bool leased, std::function<void()> then = {});
   // Locks kept here for `ino` (tests).
   std::size_t cached_locks(std::uint64_t ino);
+  // No lock, waiter or request of any kind for `ino`: a handle of it may
+  // stay open after its close (deferred close) without keeping a lock.
+  bool Idle(std::uint64_t ino);
 
  private:
   struct Smb {

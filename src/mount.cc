@@ -581,6 +581,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   fo.read_only = cfg.read_only;
   fo.allow_other = cfg.allow_other;
   fo.actimeo = cfg.actimeo;
+  fo.close_timeout = cfg.closetimeo;
   fo.cache = cfg.cache == MountConfig::Cache::kNone    ? fuse::CacheMode::kNone
              : cfg.cache == MountConfig::Cache::kLoose ? fuse::CacheMode::kLoose
                                                        : fuse::CacheMode::kStrict;

@@ -224,6 +224,17 @@ bool SetActimeo(MountConfig* c, std::string_view v, std::string* why) {
   return true;
 }
 
+bool SetCloseTimeo(MountConfig* c, std::string_view v, std::string* why) {
+  double d = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d, std::chars_format::fixed);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < 0 || d > 3600) {
+    *why = Quote(v) + " is not a number of seconds from 0 to 3600 (like 1, or 0 to close at once)";
+    return false;
+  }
+  c->closetimeo = d;
+  return true;
+}
+
 bool SetSoftTimeout(MountConfig* c, std::string_view v, std::string* why) {
   double d = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d, std::chars_format::fixed);
@@ -409,6 +420,7 @@ constexpr Option kOptions[] = {
     {"actimeo", SetActimeo},
     {"allow_other", nullptr, SetAllowOther},
     {"cache", SetCache},
+    {"closetimeo", SetCloseTimeo},
     {"credentials", SetCredentials},
     {"dir_mode", SetDirMode},
     {"domain", SetDomain},

@@ -47,6 +47,10 @@ struct MountConfig {
   // (checked by ValidateSpn); empty: DefaultSpn(target), `cifs/HOST`.
   std::string spn;
   double actimeo = 1.0;  // attribute and entry cache seconds, 0..3600
+  // `closetimeo=` (as mount.cifs): seconds a file closed under a
+  // handle-caching lease keeps its SMB handle for a reopen, 0..3600; 0
+  // closes at once.
+  double closetimeo = 1.0;
   // `hard` (the default): a request waits for a lost server as long as it
   // takes (the application's signals still interrupt it); `soft`: it fails
   // with EIO after `soft_timeout` seconds (1..3600) without a connection.

@@ -1013,5 +1013,92 @@ TEST_F(FuseFsTest, ShutdownEndsALockWaitingForAnotherClient) {
   EXPECT_EQ(fake_->open_handles(), 0u);
 }
 
+// ---- deferred close (closetimeo) -------------------------------------------
+
+class DeferredCloseTest : public FuseFsTest {
+ protected:
+  static FsOptions Deferred(double close_timeout) {
+    FsOptions o = Options(30);
+    o.close_timeout = close_timeout;
+    return o;
+  }
+  // Opens, reads and closes `rel`; waits for the kernel's RELEASE.
+  std::string ReadAndClose(const std::string& rel) {
+    const int before = ops("release");
+    Fd fd(::open(P(rel).c_str(), O_RDONLY));
+    if (!fd) return "open: " + std::string(std::strerror(errno));
+    std::string got = ReadAt(fd.get(), 64, 0);
+    fd.reset();
+    Eventually([&] { return ops("release") > before; });
+    return got;
+  }
+};
+
+TEST_F(DeferredCloseTest, AReopenTakesTheKeptHandleBack) {
+  fake_->PutFile("f", "kept");
+  ASSERT_NO_FATAL_FAILURE(Mount(Deferred(30)));
+  ASSERT_EQ(ReadAndClose("f"), "kept");
+  EXPECT_EQ(fake_->calls("Close"), 0) << fake_->CallLog();
+  EXPECT_EQ(fake_->open_handles(), 1u);
+  ResetCounts();
+  ASSERT_EQ(ReadAndClose("f"), "kept");
+  EXPECT_EQ(fake_->calls("Open"), 0) << fake_->CallLog();
+  EXPECT_EQ(fake_->open_handles(), 1u);
+  // A write open is another access: a handle of its own, closed at once
+  // (a written file's close sets its time on the server).
+  const int released = ops("release");
+  { Fd w(::open(P("f").c_str(), O_WRONLY)); ASSERT_TRUE(w) << std::strerror(errno); }
+  EXPECT_EQ(fake_->calls("Open"), 1) << fake_->CallLog();
+  EXPECT_TRUE(Eventually([&] { return ops("release") > released && fake_->calls("Close") == 1; }))
+      << fake_->CallLog();
+  EXPECT_EQ(fake_->open_handles(), 1u);
+}
+
+TEST_F(DeferredCloseTest, TheHandleClosesWhenItsTimeIsUp) {
+  fake_->PutFile("f", "x");
+  ASSERT_NO_FATAL_FAILURE(Mount(Deferred(0.2)));
+  ASSERT_EQ(ReadAndClose("f"), "x");
+  EXPECT_TRUE(Eventually([&] { return fake_->calls("Close") == 1 && fake_->open_handles() == 0; }))
+      << fake_->CallLog();
+}
+
+TEST_F(DeferredCloseTest, UnlinkAndRenameCloseKeptHandlesFirst) {
+  fake_->PutFile("f", "x");
+  fake_->PutFile("d/g", "y");
+  ASSERT_NO_FATAL_FAILURE(Mount(Deferred(30)));
+  ASSERT_EQ(ReadAndClose("f"), "x");
+  ASSERT_EQ(ReadAndClose("d/g"), "y");
+  EXPECT_EQ(fake_->open_handles(), 2u);
+  // The name is free at once: nothing keeps the file marked for deletion.
+  ASSERT_EQ(::unlink(P("f").c_str()), 0) << std::strerror(errno);
+  EXPECT_FALSE(fake_->DeletePending("f"));
+  EXPECT_EQ(fake_->open_handles(), 0u);
+  { Fd c(::open(P("f").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644)); ASSERT_TRUE(c) << std::strerror(errno); }
+  // A directory whose file was just read renames (a server refuses that
+  // while a handle inside is open).
+  ASSERT_EQ(ReadAndClose("d/g"), "y");
+  ASSERT_EQ(::rename(P("d").c_str(), P("e").c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ(fake_->Names("e"), std::vector<std::string>{"g"});
+}
+
+TEST_F(DeferredCloseTest, AnotherClientsDeleteBreaksTheLeaseAndClosesIt) {
+  fake_->PutFile("f", "x");
+  ASSERT_NO_FATAL_FAILURE(Mount(Deferred(30)));
+  ASSERT_EQ(ReadAndClose("f"), "x");
+  EXPECT_EQ(fake_->open_handles(), 1u);
+  EXPECT_FALSE(fake_->OtherDelete("f"));
+  EXPECT_FALSE(fake_->DeletePending("f"));
+  EXPECT_EQ(fake_->open_handles(), 0u);
+  EXPECT_TRUE(fake_->Names("").empty());
+}
+
+TEST_F(DeferredCloseTest, WithoutALeaseTheCloseIsImmediate) {
+  fake_->set_leases(false);
+  fake_->PutFile("f", "x");
+  ASSERT_NO_FATAL_FAILURE(Mount(Deferred(30)));
+  ASSERT_EQ(ReadAndClose("f"), "x");
+  EXPECT_TRUE(Eventually([&] { return fake_->open_handles() == 0; }));
+}
+
 }  // namespace
 }  // namespace smbgate::fuse

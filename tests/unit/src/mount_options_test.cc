@@ -78,6 +78,7 @@ TEST(MountOptionsTest, Defaults) {
   EXPECT_EQ(c.domain, "");
   EXPECT_FALSE(c.vers);
   EXPECT_EQ(c.actimeo, 1.0);
+  EXPECT_EQ(c.closetimeo, 1.0);
   EXPECT_EQ(c.cache, MountConfig::Cache::kStrict);
   EXPECT_EQ(c.rsize, 0u);
   EXPECT_EQ(c.wsize, 0u);
@@ -178,6 +179,8 @@ TEST(MountOptionsTest, Values) {
       {"vers=default", [](auto& c) { return !c.vers; }},
       {"actimeo=0", [](auto& c) { return c.actimeo == 0; }},
       {"actimeo=3600", [](auto& c) { return c.actimeo == 3600; }},
+      {"closetimeo=0", [](auto& c) { return c.closetimeo == 0; }},
+      {"closetimeo=5", [](auto& c) { return c.closetimeo == 5; }},
       {"actimeo=0.25", [](auto& c) { return c.actimeo == 0.25; }},
       {"cache=strict",
        [](auto& c) { return c.cache == MountConfig::Cache::kStrict; }},
@@ -242,6 +245,8 @@ TEST(MountOptionsTest, BadValuesNameTheOption) {
       {"actimeo=3601", "actimeo"},
       {"actimeo=nan", "actimeo"},
       {"actimeo=1s", "actimeo"},
+      {"closetimeo=-1", "closetimeo"},
+      {"closetimeo=x", "closetimeo"},
       {"cache=fast", "cache"},
       {"soft_timeout=0", "soft_timeout"},
       {"soft_timeout=3601", "soft_timeout"},
@@ -477,7 +482,7 @@ TEST(MountConfigFileTest, ErrorsNameFileLineAndKey) {
                 mount_options_errc::unknown_option),
       "config /etc/smbgate/a.yaml:7: unknown key \"cahce\" (did you mean "
       "\"cache\"?); "
-      "known keys: actimeo, allow_other, cache, credentials, dir_mode, domain, "
+      "known keys: actimeo, allow_other, cache, closetimeo, credentials, dir_mode, domain, "
       "file_mode, "
       "foreground, gid, hard, log_format, log_level, metrics, mountpoint, ro, rsize, "
       "rw, seal, share, soft, soft_timeout, spn, "
