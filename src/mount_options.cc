@@ -210,40 +210,30 @@ bool SetVers(MountConfig* c, std::string_view v, std::string* why) {
   return true;
 }
 
-bool SetActimeo(MountConfig* c, std::string_view v, std::string* why) {
+// Seconds from `lo` to 3600 (a decimal number) into *out; else the reason,
+// with `example` as a value that would do.
+bool SetSeconds(double* out, double lo, std::string_view v, std::string_view example, std::string* why) {
   double d = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d,
-                                 std::chars_format::fixed);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() ||
-      !std::isfinite(d) || d < 0 || d > 3600) {
-    *why =
-        Quote(v) + " is not a number of seconds from 0 to 3600 (like 1 or 0.5)";
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d, std::chars_format::fixed);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < lo || d > 3600) {
+    *why = Quote(v) + " is not a number of seconds from " + (lo == 0 ? "0" : "1") + " to 3600 (like " +
+           std::string(example) + ")";
     return false;
   }
-  c->actimeo = d;
+  *out = d;
   return true;
+}
+
+bool SetActimeo(MountConfig* c, std::string_view v, std::string* why) {
+  return SetSeconds(&c->actimeo, 0, v, "1 or 0.5", why);
 }
 
 bool SetCloseTimeo(MountConfig* c, std::string_view v, std::string* why) {
-  double d = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d, std::chars_format::fixed);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < 0 || d > 3600) {
-    *why = Quote(v) + " is not a number of seconds from 0 to 3600 (like 1, or 0 to close at once)";
-    return false;
-  }
-  c->closetimeo = d;
-  return true;
+  return SetSeconds(&c->closetimeo, 0, v, "1, or 0 to close at once", why);
 }
 
 bool SetSoftTimeout(MountConfig* c, std::string_view v, std::string* why) {
-  double d = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d, std::chars_format::fixed);
-  if (v.empty() || ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < 1 || d > 3600) {
-    *why = Quote(v) + " is not a number of seconds from 1 to 3600 (like 60)";
-    return false;
-  }
-  c->soft_timeout = d;
-  return true;
+  return SetSeconds(&c->soft_timeout, 1, v, "60", why);
 }
 
 bool SetCache(MountConfig* c, std::string_view v, std::string* why) {
