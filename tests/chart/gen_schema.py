@@ -106,6 +106,7 @@ SCHEMA = obj({
         "vers": {"enum": ["default", "2.0", "2.1", "3.0", "3.02", "3.1.1"]},
         "cache": {"enum": ["strict", "loose", "none"]},
         "actimeo": {"type": "number", "minimum": 0, "maximum": 3600},
+        "closetimeo": {"type": "number", "minimum": 0, "maximum": 3600},
         "rsize": integer(0, 16777216),
         "wsize": integer(0, 16777216),
         "fileMode": MODE,

@@ -92,6 +92,7 @@ The `-o` list of `smbgate mount`. Input: (dict "values" V), V shaped as this cha
 {{- if ne (toString $m.vers) "default" }}{{ $o = append $o (printf "vers=%s" (toString $m.vers)) }}{{ end }}
 {{- $o = append $o (printf "cache=%s" $m.cache) }}
 {{- $o = append $o (printf "actimeo=%v" $m.actimeo) }}
+{{- $o = append $o (printf "closetimeo=%v" $m.closetimeo) }}
 {{- if gt (int64 $m.rsize) 0 }}{{ $o = append $o (printf "rsize=%d" (int64 $m.rsize)) }}{{ end }}
 {{- if gt (int64 $m.wsize) 0 }}{{ $o = append $o (printf "wsize=%d" (int64 $m.wsize)) }}{{ end }}
 {{- if $m.seal }}{{ $o = append $o "seal" }}{{ end }}
@@ -104,7 +105,7 @@ The `-o` list of `smbgate mount`. Input: (dict "values" V), V shaped as this cha
 {{- if has $name (list "pass" "passwd" "password" "password2") }}
 {{- fail "mountOptions.extra: a password is never a mount option; put it in the credentials Secret" }}
 {{- end }}
-{{- if has $name (list "uid" "gid" "allow_other" "metrics" "credentials" "cred" "file_mode" "dir_mode" "ro" "rw" "vers" "cache" "actimeo" "rsize" "wsize" "seal" "spn" "log_level" "log_format") }}
+{{- if has $name (list "uid" "gid" "allow_other" "metrics" "credentials" "cred" "file_mode" "dir_mode" "ro" "rw" "vers" "cache" "actimeo" "closetimeo" "rsize" "wsize" "seal" "spn" "log_level" "log_format") }}
 {{- fail (printf "mountOptions.extra: %s is set by the chart; use app.uid/app.gid, metrics.port, credentials, mountOptions or logging instead" $name) }}
 {{- end }}
 {{- $o = append $o (toString .) }}
