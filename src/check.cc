@@ -126,7 +126,7 @@ int RunCheck(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::vector<DfsHop> hops;
   Target final_target = *target;
   Result<ShareSession> share = make_error_code(smb2::errc::malformed_response);
-  auto roots = ResolveDomainRoot(*target, *creds, opts, &hops, &msg, &rep);
+  auto roots = ResolveDomainRoot(*target, *creds, opts, parsed->spn, &hops, &msg, &rep);
   if (!roots) {
     share = roots.error();
   } else if (!*roots) {

@@ -100,16 +100,16 @@ std::string BareName(const std::string& n) {
 
 }  // namespace
 
-Result<std::optional<std::vector<Target>>> ResolveDomainRoot(const Target& target, const Credentials& creds,
-                                                             const smb2::ConnectionOptions& opts,
-                                                             std::vector<DfsHop>* hops, std::string* error,
-                                                             ConnectReport* report) {
+Result<std::optional<std::vector<Target>>> ResolveDomainRoot(
+    const Target& target, const Credentials& creds, const smb2::ConnectionOptions& opts, const std::string& spn,
+    std::vector<DfsHop>* hops, std::string* error, ConnectReport* report,
+    const std::function<void(const AuthEvent&)>& on_auth) {
   using None = std::optional<std::vector<Target>>;
   if (IsIpLiteral(target.host) || target.share.empty()) return None{};
   Target ipc = target;
   ipc.share = "IPC$";
   ipc.subdir.clear();
-  auto first = ConnectToShare(ipc, creds, opts, "", error, {}, report);
+  auto first = ConnectToShare(ipc, creds, opts, spn, error, on_auth, report);
   if (!first) return first.error();
   (void)first->tree->Disconnect();
   // MS-DFSC 3.1.4.1 step 5, 2.2.2: a DC referral is a request for the

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <map>
@@ -55,10 +56,13 @@ Result<ShareSession> FollowReferrals(const Target& target, ShareSession first, c
 // address, a server that answers no DC referral): mount it as it is. Errors:
 // the host cannot be reached or refuses the credentials (*error and
 // *report as ConnectToShare's, so callers report it as they would that).
-Result<std::optional<std::vector<Target>>> ResolveDomainRoot(const Target& target, const Credentials& creds,
-                                                             const smb2::ConnectionOptions& opts,
-                                                             std::vector<DfsHop>* hops, std::string* error,
-                                                             ConnectReport* report);
+// `spn` and `on_auth` go to the session setup with `target.host`, as
+// ConnectToShare's: the one logon of a mount that fails is logged and
+// counted like any other.
+Result<std::optional<std::vector<Target>>> ResolveDomainRoot(
+    const Target& target, const Credentials& creds, const smb2::ConnectionOptions& opts, const std::string& spn,
+    std::vector<DfsHop>* hops, std::string* error, ConnectReport* report,
+    const std::function<void(const AuthEvent&)>& on_auth = {});
 
 // The sessions of a DFS mount, by server, for referral requests on a session
 // that already exists. Thread-safe.

@@ -207,6 +207,21 @@ struct Connector {
     }
   }
 
+  // Logs each authentication and counts it in the metrics under `server`.
+  std::function<void(const AuthEvent&)> AuthRecorder(std::string server) const {
+    Metrics* m = metrics;
+    return [m, server = std::move(server)](const AuthEvent& ev) {
+      // A server that was never reached is the connect error's line, not
+      // an authentication's.
+      if (ev.reached_session_setup) LogAuthentication(ev);
+      // Label values stay bounded: "success", an NTSTATUS name, or "error".
+      const bool named =
+          ev.result == "success" || ev.result.rfind("STATUS_", 0) == 0 || ev.result.rfind("NTSTATUS", 0) == 0;
+      m->AuthAttempt(named ? ev.result : "error", ev.failure_class, ev.duration_ms / 1000, server);
+      if (ev.result == "success") m->SessionSetup();
+    };
+  }
+
   // A domain-based DFS namespace: the root servers the domain's DCs name
   // for `target` (ResolveDomainRoot), or nullopt for any other share.
   Result<std::optional<std::vector<Target>>> DomainRoots(std::vector<DfsHop>* hops, std::string* error) const {
@@ -218,7 +233,8 @@ struct Connector {
     o.seal = cfg.seal;
     o.client_guid = client_guid;
     ConnectReport report;
-    auto r = ResolveDomainRoot(target, *creds, o, hops, error, &report);
+    auto r = ResolveDomainRoot(target, *creds, o, cfg.spn, hops, error, &report,
+                               AuthRecorder(metrics->ServerLabel(DisplayServer(target))));
     if (!r) {
       if (const std::string fix = LikelyFix(report.failed_stage, r.error()); !fix.empty()) {
         *error += " (likely fix: " + fix + ")";
@@ -269,19 +285,7 @@ struct Connector {
       LogProtectionFailure(why);
     };
     ConnectReport report;
-    auto share = ConnectToShare(
-        target, *creds, o, cfg.spn, error,
-        [m, server](const AuthEvent& ev) {
-          // A server that was never reached is the connect error's line,
-          // not an authentication's.
-          if (ev.reached_session_setup) LogAuthentication(ev);
-          // Label values stay bounded: "success", an NTSTATUS name, or "error".
-          const bool named = ev.result == "success" || ev.result.rfind("STATUS_", 0) == 0 ||
-                             ev.result.rfind("NTSTATUS", 0) == 0;
-          m->AuthAttempt(named ? ev.result : "error", ev.failure_class, ev.duration_ms / 1000, server);
-          if (ev.result == "success") m->SessionSetup();
-        },
-        &report);
+    auto share = ConnectToShare(target, *creds, o, cfg.spn, error, AuthRecorder(server), &report);
     if (report.negotiate.count() > 0) m->ServerRtt(std::chrono::duration<double>(report.negotiate).count());
     if (!share && share.error() == smb2::client_errc::guest_session_refused) m->GuestRefused();
     if (!share) {

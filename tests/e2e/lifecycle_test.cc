@@ -446,6 +446,34 @@ TEST_F(CommandLine, BadInputFailsFastWithOneLine) {
   EXPECT_TRUE(t.empty()) << t;
 }
 
+// A share named by host name (not an IP address) is first asked whether the
+// name is a domain (DFS); a wrong password there is still one logged and
+// counted authentication failure, with one error line.
+TEST_F(CommandLine, WrongPasswordByHostNameIsLoggedAsAnAuthentication) {
+  TempDir tmp;
+  const std::string mp = (tmp.path() / "mnt").string();
+  ASSERT_SYS(::mkdir(mp.c_str(), 0755));
+  std::string target = server_->Target() + "/" + name_;
+  const auto at = target.find("127.0.0.1");
+  ASSERT_NE(at, std::string::npos) << target;
+  target.replace(at, 9, "localhost");
+  const fs::path wrong = tmp.path() / "wrong-creds";
+  TestCredentials c = server_->credentials();
+  c.password = "not the password";
+  std::string err;
+  ASSERT_TRUE(WriteCredentialsFile(wrong, c, &err)) << err;
+  RunResult r = RunSmbgate(Args(target, mp, wrong.string(), true), std::chrono::seconds(20));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.exit_code, 0);
+  const std::string all = r.out + r.err;
+  EXPECT_NE(all.find("authentication"), std::string::npos) << all;
+  EXPECT_NE(all.find("result=STATUS_LOGON_FAILURE"), std::string::npos) << all;
+  EXPECT_NE(all.find("server=localhost:"), std::string::npos) << all;
+  EXPECT_EQ(ErrorLines(r.err).size(), 1u) << r.err;
+  EXPECT_EQ(all.find(server_->password()), std::string::npos) << "the password leaked";
+  EXPECT_FALSE(IsMountPoint(mp));
+}
+
 TEST_F(CommandLine, LooseCredentialsModeWarnsAndMounts) {
   TempDir tmp;
   const fs::path loose = tmp.path() / "loose-creds";
