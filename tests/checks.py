@@ -1,6 +1,8 @@
 """The ok/FAIL lines and bounded waits of the Python test scripts (tests/csi, tests/fault),
 the counterpart of tests/lib.sh for the shell suites. Each script prints its own
 `NAME: N passed, M failed` line with summary()."""
+import os
+import subprocess
 import time
 
 counts = {"passed": 0, "failed": 0}
@@ -31,3 +33,16 @@ def summary(name):
     """Prints the closing line; the exit status (1 if any check failed)."""
     print(f"{name}: {counts['passed']} passed, {counts['failed']} failed", flush=True)
     return 1 if counts["failed"] else 0
+
+
+def thread_stacks(pid):
+    """Every thread's stack of process `pid` (gdb, bounded), to tell a daemon that is stuck
+    from one that is slow; a note if gdb is missing."""
+    if not os.access("/usr/bin/gdb", os.X_OK):
+        return "(install gdb to see them)"
+    try:
+        r = subprocess.run(["timeout", "60", "/usr/bin/gdb", "-batch", "-nx", "-p", str(pid),
+                            "-ex", "thread apply all bt 25"], capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        return "(gdb timed out)"
+    return "\n".join(l for l in r.stdout.splitlines() if l.startswith(("Thread", "#")))

@@ -32,13 +32,13 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
-from checks import check, summary, wait_for  # noqa: E402
+from checks import check, summary, thread_stacks, wait_for  # noqa: E402
 
 LOCAL_SMBD = os.path.join(ROOT, "deploy", "local-smbd.sh")
 PY = "/usr/bin/python3"
 
 
-def run(cmd, cwd=None, env=None, timeout=300):
+def run(cmd, cwd=None, env=None, timeout=120):
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -333,6 +333,10 @@ def main():
                 fn()
             except Exception as e:
                 check(f"{name}: ran", False, f"{type(e).__name__}: {e}")
+                if isinstance(e, subprocess.TimeoutExpired):
+                    # Stuck: where the daemon is, and what it last said.
+                    print("daemon threads:\n" + thread_stacks(p.pid), flush=True)
+                    print("daemon log (end):\n" + open(log, errors="replace").read()[-4000:], flush=True)
             print(f"  {name}: {time.monotonic() - t0:.1f} s", flush=True)
     finally:
         if p:
