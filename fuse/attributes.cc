@@ -78,22 +78,26 @@ void FuseFs::Impl::LookupIn(const OpPtr& op, std::uint64_t parent, const std::st
   } else if (may_relist && dircache.HadSmallListing(parent, kRelistMax, Clock::now())) {
     return Relist(parent, [this, op, parent, n, p] { LookupIn(op, parent, n, p, false); });
   }
-  fs->Stat(p, [this, op, parent, n, p](Result<FileAttributes> a) {
-    if (!a) {
-      const int err = LookupErrno(a.error());
-      if (err == ENOENT) return ReplyNegative(op, Timeout());
-      return op->Err(err);
-    }
-    auto finish = [this, op, parent, n](const FileAttributes& attrs, bool symlink) {
-      const std::uint64_t ino = inodes.Lookup(parent, n);
-      if (ino == 0) return op->Err(ENOENT);
-      inodes.SetAttributes(ino, attrs, Expiry(), symlink);
-      fuse_entry_param e = Entry(ino, attrs, symlink);
-      op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
-    };
-    if (!MaybeSymlink(*a)) return finish(*a, false);
-    FileAttributes attrs = *a;
-    ReadSymlink(p, [finish, attrs](std::optional<std::string> t) { finish(attrs, t.has_value()); });
+  // A size from the server must include this mount's writes still on
+  // their way.
+  DrainWrites(inodes.Child(parent, n), [this, op, parent, n, p] {
+    fs->Stat(p, [this, op, parent, n, p](Result<FileAttributes> a) {
+      if (!a) {
+        const int err = LookupErrno(a.error());
+        if (err == ENOENT) return ReplyNegative(op, Timeout());
+        return op->Err(err);
+      }
+      auto finish = [this, op, parent, n](const FileAttributes& attrs, bool symlink) {
+        const std::uint64_t ino = inodes.Lookup(parent, n);
+        if (ino == 0) return op->Err(ENOENT);
+        inodes.SetAttributes(ino, attrs, Expiry(), symlink);
+        fuse_entry_param e = Entry(ino, attrs, symlink);
+        op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+      };
+      if (!MaybeSymlink(*a)) return finish(*a, false);
+      FileAttributes attrs = *a;
+      ReadSymlink(p, [finish, attrs](std::optional<std::string> t) { finish(attrs, t.has_value()); });
+    });
   });
 }
 
@@ -155,13 +159,16 @@ void FuseFs::Impl::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   std::optional<OpenFile> f;
   if (fi) f = handles.File(fi->fh);
   if (!f) f = handles.AnyFileOf(ino);
-  if (!f) return by_path();
-  fs->GetAttributes(f->handle, [this, op, ino, reply, by_path](Result<FileAttributes> a) {
-    if (!a) return op->Err(a.error());
-    // A 1067-byte file may be an mfsymlink: the path says.
-    if (MaybeSymlink(*a)) return by_path();
-    inodes.SetAttributes(ino, *a, Expiry());
-    reply(*a, false);
+  // The server's size must include this mount's writes on their way.
+  DrainWrites(ino, [this, op, ino, f, reply, by_path] {
+    if (!f) return by_path();
+    fs->GetAttributes(f->handle, [this, op, ino, reply, by_path](Result<FileAttributes> a) {
+      if (!a) return op->Err(a.error());
+      // A 1067-byte file may be an mfsymlink: the path says.
+      if (MaybeSymlink(*a)) return by_path();
+      inodes.SetAttributes(ino, *a, Expiry());
+      reply(*a, false);
+    });
   });
 }
 
@@ -199,6 +206,14 @@ void FuseFs::Impl::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, in
   auto path = inodes.Path(ino);
   if (!f && !path) f = handles.AnyFileOf(ino);
   if (!f && !path) return op->Err(ENOENT);
+  // Writes on their way land before a truncate or a time set after them.
+  DrainWrites(ino, [this, op, ino, f, path, change, to_set, mode = attr->st_mode]() mutable {
+    SetAttrNow(op, ino, f, path, change, to_set, mode);
+  });
+}
+
+void FuseFs::Impl::SetAttrNow(const OpPtr& op, std::uint64_t ino, std::optional<OpenFile> f,
+                              std::optional<std::string> path, smb2::AttributeChange change, int to_set, mode_t mode) {
   auto apply = [this, op, ino, f, path](smb2::AttributeChange ch) {
     if (!ch.set_size && !ch.set_basic) {
       // Nothing the server keeps changes (chown to the mount's owner, a
@@ -228,7 +243,6 @@ void FuseFs::Impl::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, in
   // chmod: no write bit at all sets the DOS read-only attribute, any
   // write bit clears it (the cifs rule); the other attributes are kept,
   // so they are needed first: cached ones when fresh.
-  const mode_t mode = attr->st_mode;
   auto with_attrs = [apply, change, mode](const FileAttributes& a) mutable {
     std::uint32_t attrs = a.file_attributes;
     if (mode & 0222) {

@@ -99,7 +99,13 @@ void FuseFs::Impl::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
       }
       need = fuse_add_direntry_plus(op->req, nullptr, 0, name, &e, 0);
       if (used + need > size) break;
-      if (de) {
+      if (de && *behind_total > 0 && HasWritesBehind(inodes.Child(ino, de->name))) {
+        // The listed size misses this mount's writes on their way: no
+        // attributes for the kernel (node id 0), a lookup gets them.
+        e = fuse_entry_param{};
+        e.attr.st_ino = de->attrs.file_id;
+        e.attr.st_mode = st.st_mode;
+      } else if (de) {
         const std::uint64_t child = inodes.Lookup(ino, de->name);
         e = Entry(child, de->attrs, false);
         // A 1067-byte file may be an mfsymlink: do not let the kernel

@@ -2,8 +2,69 @@
 
 namespace smbgate::fuse {
 
+std::shared_ptr<WriteBehind> FuseFs::Impl::NewWriteBehind(std::uint64_t ino, Handle h) {
+  if (opts.cache != CacheMode::kStrict) return nullptr;
+  auto fsys = fs;
+  // Requests of the server's size, at most the FUSE write size.
+  const std::size_t chunk = std::min<std::size_t>(opts.max_io, std::max<std::uint32_t>(fs->max_io_size(), 4096));
+  // In flight: at least kBehindInFlight requests and at least one FUSE
+  // write's worth (16 of 64 KiB on a 2.0.2 server).
+  const std::size_t flight = std::max<std::size_t>(kBehindInFlight, opts.max_io / chunk);
+  auto wb = std::make_shared<WriteBehind>(
+      chunk, flight,
+      [fsys, h](std::uint64_t off, std::shared_ptr<const Bytes> data, std::function<void(int)> done) {
+        const std::size_t n = data->size();
+        fsys->Write(h, off, std::move(data), [done, n](Result<std::uint32_t> r) {
+          if (!r) return done(ErrnoFor(r.error()));
+          // A short write in the middle would leave a hole: an error.
+          done(*r == n ? 0 : ENOSPC);
+        });
+      },
+      behind_total);
+  std::lock_guard<std::mutex> l(behind_mu);
+  behind.emplace(ino, wb);
+  return wb;
+}
 
+void FuseFs::Impl::ForgetWriteBehind(std::uint64_t ino, const std::shared_ptr<WriteBehind>& wb) {
+  std::lock_guard<std::mutex> l(behind_mu);
+  auto [b, e] = behind.equal_range(ino);
+  for (auto it = b; it != e; ++it) {
+    if (it->second == wb) {
+      behind.erase(it);
+      return;
+    }
+  }
+}
 
+bool FuseFs::Impl::HasWritesBehind(std::uint64_t ino) {
+  std::lock_guard<std::mutex> l(behind_mu);
+  auto [b, e] = behind.equal_range(ino);
+  return std::any_of(b, e, [](const auto& kv) { return kv.second->pending_bytes() > 0; });
+}
+
+void FuseFs::Impl::DrainWrites(std::uint64_t ino, std::function<void()> then) {
+  std::vector<std::shared_ptr<WriteBehind>> all;
+  {
+    std::lock_guard<std::mutex> l(behind_mu);
+    auto [b, e] = behind.equal_range(ino);
+    for (auto it = b; it != e; ++it) all.push_back(it->second);
+  }
+  if (all.empty()) return then();
+  auto left = std::make_shared<std::atomic<std::size_t>>(all.size());
+  auto shared_then = std::make_shared<std::function<void()>>(std::move(then));
+  for (const auto& wb : all) {
+    wb->Drain(false, [left, shared_then](int) {
+      if (--*left == 0) (*shared_then)();
+    });
+  }
+}
+
+bool FuseFs::Impl::WriteLeased(std::uint64_t ino) {
+  std::lock_guard<std::mutex> l(lease_mu);
+  auto it = leases.find(ino);
+  return it != leases.end() && (it->second.state & smb2::kLeaseWrite);
+}
 
 void FuseFs::Impl::CreateFile(fuse_req_t req, const char* opname, fuse_ino_t parent, const char* name, int flags,
                               fuse_file_info* fi) {
@@ -27,31 +88,39 @@ void FuseFs::Impl::CreateFile(fuse_req_t req, const char* opname, fuse_ino_t par
   const std::uint64_t ino = inodes.Lookup(parent, n);
   if (ino == 0) return op->Err(ENOENT);
   p.lease_key = LeaseKeyFor(ino);
-  fs->Open(*path, p, [this, op, parent, n, keep_open, info, ino](Result<smb2::OpenResult> o) mutable {
-    if (!o) {
-      inodes.Forget(ino, 1);
-      return op->Err(o.error());
-    }
-    inodes.SetAttributes(ino, o->attrs, Expiry());
-    dircache.Added(parent, n, o->attrs);
-    DirChanged(parent);
-    fuse_entry_param e = Entry(ino, o->attrs, false);
-    if (!keep_open) {
-      fs->Close(o->handle, [op, e](Result<void> c) {
-        if (!c) return op->Err(c.error());
-        op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
-      });
-      return;
-    }
-    OpenFile of{o->handle, ino, true};
-    const bool keep = Granted(ino, o->durable.lease_state, &of.leased);
-    info.fh = handles.AddFile(of);
-    ApplyCacheFlags(info, ino, keep);
-    op->Done(0, [&] {
-      if (fuse_reply_create(op->req, &e, &info) == -ENOENT) {
-        // The caller was interrupted: the kernel will never release it.
-        Release(info.fh, nullptr);
+  // Writes still on their way to an existing file land before it is
+  // truncated.
+  DrainWrites(ino, [this, op, path = *path, p, parent, n, keep_open, info, ino]() mutable {
+    fs->Open(path, p, [this, op, parent, n, keep_open, info, ino](Result<smb2::OpenResult> o) mutable {
+      if (!o) {
+        inodes.Forget(ino, 1);
+        return op->Err(o.error());
       }
+      inodes.SetAttributes(ino, o->attrs, Expiry());
+      dircache.Added(parent, n, o->attrs);
+      DirChanged(parent);
+      fuse_entry_param e = Entry(ino, o->attrs, false);
+      if (!keep_open) {
+        fs->Close(o->handle, [op, e](Result<void> c) {
+          if (!c) return op->Err(c.error());
+          op->Done(0, [&] { fuse_reply_entry(op->req, &e); });
+        });
+        return;
+      }
+      OpenFile of;
+      of.handle = o->handle;
+      of.ino = ino;
+      of.writable = true;
+      of.behind = NewWriteBehind(ino, o->handle);
+      const bool keep = Granted(ino, o->durable.lease_state, &of.leased);
+      info.fh = handles.AddFile(of);
+      ApplyCacheFlags(info, ino, keep);
+      op->Done(0, [&] {
+        if (fuse_reply_create(op->req, &e, &info) == -ENOENT) {
+          // The caller was interrupted: the kernel will never release it.
+          Release(info.fh, nullptr);
+        }
+      });
     });
   });
 }
@@ -105,20 +174,28 @@ void FuseFs::Impl::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
   }
   p.lease_key = LeaseKeyFor(ino);
-  fs->Open(*path, p, [this, op, ino, write, info](Result<smb2::OpenResult> o) mutable {
-    if (!o) return op->Err(o.error());
-    inodes.SetAttributes(ino, o->attrs, Expiry());
-    OpenFile of{o->handle, ino, write};
-    const bool keep = Granted(ino, o->durable.lease_state, &of.leased);
-    info.fh = handles.AddFile(of);
-    ApplyCacheFlags(info, ino, keep);
-    op->Done(0, [&] {
-      if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
+  // A truncating open waits for this mount's writes still on their way.
+  const std::uint64_t before = p.disposition == smb2::OpenDisposition::kOverwrite ? ino : 0;
+  DrainWrites(before, [this, op, path = *path, p, ino, write, info]() mutable {
+    fs->Open(path, p, [this, op, ino, write, info](Result<smb2::OpenResult> o) mutable {
+      if (!o) return op->Err(o.error());
+      inodes.SetAttributes(ino, o->attrs, Expiry());
+      OpenFile of;
+      of.handle = o->handle;
+      of.ino = ino;
+      of.writable = write;
+      if (write) of.behind = NewWriteBehind(ino, o->handle);
+      const bool keep = Granted(ino, o->durable.lease_state, &of.leased);
+      info.fh = handles.AddFile(of);
+      ApplyCacheFlags(info, ino, keep);
+      op->Done(0, [&] {
+        if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
+      });
     });
   });
 }
 
-void FuseFs::Impl::Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+void FuseFs::Impl::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   auto op = Begin(req, "read");
   auto f = handles.File(fi->fh);
   if (!f) return op->Err(EBADF);
@@ -141,59 +218,87 @@ void FuseFs::Impl::Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse
   for (std::size_t i = 0; i < n; ++i) {
     g->asked[i] = static_cast<std::uint32_t>(std::min<std::size_t>(chunk, size - i * chunk));
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t o = static_cast<std::uint64_t>(off) + i * chunk;
-    const std::uint32_t len = g->asked[i];
-    fs->Read(f->handle, o, len, [op, g, i](Result<smb2::ReadResult> r) {
-      std::unique_lock<std::mutex> l(g->mu);
-      if (r) {
-        g->parts[i] = std::move(*r);
-      } else if (!g->error) {
-        g->error = r.error();
-      }
-      if (--g->pending) return;
-      l.unlock();
-      if (g->error) return op->Err(g->error);
-      // Stop at the first short part: that is the end of the file.
-      std::vector<iovec> iov;
-      for (std::size_t k = 0; k < g->parts.size(); ++k) {
-        const ByteSpan d = g->parts[k].data;
-        if (d.empty()) break;
-        iov.push_back({const_cast<std::uint8_t*>(d.data()), d.size()});
-        if (d.size() < g->asked[k]) break;
-      }
-      std::size_t total = 0;
-      for (const iovec& v : iov) total += v.iov_len;
-      if (op->impl->opts.on_data) op->impl->opts.on_data(total, 0);
-      op->Done(0, [&] { fuse_reply_iov(op->req, iov.data(), static_cast<int>(iov.size())); });
-    });
-  }
+  // This mount's writes still on their way to the server land first.
+  DrainWrites(ino, [this, op, f = *f, g, n, off, chunk] {
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t o = static_cast<std::uint64_t>(off) + i * chunk;
+      const std::uint32_t len = g->asked[i];
+      fs->Read(f.handle, o, len, [op, g, i](Result<smb2::ReadResult> r) {
+        std::unique_lock<std::mutex> l(g->mu);
+        if (r) {
+          g->parts[i] = std::move(*r);
+        } else if (!g->error) {
+          g->error = r.error();
+        }
+        if (--g->pending) return;
+        l.unlock();
+        if (g->error) return op->Err(g->error);
+        // Stop at the first short part: that is the end of the file.
+        std::vector<iovec> iov;
+        for (std::size_t k = 0; k < g->parts.size(); ++k) {
+          const ByteSpan d = g->parts[k].data;
+          if (d.empty()) break;
+          iov.push_back({const_cast<std::uint8_t*>(d.data()), d.size()});
+          if (d.size() < g->asked[k]) break;
+        }
+        std::size_t total = 0;
+        for (const iovec& v : iov) total += v.iov_len;
+        if (op->impl->opts.on_data) op->impl->opts.on_data(total, 0);
+        op->Done(0, [&] { fuse_reply_iov(op->req, iov.data(), static_cast<int>(iov.size())); });
+      });
+    }
+  });
 }
 
 void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
   auto op = Begin(req, "write");
   auto f = handles.File(fi->fh);
   if (!f) return op->Err(EBADF);
+  if (size == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
+  inodes.InvalidateAttributes(ino, true);
+  TouchListing(ino);
+  auto reply = [op, size] {
+    if (op->impl->opts.on_data) op->impl->opts.on_data(0, size);
+    op->Done(0, [&] { fuse_reply_write(op->req, size); });
+  };
+  if (f->behind) {
+    // Taken at once under a write lease (no other client can see the file
+    // before the break, which waits for these writes); otherwise, or past
+    // the mount's bound, answered when the server has it. Either way it
+    // goes out in order with the file's other writes.
+    const bool taken = WriteLeased(ino) && *behind_total < kBehindLimit;
+    std::shared_ptr<WriteBehind> wb = f->behind;
+    wb->Write(static_cast<std::uint64_t>(off), reinterpret_cast<const std::uint8_t*>(buf), size,
+              [op, wb, taken, reply](int err) {
+                // An error of an earlier write, answered before the server
+                // had it: reported now, this write not taken.
+                if (err) return op->Err(err);
+                if (taken) return reply();
+                wb->Drain(true, [op, reply](int e) {
+                  if (e) return op->Err(e);
+                  reply();
+                });
+              });
+    return;
+  }
+  // cache=none and cache=loose: split into requests of at most the
+  // server's size, all sent at once, answered when all are written.
   const std::uint32_t chunk = std::max<std::uint32_t>(fs->max_io_size(), 4096);
   struct Gather {
     std::mutex mu;
     std::size_t pending;
-    std::size_t written = 0;
     std::error_code error;
   };
   auto g = std::make_shared<Gather>();
-  const std::size_t n = size == 0 ? 0 : (size + chunk - 1) / chunk;
-  if (n == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
+  const std::size_t n = (size + chunk - 1) / chunk;
   g->pending = n;
-  inodes.InvalidateAttributes(ino, true);
-  TouchListing(ino);
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t start = i * chunk;
     const std::size_t len = std::min<std::size_t>(chunk, size - start);
     // The FUSE buffer is only valid during this call: copy it.
     auto data = std::make_shared<const Bytes>(reinterpret_cast<const std::uint8_t*>(buf) + start,
                                               reinterpret_cast<const std::uint8_t*>(buf) + start + len);
-    fs->Write(f->handle, static_cast<std::uint64_t>(off) + start, data, [op, g, len](Result<std::uint32_t> r) {
+    fs->Write(f->handle, static_cast<std::uint64_t>(off) + start, data, [op, g, len, reply](Result<std::uint32_t> r) {
       std::unique_lock<std::mutex> l(g->mu);
       if (!r) {
         if (!g->error) g->error = r.error();
@@ -201,14 +306,11 @@ void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t
         // A short write in the middle would leave a hole the application
         // was told about nothing: report it as an error.
         if (!g->error) g->error = std::make_error_code(std::errc::no_space_on_device);
-      } else {
-        g->written += *r;
       }
       if (--g->pending) return;
       l.unlock();
       if (g->error) return op->Err(g->error);
-      if (op->impl->opts.on_data) op->impl->opts.on_data(0, g->written);
-      op->Done(0, [&] { fuse_reply_write(op->req, g->written); });
+      reply();
     });
   }
 }
@@ -219,8 +321,15 @@ void FuseFs::Impl::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // reports their errors) before it sends this. What is left: POSIX
   // releases all of the process's record locks on the file at any
   // close() of it (libfuse: flush, with the lock owner).
+  // With write-behind, this close waits for the file's writes and reports
+  // their first error.
   auto op = Begin(req, "flush");
-  locks->ReleaseOwner(ino, fi->lock_owner, [op](int err) { op->Err(err); });
+  auto release_locks = [this, op, ino, owner = fi->lock_owner](int write_err) {
+    locks->ReleaseOwner(ino, owner, [op, write_err](int err) { op->Err(write_err ? write_err : err); });
+  };
+  auto f = handles.File(fi->fh);
+  if (f && f->behind) return f->behind->Drain(true, release_locks);
+  release_locks(0);
 }
 
 void FuseFs::Impl::Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
@@ -231,8 +340,14 @@ void FuseFs::Impl::Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
   // STATUS_ACCESS_DENIED), and such a handle has written nothing: the
   // kernel wrote any dirty pages back through a writable handle already.
   if (!f->writable) return op->Err(0);
-  // SMB2 FLUSH: the server puts the data on stable storage.
-  fs->Flush(f->handle, [op](Result<void> r) { op->Err(r ? 0 : ErrnoFor(r.error())); });
+  // SMB2 FLUSH: the server puts the data on stable storage (after the
+  // writes still on their way, whose first error is reported here).
+  auto flush = [this, op, h = f->handle](int write_err) {
+    if (write_err) return op->Err(write_err);
+    fs->Flush(h, [op](Result<void> r) { op->Err(r ? 0 : ErrnoFor(r.error())); });
+  };
+  if (f->behind) return f->behind->Drain(true, flush);
+  flush(0);
 }
 
 void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
@@ -241,21 +356,32 @@ void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
     if (op) op->Err(0);
     return;
   }
-  inodes.InvalidateAttributes(f->ino, true);
-  if (f->writable) TouchListing(f->ino);
+  if (f->behind) {
+    // Writes after the last flush (a shared mapping's pages) go first.
+    std::shared_ptr<WriteBehind> wb = std::move(f->behind);
+    wb->Drain(false, [this, fh, op, file = *f, wb](int) {
+      ForgetWriteBehind(file.ino, wb);
+      ReleaseNow(fh, file, op);
+    });
+    return;
+  }
+  ReleaseNow(fh, *f, op);
+}
+
+void FuseFs::Impl::ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op) {
+  inodes.InvalidateAttributes(f.ino, true);
+  if (f.writable) TouchListing(f.ino);
   // Kept for a reopen while the lease allows (deferred close).
-  if (Park(*f)) {
+  if (Park(f)) {
     if (op) op->Err(0);
     return;
   }
-  locks->ForgetOpen(f->ino, fh);
-  if (f->leased) LeaseClosed(f->ino);
-  fs->Close(f->handle, [op](Result<void> r) {
+  locks->ForgetOpen(f.ino, fh);
+  if (f.leased) LeaseClosed(f.ino);
+  fs->Close(f.handle, [op](Result<void> r) {
     if (op) op->Err(r ? 0 : ErrnoFor(r.error()));
   });
 }
-
-
 
 LockManager::Request FuseFs::Impl::LockRequest(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi,
                                                const OpenFile& f) const {
@@ -275,8 +401,11 @@ void FuseFs::Impl::SetLock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, c
   const LockManager::Request q = LockRequest(req, ino, fi, *f);
   const LockRange r = PosixRange(*lock);
   const bool unlock = lock->l_type == F_UNLCK;
-  WaitingLock(op, wait && !unlock,
-              [&](LockManager::Done done) { return locks->SetLock(q, r, unlock, wait && !unlock, std::move(done)); });
+  // Another client takes the lock next and reads: the data goes first.
+  DrainWrites(ino, [this, op, q, r, unlock, wait] {
+    WaitingLock(op, wait && !unlock,
+                [&](LockManager::Done done) { return locks->SetLock(q, r, unlock, wait && !unlock, std::move(done)); });
+  });
 }
 
 void FuseFs::Impl::Flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int how) {
@@ -286,8 +415,10 @@ void FuseFs::Impl::Flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int
   const LockManager::Request q = LockRequest(req, ino, fi, *f);
   const bool unlock = how & LOCK_UN;
   const bool wait = !unlock && !(how & LOCK_NB);
-  WaitingLock(op, wait, [&](LockManager::Done done) {
-    return locks->Flock(q, (how & LOCK_EX) != 0, unlock, wait, std::move(done));
+  DrainWrites(ino, [this, op, q, how, unlock, wait] {
+    WaitingLock(op, wait, [&](LockManager::Done done) {
+      return locks->Flock(q, (how & LOCK_EX) != 0, unlock, wait, std::move(done));
+    });
   });
 }
 
@@ -325,22 +456,27 @@ void FuseFs::Impl::CopyFileRange(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_
   // Only what the source holds: the server refuses chunks past its end.
   const Handle src = in->handle;
   const Handle dst = out->handle;
-  fs->GetAttributes(src, [this, op, src, dst, ino_out, off_in, off_out, len](Result<FileAttributes> a) {
-    if (!a) return op->Err(a.error());
-    const auto from = static_cast<std::uint64_t>(off_in);
-    if (from >= a->end_of_file || len == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
-    const std::uint64_t n = std::min<std::uint64_t>(len, a->end_of_file - from);
-    inodes.InvalidateAttributes(ino_out, true);
-    TouchListing(ino_out);
-    fs->CopyRange(src, from, dst, static_cast<std::uint64_t>(off_out), n, [op](Result<std::uint64_t> copied) {
-      if (!copied) {
-        // A server without server-side copy (or a source not yet reopened
-        // after a reconnect): EOPNOTSUPP, and the caller copies itself.
-        const std::error_code& ec = copied.error();
-        if (smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kNotSupported) return op->Err(EOPNOTSUPP);
-        return op->Err(ec);
-      }
-      op->Done(0, [&] { fuse_reply_write(op->req, static_cast<size_t>(*copied)); });
+  // The server copies what it has: this mount's writes to either file first.
+  DrainWrites(in->ino, [this, op, src, dst, ino_out, off_in, off_out, len] {
+    DrainWrites(ino_out, [this, op, src, dst, ino_out, off_in, off_out, len] {
+      fs->GetAttributes(src, [this, op, src, dst, ino_out, off_in, off_out, len](Result<FileAttributes> a) {
+        if (!a) return op->Err(a.error());
+        const auto from = static_cast<std::uint64_t>(off_in);
+        if (from >= a->end_of_file || len == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
+        const std::uint64_t n = std::min<std::uint64_t>(len, a->end_of_file - from);
+        inodes.InvalidateAttributes(ino_out, true);
+        TouchListing(ino_out);
+        fs->CopyRange(src, from, dst, static_cast<std::uint64_t>(off_out), n, [op](Result<std::uint64_t> copied) {
+          if (!copied) {
+            // A server without server-side copy (or a source not yet reopened
+            // after a reconnect): EOPNOTSUPP, and the caller copies itself.
+            const std::error_code& ec = copied.error();
+            if (smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kNotSupported) return op->Err(EOPNOTSUPP);
+            return op->Err(ec);
+          }
+          op->Done(0, [&] { fuse_reply_write(op->req, static_cast<size_t>(*copied)); });
+        });
+      });
     });
   });
 }

@@ -45,6 +45,7 @@
 #include "fuse/mfsymlink.h"
 #include "fuse/path_limits.h"
 #include "fuse/stat_translation.h"
+#include "fuse/write_behind.h"
 #include "smb2/codec/errors.h"
 #include "smb2/codec/status.h"
 
@@ -327,6 +328,32 @@ struct FuseFs::Impl {
   void ParkLoop();
   void StopParking();
 
+  // ---- write-behind (cache=strict under a write lease) -------------------
+  // Writes of a file this mount holds a write lease on (no other client
+  // has it open: the server breaks the lease before anyone else may open
+  // it) are answered once taken and sent behind the application, several
+  // in flight (WriteBehind). Their data reaches the server before anything
+  // that could see it otherwise: a read, a stat, a setattr or truncating
+  // open, a lock, a server-side copy, fsync, close, the break of the
+  // lease, unmount. Without the lease each write waits for the server.
+  std::mutex behind_mu;
+  std::unordered_multimap<std::uint64_t, std::shared_ptr<WriteBehind>> behind;  // by node
+  // Bytes taken and not yet on the server, over the whole mount; past
+  // kBehindLimit writes wait for the server again.
+  std::shared_ptr<std::atomic<std::size_t>> behind_total = std::make_shared<std::atomic<std::size_t>>(0);
+  static constexpr std::size_t kBehindLimit = 16u << 20;
+  static constexpr std::size_t kBehindInFlight = 4;
+  // A WriteBehind for a writable handle (registered under `ino`), or null
+  // when writes go through (cache=none, cache=loose).
+  std::shared_ptr<WriteBehind> NewWriteBehind(std::uint64_t ino, Handle h);
+  void ForgetWriteBehind(std::uint64_t ino, const std::shared_ptr<WriteBehind>& wb);
+  bool HasWritesBehind(std::uint64_t ino);
+  // Runs `then` once every write of `ino` taken so far is on the server
+  // (at once when there are none). Errors stay for the writers.
+  void DrainWrites(std::uint64_t ino, std::function<void()> then);
+  // Whether this mount holds a write lease on `ino`.
+  bool WriteLeased(std::uint64_t ino);
+
   // ---- operations ------------------------------------------------------
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
 
@@ -357,6 +384,9 @@ struct FuseFs::Impl {
   void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
   void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
+  // The rest of SetAttr, once the file's writes are on the server.
+  void SetAttrNow(const OpPtr& op, std::uint64_t ino, std::optional<OpenFile> f, std::optional<std::string> path,
+                  smb2::AttributeChange change, int to_set, mode_t mode);
 
   void Readlink(fuse_req_t req, fuse_ino_t ino);
 
@@ -380,6 +410,8 @@ struct FuseFs::Impl {
   void Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi);
 
   void Release(std::uint64_t fh, OpPtr op);
+  // Release once the file's writes are on the server.
+  void ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op);
 
   // copy_file_range(2) between two files of the mount: a server-side copy
   // (FSCTL_SRV_COPYCHUNK_WRITE), the data never crossing the network.

@@ -368,6 +368,13 @@ void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
   std::vector<OpenFile> left = i.handles.TakeAll();
   for (const OpenFile& f : i.TakeParked(0)) left.push_back(f);
   for (const OpenFile& f : left) {
+    if (f.behind) {
+      // Writes taken behind the application reach the server first.
+      auto d = std::make_shared<std::promise<void>>();
+      f.behind->Drain(false, [d](int) { d->set_value(); });
+      d->get_future().wait_for(std::chrono::seconds(60));
+      i.ForgetWriteBehind(f.ino, f.behind);
+    }
     auto p = std::make_shared<std::promise<void>>();
     i.fs->Close(f.handle, [p](Result<void>) { p->set_value(); });
     p->get_future().wait_for(std::chrono::seconds(10));

@@ -17,11 +17,16 @@
 
 namespace smbgate::fuse {
 
+class WriteBehind;
+
 struct OpenFile {
   smb2::Handle handle;
   std::uint64_t ino = 0;
   bool writable = false;
   bool leased = false;  // counted in its node's lease (LeaseTable)
+  // Writes gathered and sent behind the application (cache=strict, a
+  // writable handle; write_behind.h); null otherwise.
+  std::shared_ptr<WriteBehind> behind;
 };
 
 // The entries of a directory as listed at opendir: offsets stay stable

@@ -65,11 +65,14 @@ void FuseFs::Impl::OnLeaseBreak(const smb2::LeaseKey& key, std::uint32_t new_sta
       it->second.state = new_state;
     }
   }
-  // Write caching ends: the byte-range locks kept here go to the server
-  // first (another client is about to open the file).
+  // Write caching ends: the writes taken behind the application and the
+  // byte-range locks kept here go to the server first (another client is
+  // about to open the file).
   if (had_write && !(new_state & smb2::kLeaseWrite)) {
-    return locks->SetWriteLeased(ino, false, [this, ino, new_state, ack = std::move(ack)]() mutable {
-      AfterWriteCaching(ino, new_state, std::move(ack));
+    return DrainWrites(ino, [this, ino, new_state, ack = std::move(ack)]() mutable {
+      locks->SetWriteLeased(ino, false, [this, ino, new_state, ack = std::move(ack)]() mutable {
+        AfterWriteCaching(ino, new_state, std::move(ack));
+      });
     });
   }
   AfterWriteCaching(ino, new_state, std::move(ack));

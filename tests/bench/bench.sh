@@ -10,7 +10,8 @@
 #                                 through rclone to reach the server
 # A quick check: BENCH_RUNS=1 BENCH_SIZE_MIB=32 tests/bench/bench.sh build
 #
-# Workloads: sequential write + fsync and cold sequential read (caches dropped,
+# Workloads: sequential write + fsync (1 MiB and 4 KiB writes) and cold
+# sequential read (caches dropped,
 # fresh mounts); ls -l of 5000 entries and stat of them right after; 1000 x
 # 4 KiB creates from one process; untar of a ~600-file tree; rm -rf of both.
 # Then the sequential figures through a sealed mount (SMB3 encryption) against
@@ -316,6 +317,17 @@ bench_fs() {
   if [ -n "$srvtop" ]; then on_server write_srv "$col" "$t0" file_ok "$srv/seq.bin"; fi
   record write "$col" "$(secs "$t0" "$t1")"
 
+  # The same file in 4 KiB writes + fsync (a logger, a database, an
+  # archiver): a round trip each, unless the client gathers them.
+  remount "$col"
+  drop_caches
+  t0=$EPOCHREALTIME
+  dd if="$dir/src.bin" of="$work/small.bin" bs=4k conv=fsync status=none
+  t1=$EPOCHREALTIME
+  if [ -n "$srvtop" ]; then on_server write4k_srv "$col" "$t0" file_ok "$srv/small.bin"; fi
+  record write4k "$col" "$(secs "$t0" "$t1")"
+  rm -f "$work/small.bin"
+
   # Sequential read, cold: a fresh mount, caches dropped, a file the client
   # has never seen. sha256sum is charged to every column alike.
   remount "$col"
@@ -507,6 +519,8 @@ echo "smbgate benchmark: median of $runs run(s), Samba $(smbd --version | sed 's
 printf '%-40s %14s %14s %14s %14s %9s\n' "workload" "smbgate" "rclone" "smbclient" "local" "sg/rclone"
 row "write $size_mib MiB + fsync" write mibs
 row "  the same, until complete on the server" write_srv mibs
+row "write $size_mib MiB in 4 KiB writes + fsync" write4k mibs
+row "  the same, until complete on the server" write4k_srv mibs
 row "read $size_mib MiB, cold" read mibs
 row "ls -l of 5000 entries, cold" ls s
 row "stat of those 5000, right after" stat s

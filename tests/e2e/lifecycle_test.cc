@@ -268,40 +268,72 @@ TEST_F(Lifecycle, ReconnectAfterServerRestart) {
               recovered_s, error_log.c_str());
 
   // 2. A restart with a writer busy: one request in flight may fail; the
-  // application rewrites that block and the file ends up exact.
-  std::atomic<bool> stop{false};
-  std::atomic<int> writer_errors{0};
-  std::atomic<int> rounds{0};
-  std::string writer_log;
-  std::thread writer([&] {
+  // application rewrites that block and the file ends up exact. The writer
+  // is a process of its own: the fixture forks and execs the new smbd
+  // meanwhile, and a descriptor of the file in this process would go to
+  // that child, whose exec closes it and so flushes the file; a flush waits
+  // for the writes taken behind the application (as a close does on cifs
+  // and NFS), and those wait for that very smbd. The child makes only
+  // async-signal-safe calls (this process has threads).
+  ASSERT_SYS(::close(fd));
+  std::string blocks;
+  for (std::size_t k = 8; k < 32; ++k) blocks += block(k);
+  const std::string path = *m / "reopened.bin";
+  int stop_pipe[2], result_pipe[2];
+  ASSERT_SYS(::pipe2(stop_pipe, O_CLOEXEC));
+  ASSERT_SYS(::pipe2(result_pipe, O_CLOEXEC));
+  ASSERT_SYS(::fcntl(stop_pipe[0], F_SETFL, O_NONBLOCK));
+  struct WriterResult {
+    int errors = 0, rounds = 0, last_errno = 0, fsync_errno = 0;
+  };
+  const pid_t writer = ::fork();
+  ASSERT_SYS(writer);
+  if (writer == 0) {
+    WriterResult r;
+    const int w = ::open(path.c_str(), O_RDWR);
+    if (w < 0) ::_exit(3);
+    bool stop = false;
     std::size_t i = 0;
-    while (!stop.load() || rounds.load() < 40) {
+    while (!stop || r.rounds < 40) {
+      char c;
+      if (!stop && ::read(stop_pipe[0], &c, 1) >= 0) stop = true;  // a byte, or EOF
       const std::size_t k = 8 + (i % 24);
-      const std::string b = block(k);
-      if (::pwrite(fd, b.data(), kBlock, static_cast<off_t>(k * kBlock)) != static_cast<ssize_t>(kBlock)) {
-        writer_log += std::string("pwrite block ") + std::to_string(k) + ": " + std::strerror(errno) + "\n";
-        if (writer_errors.fetch_add(1) > 5) break;
+      if (::pwrite(w, blocks.data() + (k - 8) * kBlock, kBlock, static_cast<off_t>(k * kBlock)) !=
+          static_cast<ssize_t>(kBlock)) {
+        r.last_errno = errno;
+        if (++r.errors > 6) break;
         continue;  // the application retries the same block
       }
       ++i;
-      rounds.fetch_add(1);
-      if (rounds.load() > 20'000) break;
+      if (++r.rounds > 20'000) break;
     }
-  });
+    if (::fsync(w) != 0) r.fsync_errno = errno;
+    ::close(w);
+    [[maybe_unused]] ssize_t n = ::write(result_pipe[1], &r, sizeof r);
+    ::_exit(0);
+  }
+  ::close(result_pipe[1]);
+  ::close(stop_pipe[0]);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const bool restarted = own.Restart(&err);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  stop = true;
-  writer.join();
+  [[maybe_unused]] ssize_t stop_written = ::write(stop_pipe[1], "x", 1);
+  ::close(stop_pipe[1]);
+  WriterResult wr;
+  const bool got = ::read(result_pipe[0], &wr, sizeof wr) == static_cast<ssize_t>(sizeof wr);
+  ::close(result_pipe[0]);
+  int status = 0;
+  ::waitpid(writer, &status, 0);
   ASSERT_TRUE(restarted) << err;
-  EXPECT_LE(writer_errors.load(), 1) << "errors with a writer busy during the restart:\n" << writer_log << m->Log();
-  ASSERT_SYS(::fsync(fd));
-  EXPECT_SYS(::close(fd));
-  for (std::size_t i = 8; i < 32; ++i) want += block(i);
+  ASSERT_TRUE(got) << "the writer process ended without a result (status " << status << ")";
+  EXPECT_LE(wr.errors, 1) << "errors with a writer busy during the restart: " << wr.errors << ", the last "
+                          << std::strerror(wr.last_errno) << "\n"
+                          << m->Log();
+  EXPECT_EQ(wr.fsync_errno, 0) << std::strerror(wr.fsync_errno);
+  want += blocks;
   EXPECT_EQ(fs::file_size(on_disk), want.size());
   EXPECT_EQ(Sha256File(on_disk), Sha256(want.data(), want.size()));
-  std::printf("[ e2e figures ] busy restart: %d writer error(s), %d blocks written\n%s", writer_errors.load(),
-              rounds.load(), writer_log.c_str());
+  std::printf("[ e2e figures ] busy restart: %d writer error(s), %d blocks written\n", wr.errors, wr.rounds);
 
   // Same daemon, same mount: nothing was remounted.
   EXPECT_EQ(m->pid(), daemon);

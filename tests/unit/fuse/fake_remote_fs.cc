@@ -624,8 +624,16 @@ void FakeRemoteFs::Write(smb2::Handle h, std::uint64_t offset, std::shared_ptr<c
     return static_cast<std::uint32_t>(data->size());
   }();
   if (!breaks.empty()) SendBreaks(breaks, false, {});
+  if (const std::int64_t us = write_latency_us_; us > 0) {
+    return Post([cb = std::move(cb), out = std::move(out), us]() mutable {
+      std::this_thread::sleep_for(std::chrono::microseconds(us));
+      cb(std::move(out));
+    });
+  }
   Reply(std::move(cb), std::move(out));
 }
+
+void FakeRemoteFs::set_write_latency(std::chrono::microseconds latency) { write_latency_us_ = latency.count(); }
 
 void FakeRemoteFs::Flush(smb2::Handle h, smb2::Callback<void> cb) {
   if (auto ec = Enter("Flush", "")) return Reply<void>(std::move(cb), ec);

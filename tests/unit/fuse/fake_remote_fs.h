@@ -40,6 +40,7 @@
 // the fake's worker thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -96,6 +97,9 @@ class FakeRemoteFs final : public smb2::RemoteFs {
   // (2.0.2).
   void set_leases(bool grant);
   void set_max_io(std::uint32_t bytes);  // default 64 KiB
+  // How long each WRITE takes to be answered (a server's round trip; the
+  // data is in place at once). Default 0.
+  void set_write_latency(std::chrono::microseconds latency);
   void set_fs_stats(const smb2::FsStats& stats);
 
   // ---- calls --------------------------------------------------------------
@@ -247,6 +251,7 @@ class FakeRemoteFs final : public smb2::RemoteFs {
   std::uint64_t next_key_ = 1;
   bool grant_leases_ = true;
   std::uint32_t max_io_ = 64 * 1024;
+  std::atomic<std::int64_t> write_latency_us_{0};
   smb2::FsStats stats_;
   std::map<std::string, int, std::less<>> calls_;
   std::vector<std::string> log_;
