@@ -12,6 +12,10 @@ int LookupErrno(const std::error_code& ec) {
   return ErrnoFor(ec);
 }
 
+bool IsFileClosed(const std::error_code& ec) {
+  return smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kFileClosed;
+}
+
 }  // namespace
 
 void FuseFs::Impl::TouchListing(std::uint64_t ino) {
@@ -160,9 +164,12 @@ void FuseFs::Impl::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fi) f = handles.File(fi->fh);
   if (!f) f = handles.AnyFileOf(ino);
   // The server's size must include this mount's writes on their way.
-  DrainWrites(ino, [this, op, ino, f, reply, by_path] {
+  DrainWrites(ino, [this, op, ino, f, reply, by_path, path] {
     if (!f) return by_path();
-    fs->GetAttributes(f->handle, [this, op, ino, reply, by_path](Result<FileAttributes> a) {
+    fs->GetAttributes(f->handle, [this, op, ino, reply, by_path, path](Result<FileAttributes> a) {
+      // The handle may have been closed meanwhile (its release runs
+      // alongside): the path answers then.
+      if (!a && path && IsFileClosed(a.error())) return by_path();
       if (!a) return op->Err(a.error());
       // A 1067-byte file may be an mfsymlink: the path says.
       if (MaybeSymlink(*a)) return by_path();
@@ -236,8 +243,12 @@ void FuseFs::Impl::SetAttrNow(const OpPtr& op, std::uint64_t ino, std::optional<
     };
     // One round trip: SET_INFO(s) and QUERY_INFO as one compound (by path
     // inside CREATE ... CLOSE).
-    if (f) return fs->Update(f->handle, ch, reply);
-    fs->UpdatePath(*path, ch, reply);
+    if (!f) return fs->UpdatePath(*path, ch, reply);
+    fs->Update(f->handle, ch, [this, ch, path, reply](Result<FileAttributes> a) {
+      // A handle closed meanwhile by its release: by path then.
+      if (!a && path && IsFileClosed(a.error())) return fs->UpdatePath(*path, ch, reply);
+      reply(std::move(a));
+    });
   };
   if (!(to_set & FUSE_SET_ATTR_MODE)) return apply(change);
   // chmod: no write bit at all sets the DOS read-only attribute, any

@@ -297,6 +297,21 @@ tar -C "$dir" -cf "$dir/tree.tar" tree
 tree_entries=$(tar -tf "$dir/tree.tar" | wc -l)
 small=$(head -c 3072 /dev/urandom | base64 -w0 | head -c 4096)
 
+# timed_write KEY COLUMN WORK SERVER_TOP SERVER_DIR BS NAME: src.bin copied to
+# WORK/NAME in BS writes + fsync on a fresh mount; then (SERVER_TOP set) the
+# time until the server holds it, as KEY_srv.
+timed_write() {
+  local key=$1 col=$2 work=$3 srvtop=$4 srv=$5 bs=$6 name=$7 t0 t1
+  remount "$col"
+  drop_caches
+  t0=$EPOCHREALTIME
+  dd if="$dir/src.bin" of="$work/$name" bs="$bs" conv=fsync status=none
+  t1=$EPOCHREALTIME
+  # The server is checked first, so that nothing but the check is charged.
+  if [ -n "$srvtop" ]; then on_server "${key}_srv" "$col" "$t0" file_ok "$srv/$name"; fi
+  record "$key" "$col" "$(secs "$t0" "$t1")"
+}
+
 # bench_fs COLUMN TOP SERVER_TOP: the file-system workloads through one mount
 # (or on the local disk, SERVER_TOP empty). Each works in TOP/SUB, its own
 # directory; the shared inputs (ref.bin, many/) are at TOP.
@@ -306,26 +321,12 @@ bench_fs() {
   work="$top/$sub"
   srv="$srvtop/$sub"
 
-  # Sequential write + fsync. smbgate: fsync returns once the data is on the
-  # server; rclone: once it is in its local cache.
-  remount "$col"
-  drop_caches
-  t0=$EPOCHREALTIME
-  dd if="$dir/src.bin" of="$work/seq.bin" bs=1M conv=fsync status=none
-  t1=$EPOCHREALTIME
-  # The server is checked first, so that nothing but the check is charged.
-  if [ -n "$srvtop" ]; then on_server write_srv "$col" "$t0" file_ok "$srv/seq.bin"; fi
-  record write "$col" "$(secs "$t0" "$t1")"
-
-  # The same file in 4 KiB writes + fsync (a logger, a database, an
-  # archiver): a round trip each, unless the client gathers them.
-  remount "$col"
-  drop_caches
-  t0=$EPOCHREALTIME
-  dd if="$dir/src.bin" of="$work/small.bin" bs=4k conv=fsync status=none
-  t1=$EPOCHREALTIME
-  if [ -n "$srvtop" ]; then on_server write4k_srv "$col" "$t0" file_ok "$srv/small.bin"; fi
-  record write4k "$col" "$(secs "$t0" "$t1")"
+  # Sequential write + fsync, in 1 MiB writes and then in 4 KiB writes (a
+  # logger, a database, an archiver: a round trip each, unless the client
+  # gathers them). smbgate: fsync returns once the data is on the server;
+  # rclone: once it is in its local cache.
+  timed_write write "$col" "$work" "$srvtop" "$srv" 1M seq.bin
+  timed_write write4k "$col" "$work" "$srvtop" "$srv" 4k small.bin
   rm -f "$work/small.bin"
 
   # Sequential read, cold: a fresh mount, caches dropped, a file the client

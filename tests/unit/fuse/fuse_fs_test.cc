@@ -460,7 +460,7 @@ TEST_F(FuseFsTest, WriteThenReadBack) {
   }
   EXPECT_TRUE(fake_->FileData("w.bin") == data + "tail");
   struct stat s {};
-  ASSERT_EQ(::stat(P("w.bin").c_str(), &s), 0);
+  ASSERT_EQ(::stat(P("w.bin").c_str(), &s), 0) << std::strerror(errno) << "\n" << fake_->CallLog();
   EXPECT_EQ(static_cast<std::size_t>(s.st_size), data.size() + 4);
 }
 
