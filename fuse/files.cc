@@ -1,5 +1,7 @@
 #include "fuse/fuse_impl.h"
 
+#include <malloc.h>
+
 namespace smbgate::fuse {
 
 std::shared_ptr<WriteBehind> FuseFs::Impl::NewWriteBehind(std::uint64_t ino, Handle h) {
@@ -58,6 +60,12 @@ void FuseFs::Impl::DrainWrites(std::uint64_t ino, std::function<void()> then) {
       if (--*left == 0) (*shared_then)();
     });
   }
+}
+
+void FuseFs::Impl::AfterWrites() {
+  if (*behind_total != 0 || written_since_trim < kTrimAfter) return;
+  written_since_trim = 0;
+  malloc_trim(0);
 }
 
 bool FuseFs::Impl::WriteLeased(std::uint64_t ino) {
@@ -257,6 +265,7 @@ void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t
   if (size == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
   inodes.InvalidateAttributes(ino, true);
   TouchListing(ino);
+  written_since_trim += size;
   auto reply = [op, size] {
     if (op->impl->opts.on_data) op->impl->opts.on_data(0, size);
     op->Done(0, [&] { fuse_reply_write(op->req, size); });
@@ -362,6 +371,7 @@ void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
     wb->Drain(false, [this, fh, op, file = *f, wb](int) {
       ForgetWriteBehind(file.ino, wb);
       ReleaseNow(fh, file, op);
+      AfterWrites();
     });
     return;
   }

@@ -341,7 +341,7 @@ struct FuseFs::Impl {
   // Bytes taken and not yet on the server, over the whole mount; past
   // kBehindLimit writes wait for the server again.
   std::shared_ptr<std::atomic<std::size_t>> behind_total = std::make_shared<std::atomic<std::size_t>>(0);
-  static constexpr std::size_t kBehindLimit = 16u << 20;
+  static constexpr std::size_t kBehindLimit = 8u << 20;
   static constexpr std::size_t kBehindInFlight = 4;
   // A WriteBehind for a writable handle (registered under `ino`), or null
   // when writes go through (cache=none, cache=loose).
@@ -353,6 +353,12 @@ struct FuseFs::Impl {
   void DrainWrites(std::uint64_t ino, std::function<void()> then);
   // Whether this mount holds a write lease on `ino`.
   bool WriteLeased(std::uint64_t ino);
+  // Bytes written since the heap was last given back; after a burst of
+  // writes (kTrimAfter) the buffers' memory goes back to the system once
+  // nothing is pending (malloc_trim).
+  std::atomic<std::size_t> written_since_trim{0};
+  static constexpr std::size_t kTrimAfter = 32u << 20;
+  void AfterWrites();
 
   // ---- operations ------------------------------------------------------
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
