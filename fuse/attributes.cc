@@ -1,4 +1,5 @@
 #include "fuse/fuse_impl.h"
+#include "smb2/client/errors.h"
 
 namespace smbgate::fuse {
 namespace {
@@ -12,8 +13,11 @@ int LookupErrno(const std::error_code& ec) {
   return ErrnoFor(ec);
 }
 
+// A handle closed while a request went through it: STATUS_FILE_CLOSED from
+// the server, or the client's own "cancelled" once the handle is gone.
 bool IsFileClosed(const std::error_code& ec) {
-  return smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kFileClosed;
+  return (smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kFileClosed) ||
+         ec == smb2::client_errc::cancelled;
 }
 
 }  // namespace

@@ -329,6 +329,13 @@ void ReconnectingFs::EchoLoop() {
   }
 }
 
+std::optional<ReconnectingFs::VirtualHandle> ReconnectingFs::FindHandle(Handle vh) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = handles_.find(vh.persistent);
+  if (it == handles_.end()) return std::nullopt;
+  return it->second;
+}
+
 template <class T>
 void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb, HandleBody<T> body, int attempt, bool maybe_done) {
   auto self = shared_from_this();
@@ -340,22 +347,15 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb, HandleBody<T> body, i
       [self, vh, cb, body, retry, attempt, maybe_done](const std::shared_ptr<SmbFs>& current, std::uint64_t gen) {
         // A request sent again is marked as a replay (MS-SMB2 3.2.4.1.1).
         const std::shared_ptr<SmbFs> fs = attempt > 0 ? current->Replaying() : current;
-        VirtualHandle h;
-        {
-          std::lock_guard<std::mutex> l(self->mu_);
-          auto it = self->handles_.find(vh.persistent);
-          if (it == self->handles_.end()) return cb(make_error_code(client_errc::cancelled));
-          h = it->second;
-        }
+        // A handle closed meanwhile (its release ran alongside) fails the
+        // request; callbacks never run under mu_ (they may take it again).
+        std::optional<VirtualHandle> found = self->FindHandle(vh);
+        if (!found) return cb(make_error_code(client_errc::cancelled));
+        const VirtualHandle h = *found;
         auto run = [self, vh, body, fs, maybe_done](Handle real, Callback<T> c) {
-          VirtualHandle v;
-          {
-            std::lock_guard<std::mutex> l(self->mu_);
-            auto it = self->handles_.find(vh.persistent);
-            if (it == self->handles_.end()) return c(make_error_code(client_errc::cancelled));
-            v = it->second;
-          }
-          body(fs, real, v, maybe_done, std::move(c));
+          std::optional<VirtualHandle> v = self->FindHandle(vh);
+          if (!v) return c(make_error_code(client_errc::cancelled));
+          body(fs, real, *v, maybe_done, std::move(c));
         };
         if (h.locks_lost) return cb(std::error_code(EIO, std::generic_category()));
         if (h.generation == gen) return run(h.real, self->Watch(gen, cb, retry));
@@ -659,17 +659,12 @@ void ReconnectingFs::CopyRange(Handle src, std::uint64_t src_offset, Handle dst,
       dst, std::move(cb),
       [self, src, src_offset, dst_offset, length](const std::shared_ptr<SmbFs>& fs, Handle real_dst,
                                                   VirtualHandle& vd, bool, Callback<std::uint64_t> c) {
-        VirtualHandle vs;
-        {
-          std::lock_guard<std::mutex> l(self->mu_);
-          auto it = self->handles_.find(src.persistent);
-          if (it == self->handles_.end()) return c(make_error_code(client_errc::cancelled));
-          vs = it->second;
-        }
+        std::optional<VirtualHandle> vs = self->FindHandle(src);
+        if (!vs) return c(make_error_code(client_errc::cancelled));
         // The source must be open on the same connection; if it is not
         // (not reopened yet after a reconnect) the caller copies itself.
-        if (vs.generation != vd.generation) return c(MakeNtStatusError(status::kNotSupported));
-        fs->CopyRange(vs.real, src_offset, real_dst, dst_offset, length, std::move(c));
+        if (vs->generation != vd.generation) return c(MakeNtStatusError(status::kNotSupported));
+        fs->CopyRange(vs->real, src_offset, real_dst, dst_offset, length, std::move(c));
       });
 }
 

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -174,6 +175,8 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
                                         Callback<T>)>;
   template <class T>
   void WithHandle(Handle vh, Callback<T> cb, HandleBody<T> body, int attempt = 0, bool maybe_done = false);
+  // A copy of the entry of virtual handle `vh`, if it is still open.
+  std::optional<VirtualHandle> FindHandle(Handle vh);
   // Runs a path operation on the current generation; `attempt` counts the
   // times it was sent again after a lost session or connection. `call`
   // gets `maybe_done` as WithHandle's body does.

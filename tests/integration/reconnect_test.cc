@@ -100,6 +100,36 @@ TEST_F(ReconnectTest, LostSessionIsSetUpAgainAndTheRequestSentAgain) {
 
 // The keepalive ECHO runs on the session: a server that lost it is noticed
 // (and a new session set up) while the mount is idle.
+// A request through a handle that was closed meanwhile (in the FUSE layer
+// a getattr meets the file's release) fails at once with "cancelled", and
+// the filesystem goes on: the callback used to run under the handle table's
+// lock and take it again, which wedged every later request (an rsync and a
+// git clone in the apps test hung for good on a utimensat).
+TEST_F(ReconnectTest, RequestThroughAClosedHandleFailsAndLeavesTheFsWorking) {
+  auto first = Connect(*server_, server_->port());
+  ASSERT_TRUE(first) << first.error().message();
+  smb2::ReconnectingFs::Options ro;
+  ro.echo_interval = 0ms;
+  auto fs = smb2::ReconnectingFs::Create(
+      *first, [&]() { return Connect(*server_, server_->port()); }, ro);
+  smb2::OpenParams p;
+  p.write = true;
+  p.disposition = smb2::OpenDisposition::kOverwriteIf;
+  auto o = Wait<smb2::OpenResult>([&](auto cb) { fs->Open("closed-handle.txt", p, cb); });
+  ASSERT_TRUE(o) << o.error().message();
+  ASSERT_TRUE(Wait<void>([&](auto cb) { fs->Close(o->handle, cb); }));
+  auto a = Wait<smb2::FileAttributes>([&](auto cb) { fs->GetAttributes(o->handle, cb); });
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error(), smb2::client_errc::cancelled);
+  auto data = std::make_shared<const Bytes>(Bytes{'x'});
+  auto w = Wait<std::uint32_t>([&](auto cb) { fs->Write(o->handle, 0, data, cb); });
+  EXPECT_FALSE(w);
+  // Still working.
+  auto st = Wait<smb2::FileAttributes>([&](auto cb) { fs->Stat("closed-handle.txt", cb); });
+  EXPECT_TRUE(st) << st.error().message();
+  fs->Stop();
+}
+
 TEST_F(ReconnectTest, KeepaliveProvesTheSession) {
   StripProxy proxy(server_->host(), server_->port(), StripProxy::Mode::kPassThrough);
   std::string err;
