@@ -38,8 +38,25 @@ LOCAL_SMBD = os.path.join(ROOT, "deploy", "local-smbd.sh")
 PY = "/usr/bin/python3"
 
 
+# Called when a command outlives its time, before it is killed: a process
+# stuck in a FUSE request may not die, and waiting for it would say nothing.
+ON_TIMEOUT = []
+
+
 def run(cmd, cwd=None, env=None, timeout=120):
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for fn in ON_TIMEOUT:
+            fn()
+        p.kill()
+        try:
+            p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"  {cmd[0]} did not die (stuck in the kernel)", flush=True)
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
 SQLITE_WORKER = r"""
@@ -323,6 +340,13 @@ def main():
                              stdout=open(log, "ab"), stderr=subprocess.STDOUT)
         if not check("mount", wait_for(lambda: os.path.ismount(mnt), 20), open(log).read()[-500:]):
             return summary("apps")
+
+        def stuck(daemon=p):
+            # Where the daemon is, and what it last said.
+            print("daemon threads:\n" + thread_stacks(daemon.pid), flush=True)
+            print("daemon log (end):\n" + open(log, errors="replace").read()[-4000:], flush=True)
+
+        ON_TIMEOUT.append(stuck)
         for name, fn in (("sqlite", lambda: sqlite_checks(mnt)), ("save", lambda: save_checks(mnt)),
                          ("rotate", lambda: rotate_checks(mnt)), ("git", lambda: git_checks(mnt, work)),
                          ("rsync", lambda: rsync_checks(mnt, work)), ("tar", lambda: tar_checks(mnt, work)),
@@ -333,10 +357,6 @@ def main():
                 fn()
             except Exception as e:
                 check(f"{name}: ran", False, f"{type(e).__name__}: {e}")
-                if isinstance(e, subprocess.TimeoutExpired):
-                    # Stuck: where the daemon is, and what it last said.
-                    print("daemon threads:\n" + thread_stacks(p.pid), flush=True)
-                    print("daemon log (end):\n" + open(log, errors="replace").read()[-4000:], flush=True)
             print(f"  {name}: {time.monotonic() - t0:.1f} s", flush=True)
     finally:
         if p:
