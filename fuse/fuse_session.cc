@@ -367,14 +367,19 @@ void FuseFs::Shutdown(std::chrono::milliseconds drain_timeout) {
   i.StopParking();
   std::vector<OpenFile> left = i.handles.TakeAll();
   for (const OpenFile& f : i.TakeParked(0)) left.push_back(f);
+  // Writes taken behind the application reach the server first: all
+  // files at once, within one minute in all.
+  std::vector<std::future<void>> drained;
   for (const OpenFile& f : left) {
-    if (f.behind) {
-      // Writes taken behind the application reach the server first.
-      auto d = std::make_shared<std::promise<void>>();
-      f.behind->Drain(false, [d](int) { d->set_value(); });
-      d->get_future().wait_for(std::chrono::seconds(60));
-      i.ForgetWriteBehind(f.ino, f.behind);
-    }
+    if (!f.behind) continue;
+    auto d = std::make_shared<std::promise<void>>();
+    drained.push_back(d->get_future());
+    f.behind->Drain(false, [d](int) { d->set_value(); });
+  }
+  const auto drain_end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (auto& d : drained) d.wait_until(drain_end);
+  for (const OpenFile& f : left) {
+    if (f.behind) i.ForgetWriteBehind(f.ino, f.behind);
     auto p = std::make_shared<std::promise<void>>();
     i.fs->Close(f.handle, [p](Result<void>) { p->set_value(); });
     p->get_future().wait_for(std::chrono::seconds(10));

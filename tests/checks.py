@@ -37,12 +37,13 @@ def summary(name):
 
 def thread_stacks(pid):
     """Every thread's stack of process `pid` (gdb, bounded), to tell a daemon that is stuck
-    from one that is slow; a note if gdb is missing."""
+    from one that is slow; a note if gdb is missing. Function arguments are left out: one
+    may hold a credential."""
     if not os.access("/usr/bin/gdb", os.X_OK):
         return "(install gdb to see them)"
     try:
         r = subprocess.run(["timeout", "60", "/usr/bin/gdb", "-batch", "-nx", "-p", str(pid),
-                            "-ex", "thread apply all bt 25"], capture_output=True, text=True, timeout=90)
+                            "-ex", "set print frame-arguments none", "-ex", "thread apply all bt 25"], capture_output=True, text=True, timeout=90)
     except subprocess.TimeoutExpired:
         return "(gdb timed out)"
     return "\n".join(l for l in r.stdout.splitlines() if l.startswith(("Thread", "#")))

@@ -275,10 +275,11 @@ void ResetSignalsInChild() {
 
 // The stacks of every thread of `pid` (gdb, bounded), to tell a daemon
 // that will not stop from one that is slow; a note if gdb is missing.
+// Function arguments are left out: one may hold a credential.
 std::string ThreadStacks(pid_t pid) {
   if (::access("/usr/bin/gdb", X_OK) != 0) return "(install gdb to see them)\n";
   const std::string cmd = "cd / && timeout 60 /usr/bin/gdb -batch -nx -p " + std::to_string(pid) +
-                          " -ex 'thread apply all bt 25' 2>&1 | grep -E '^(Thread|#)'";
+                          " -ex 'set print frame-arguments none' -ex 'thread apply all bt 25' 2>&1 | grep -E '^(Thread|#)'";
   std::string out;
   if (FILE* f = ::popen(cmd.c_str(), "r")) {
     char buf[4096];
