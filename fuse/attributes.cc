@@ -217,9 +217,13 @@ void FuseFs::Impl::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, in
   auto path = inodes.Path(ino);
   if (!f && !path) f = handles.AnyFileOf(ino);
   if (!f && !path) return op->Err(ENOENT);
-  // Writes on their way land before a truncate or a time set after them.
-  DrainWrites(ino, [this, op, ino, f, path, change, to_set, mode = attr->st_mode]() mutable {
-    SetAttrNow(op, ino, f, path, change, to_set, mode);
+  // Writes on their way land before a truncate or a time set after them,
+  // and so do the closes of written handles (the server sets the file's
+  // times at such a close).
+  DrainWrites(ino, [this, op, ino, f, path, change, to_set, mode = attr->st_mode] {
+    AfterCloses(ino, [this, op, ino, f, path, change, to_set, mode] {
+      SetAttrNow(op, ino, f, path, change, to_set, mode);
+    });
   });
 }
 

@@ -388,9 +388,35 @@ void FuseFs::Impl::ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op) {
   }
   locks->ForgetOpen(f.ino, fh);
   if (f.leased) LeaseClosed(f.ino);
-  fs->Close(f.handle, [op](Result<void> r) {
+  if (f.writable) {
+    std::lock_guard<std::mutex> l(closing_mu);
+    ++closing[f.ino].first;
+  }
+  fs->Close(f.handle, [this, op, ino = f.ino, writable = f.writable](Result<void> r) {
+    std::vector<std::function<void()>> waiting;
+    if (writable) {
+      std::lock_guard<std::mutex> l(closing_mu);
+      auto it = closing.find(ino);
+      if (it != closing.end() && --it->second.first == 0) {
+        waiting = std::move(it->second.second);
+        closing.erase(it);
+      }
+    }
+    for (auto& w : waiting) w();
     if (op) op->Err(r ? 0 : ErrnoFor(r.error()));
   });
+}
+
+void FuseFs::Impl::AfterCloses(std::uint64_t ino, std::function<void()> then) {
+  {
+    std::lock_guard<std::mutex> l(closing_mu);
+    auto it = closing.find(ino);
+    if (it != closing.end()) {
+      it->second.second.push_back(std::move(then));
+      return;
+    }
+  }
+  then();
 }
 
 LockManager::Request FuseFs::Impl::LockRequest(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi,

@@ -418,6 +418,13 @@ struct FuseFs::Impl {
   void Release(std::uint64_t fh, OpPtr op);
   // Release once the file's writes are on the server.
   void ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op);
+  // CLOSEs of written handles still on their way, by node, and what waits
+  // for them: a server sets a written file's times at its close (Samba
+  // does), which would undo a utimensat that overtook the close.
+  std::mutex closing_mu;
+  std::unordered_map<std::uint64_t, std::pair<int, std::vector<std::function<void()>>>> closing;
+  // Runs `then` once no written handle of `ino` is being closed.
+  void AfterCloses(std::uint64_t ino, std::function<void()> then);
 
   // copy_file_range(2) between two files of the mount: a server-side copy
   // (FSCTL_SRV_COPYCHUNK_WRITE), the data never crossing the network.
