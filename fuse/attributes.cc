@@ -75,7 +75,7 @@ void FuseFs::Impl::LookupIn(const OpPtr& op, std::uint64_t parent, const std::st
     const std::uint64_t known = inodes.Child(parent, n);
     std::optional<InodeTable::Cached> c = known ? inodes.Fresh(known) : std::nullopt;
     if (!c && f.attrs && !MaybeSymlink(*f.attrs)) c = InodeTable::Cached{*f.attrs, false, f.expiry};
-    if (c && !handles.OpenForWrite(known)) {
+    if (c && (c->owned || !handles.OpenForWrite(known))) {
       const std::uint64_t ino = inodes.Lookup(parent, n);
       if (ino == 0) return op->Err(ENOENT);
       const auto expiry = std::min(c->expiry, f.expiry);
@@ -145,7 +145,9 @@ void FuseFs::Impl::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // a directory, for instance).
   // Not for a file this mount is writing: a size fetched while a write
   // was in flight would be older than the kernel's own, and taken.
-  if (auto c = inodes.Fresh(ino); c && !handles.OpenForWrite(ino)) {
+  // Owned attributes (this mount holds the write lease) include those
+  // writes.
+  if (auto c = inodes.Fresh(ino); c && (c->owned || !handles.OpenForWrite(ino))) {
     struct stat st = ToStat(ino, c->attrs, c->symlink);
     return op->Done(0, [&] { fuse_reply_attr(op->req, &st, Remaining(c->expiry)); });
   }
@@ -170,14 +172,15 @@ void FuseFs::Impl::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // The server's size must include this mount's writes on their way.
   DrainWrites(ino, [this, op, ino, f, reply, by_path, path] {
     if (!f) return by_path();
-    fs->GetAttributes(f->handle, [this, op, ino, reply, by_path, path](Result<FileAttributes> a) {
+    const std::optional<std::uint64_t> from = OwnableFrom(ino);
+    fs->GetAttributes(f->handle, [this, op, ino, reply, by_path, path, from](Result<FileAttributes> a) {
       // The handle may have been closed meanwhile (its release runs
       // alongside): the path answers then.
       if (!a && path && IsFileClosed(a.error())) return by_path();
       if (!a) return op->Err(a.error());
       // A 1067-byte file may be an mfsymlink: the path says.
       if (MaybeSymlink(*a)) return by_path();
-      inodes.SetAttributes(ino, *a, Expiry());
+      Learned(ino, *a, from);
       reply(*a, false);
     });
   });
@@ -221,30 +224,32 @@ void FuseFs::Impl::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, in
   // and so do the closes of written handles (the server sets the file's
   // times at such a close).
   DrainWrites(ino, [this, op, ino, f, path, change, to_set, mode = attr->st_mode] {
-    AfterCloses(ino, [this, op, ino, f, path, change, to_set, mode] {
-      SetAttrNow(op, ino, f, path, change, to_set, mode);
-    });
+    AfterCloses(ino,
+                [this, op, ino, f, path, change, to_set, mode] { SetAttrNow(op, ino, f, path, change, to_set, mode); });
   });
 }
 
 void FuseFs::Impl::SetAttrNow(const OpPtr& op, std::uint64_t ino, std::optional<OpenFile> f,
                               std::optional<std::string> path, smb2::AttributeChange change, int to_set, mode_t mode) {
-  auto apply = [this, op, ino, f, path](smb2::AttributeChange ch) {
+  // The writes of `ino` are on the server now (SetAttr drained them).
+  const std::optional<std::uint64_t> from = OwnableFrom(ino);
+  auto apply = [this, op, ino, f, path, from](smb2::AttributeChange ch) {
     if (!ch.set_size && !ch.set_basic) {
       // Nothing the server keeps changes (chown to the mount's owner, a
       // chmod that keeps the read-only bit): answer with the attributes.
-      if (auto c = inodes.Fresh(ino); c && !handles.OpenForWrite(ino)) {
+      if (auto c = inodes.Fresh(ino); c && (c->owned || !handles.OpenForWrite(ino))) {
         struct stat st = ToStat(ino, c->attrs, c->symlink);
         return op->Done(0, [&] { fuse_reply_attr(op->req, &st, Remaining(c->expiry)); });
       }
     }
-    auto reply = [this, op, ino](Result<FileAttributes> a) {
+    const bool time_set = ch.set_basic && ch.basic.last_write_time;
+    auto reply = [this, op, ino, from, time_set](Result<FileAttributes> a) {
       if (!a) {
         inodes.InvalidateAttributes(ino);
         TouchListing(ino);
         return op->Err(a.error());
       }
-      inodes.SetAttributes(ino, *a, Expiry());
+      Learned(ino, *a, from, time_set);
       TouchListing(ino);
       struct stat st = ToStat(ino, *a);
       op->Done(0, [&] { fuse_reply_attr(op->req, &st, Timeout()); });

@@ -1,6 +1,6 @@
-#include "fuse/fuse_impl.h"
-
 #include <malloc.h>
+
+#include "fuse/fuse_impl.h"
 
 namespace smbgate::fuse {
 
@@ -99,12 +99,13 @@ void FuseFs::Impl::CreateFile(fuse_req_t req, const char* opname, fuse_ino_t par
   // Writes still on their way to an existing file land before it is
   // truncated.
   DrainWrites(ino, [this, op, path = *path, p, parent, n, keep_open, info, ino]() mutable {
-    fs->Open(path, p, [this, op, parent, n, keep_open, info, ino](Result<smb2::OpenResult> o) mutable {
+    const std::optional<std::uint64_t> from = OwnableFrom(ino);
+    fs->Open(path, p, [this, op, parent, n, keep_open, info, ino, from](Result<smb2::OpenResult> o) mutable {
       if (!o) {
         inodes.Forget(ino, 1);
         return op->Err(o.error());
       }
-      inodes.SetAttributes(ino, o->attrs, Expiry());
+      if (!keep_open) inodes.SetAttributes(ino, o->attrs, Expiry());
       dircache.Added(parent, n, o->attrs);
       DirChanged(parent);
       fuse_entry_param e = Entry(ino, o->attrs, false);
@@ -122,6 +123,7 @@ void FuseFs::Impl::CreateFile(fuse_req_t req, const char* opname, fuse_ino_t par
       of.behind = NewWriteBehind(ino, o->handle);
       const bool keep = Granted(ino, o->durable.lease_state, &of.leased);
       info.fh = handles.AddFile(of);
+      Learned(ino, o->attrs, from);
       ApplyCacheFlags(info, ino, keep);
       op->Done(0, [&] {
         if (fuse_reply_create(op->req, &e, &info) == -ENOENT) {
@@ -185,9 +187,9 @@ void FuseFs::Impl::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // A truncating open waits for this mount's writes still on their way.
   const std::uint64_t before = p.disposition == smb2::OpenDisposition::kOverwrite ? ino : 0;
   DrainWrites(before, [this, op, path = *path, p, ino, write, info]() mutable {
-    fs->Open(path, p, [this, op, ino, write, info](Result<smb2::OpenResult> o) mutable {
+    const std::optional<std::uint64_t> from = OwnableFrom(ino);
+    fs->Open(path, p, [this, op, ino, write, info, from](Result<smb2::OpenResult> o) mutable {
       if (!o) return op->Err(o.error());
-      inodes.SetAttributes(ino, o->attrs, Expiry());
       OpenFile of;
       of.handle = o->handle;
       of.ino = ino;
@@ -195,6 +197,7 @@ void FuseFs::Impl::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       if (write) of.behind = NewWriteBehind(ino, o->handle);
       const bool keep = Granted(ino, o->durable.lease_state, &of.leased);
       info.fh = handles.AddFile(of);
+      Learned(ino, o->attrs, from);
       ApplyCacheFlags(info, ino, keep);
       op->Done(0, [&] {
         if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
@@ -263,7 +266,10 @@ void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t
   auto f = handles.File(fi->fh);
   if (!f) return op->Err(EBADF);
   if (size == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
-  inodes.InvalidateAttributes(ino, true);
+  // Before the reply: a stat right after it sees the new size.
+  const std::uint64_t end = static_cast<std::uint64_t>(off) + size;
+  const std::uint64_t now = NowFiletime();
+  inodes.Wrote(ino, end, now);
   TouchListing(ino);
   written_since_trim += size;
   auto reply = [op, size] {
@@ -288,6 +294,9 @@ void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t
                   reply();
                 });
               });
+    // Counted again now that it is pending: a query begun between the
+    // first count and wb->Write saw neither (see OwnableFrom).
+    inodes.Wrote(ino, end, now);
     return;
   }
   // cache=none and cache=loose: split into requests of at most the
@@ -500,18 +509,23 @@ void FuseFs::Impl::CopyFileRange(fuse_req_t req, fuse_ino_t, off_t off_in, fuse_
         const auto from = static_cast<std::uint64_t>(off_in);
         if (from >= a->end_of_file || len == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
         const std::uint64_t n = std::min<std::uint64_t>(len, a->end_of_file - from);
-        inodes.InvalidateAttributes(ino_out, true);
+        // The server changes the file: not owned, and a query begun while
+        // the copy runs is not taken as owned either.
+        inodes.Changed(ino_out);
         TouchListing(ino_out);
-        fs->CopyRange(src, from, dst, static_cast<std::uint64_t>(off_out), n, [op](Result<std::uint64_t> copied) {
-          if (!copied) {
-            // A server without server-side copy (or a source not yet reopened
-            // after a reconnect): EOPNOTSUPP, and the caller copies itself.
-            const std::error_code& ec = copied.error();
-            if (smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kNotSupported) return op->Err(EOPNOTSUPP);
-            return op->Err(ec);
-          }
-          op->Done(0, [&] { fuse_reply_write(op->req, static_cast<size_t>(*copied)); });
-        });
+        fs->CopyRange(src, from, dst, static_cast<std::uint64_t>(off_out), n,
+                      [this, op, ino_out](Result<std::uint64_t> copied) {
+                        inodes.Changed(ino_out);
+                        if (!copied) {
+                          // A server without server-side copy (or a source not yet reopened
+                          // after a reconnect): EOPNOTSUPP, and the caller copies itself.
+                          const std::error_code& ec = copied.error();
+                          if (smb2::IsNtStatus(ec) && smb2::NtStatusOf(ec) == smb2::status::kNotSupported)
+                            return op->Err(EOPNOTSUPP);
+                          return op->Err(ec);
+                        }
+                        op->Done(0, [&] { fuse_reply_write(op->req, static_cast<size_t>(*copied)); });
+                      });
       });
     });
   });

@@ -289,6 +289,18 @@ struct FuseFs::Impl {
 
   void StopInvalidations();
 
+  // ---- attributes this mount owns (InodeTable::Own) ----------------------
+  // The point from which attributes the server is asked for now may become
+  // owned: the file's write count, when none of this mount's writes to it is
+  // on its way (else nullopt: the answer may lack them), under cache=strict
+  // (the other modes send writes without counting them in flight).
+  std::optional<std::uint64_t> OwnableFrom(std::uint64_t ino);
+  // Attributes of `ino` from the server (a create, open, query or setattr
+  // reply) asked for at `from`: owned while this mount holds the file's
+  // write lease and has it open for writing, else cached for actimeo.
+  // `time_set`: a setattr set the modification time (InodeTable::Own).
+  void Learned(std::uint64_t ino, const FileAttributes& a, std::optional<std::uint64_t> from, bool time_set = false);
+
   // ---- deferred close (mount option closetimeo) -------------------------
   // A file opened for reading and closed while its lease lets this client
   // cache the open itself (SMB2_LEASE_HANDLE_CACHING, MS-SMB2 2.2.13.2.8)

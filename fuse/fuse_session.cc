@@ -211,6 +211,8 @@ std::unique_ptr<FuseFs> FuseFs::Mount(std::shared_ptr<smb2::RemoteFs> fs, const 
   impl->fs = std::move(fs);
   impl->locks = std::make_shared<LockManager>(impl->fs);
   impl->opts = std::move(options);
+  impl->inodes.SetOwnedTimeout(
+      std::chrono::duration_cast<InodeTable::Clock::duration>(std::chrono::duration<double>(impl->Timeout())));
   impl->mountpoint = mountpoint;
   // Permission checks by the kernel against the uid/gid/modes we report,
   // as cifs does with its file_mode/dir_mode.

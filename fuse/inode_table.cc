@@ -1,7 +1,6 @@
 #include "fuse/inode_table.h"
 
 #include <algorithm>
-
 #include <vector>
 
 namespace smbgate::fuse {
@@ -137,7 +136,9 @@ void InodeTable::SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a,
                                bool symlink) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = nodes_.find(ino);
-  if (it == nodes_.end()) return;
+  // Owned attributes include this mount's writes still on their way; a
+  // listing or a query may not.
+  if (it == nodes_.end() || it->second.owned) return;
   it->second.attrs = a;
   it->second.attrs_expiry = expiry;
   it->second.dos_expiry = expiry;
@@ -147,8 +148,95 @@ void InodeTable::SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a,
 std::optional<InodeTable::Cached> InodeTable::Fresh(std::uint64_t ino) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = nodes_.find(ino);
-  if (it == nodes_.end() || Clock::now() >= it->second.attrs_expiry) return std::nullopt;
-  return Cached{it->second.attrs, it->second.symlink, it->second.attrs_expiry};
+  if (it == nodes_.end()) return std::nullopt;
+  const Node& n = it->second;
+  if (n.owned) return Cached{n.attrs, n.symlink, Clock::now() + owned_timeout_, true};
+  if (Clock::now() >= n.attrs_expiry) return std::nullopt;
+  return Cached{n.attrs, n.symlink, n.attrs_expiry};
+}
+
+void InodeTable::SetOwnedTimeout(Clock::duration d) {
+  std::lock_guard<std::mutex> l(mu_);
+  owned_timeout_ = d;
+}
+
+std::uint64_t InodeTable::WriteCount(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? 0 : it->second.writes;
+}
+
+void InodeTable::Own(std::uint64_t ino, const smb2::FileAttributes& a, std::uint64_t write_count, bool time_set) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  Node& n = it->second;
+  if (n.writes != write_count) {
+    n.owned = false;
+    n.attrs_expiry = {};
+    return;
+  }
+  n.attrs = a;
+  n.symlink = false;
+  n.owned = true;
+  n.time_set = n.time_set || time_set;
+  const auto until = Clock::now() + owned_timeout_;
+  n.attrs_expiry = until;
+  n.dos_expiry = until;
+}
+
+void InodeTable::Disown(std::uint64_t ino, bool keep_dos) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  Node& n = it->second;
+  n.owned = false;
+  n.attrs_expiry = {};
+  if (!keep_dos) n.dos_expiry = {};
+}
+
+void InodeTable::Closed(std::uint64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  it->second.owned = false;
+  it->second.time_set = false;
+  it->second.attrs_expiry = {};
+}
+
+void InodeTable::Wrote(std::uint64_t ino, std::uint64_t end, std::uint64_t now) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  Node& n = it->second;
+  ++n.writes;
+  if (!n.owned) {
+    n.attrs_expiry = {};
+    return;
+  }
+  smb2::FileAttributes& a = n.attrs;
+  if (end > a.end_of_file) {
+    a.end_of_file = end;
+    // Whole 4 KiB blocks, as Samba reports them for a file written in order.
+    a.allocation_size = std::max(a.allocation_size, (end + 4095) / 4096 * 4096);
+  }
+  if (!n.time_set) a.last_write_time = std::max(a.last_write_time, now);
+  a.change_time = std::max(a.change_time, now);
+}
+
+void InodeTable::Changed(std::uint64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  ++it->second.writes;
+  it->second.owned = false;
+  it->second.attrs_expiry = {};
+}
+
+bool InodeTable::Owned(std::uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = nodes_.find(ino);
+  return it != nodes_.end() && it->second.owned;
 }
 
 std::optional<smb2::FileAttributes> InodeTable::CachedAttributes(std::uint64_t ino) const {
@@ -162,6 +250,7 @@ void InodeTable::InvalidateAttributes(std::uint64_t ino, bool keep_dos) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = nodes_.find(ino);
   if (it == nodes_.end()) return;
+  it->second.owned = false;
   it->second.attrs_expiry = {};
   if (!keep_dos) it->second.dos_expiry = {};
 }

@@ -13,8 +13,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <unordered_map>
+#include <utility>
 
 #include "smb2/client/remote_fs.h"
 
@@ -43,8 +43,7 @@ class InodeTable {
   std::optional<std::string> ChildPath(std::uint64_t parent, std::string_view name) const;
 
   // Moves the entry; a node that was at the target is detached.
-  void Rename(std::uint64_t old_parent, std::string_view old_name, std::uint64_t new_parent,
-              std::string_view new_name);
+  void Rename(std::uint64_t old_parent, std::string_view old_name, std::uint64_t new_parent, std::string_view new_name);
   // Detaches the entry (after unlink/rmdir).
   void Remove(std::uint64_t parent, std::string_view name);
 
@@ -53,17 +52,52 @@ class InodeTable {
   std::optional<std::pair<std::uint64_t, std::string>> Parent(std::uint64_t ino) const;
 
   // Attribute cache, valid until `expiry`; `symlink`: the file is an
-  // mfsymlink (its attributes alone cannot tell).
-  void SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a, Clock::time_point expiry,
-                     bool symlink = false);
+  // mfsymlink (its attributes alone cannot tell). Owned attributes stay.
+  void SetAttributes(std::uint64_t ino, const smb2::FileAttributes& a, Clock::time_point expiry, bool symlink = false);
   std::optional<smb2::FileAttributes> CachedAttributes(std::uint64_t ino) const;
   struct Cached {
     smb2::FileAttributes attrs;
     bool symlink = false;
     Clock::time_point expiry;
+    bool owned = false;  // see Own
   };
-  // The cached attributes while valid.
+  // The cached attributes while valid (owned ones always, with an expiry
+  // owned_timeout from now).
   std::optional<Cached> Fresh(std::uint64_t ino) const;
+
+  // ---- attributes this mount owns --------------------------------------
+  // While this mount holds a file's write lease (MS-SMB2 2.2.13.2.8) and has
+  // it open for writing, no other client can open or change it: the
+  // server's attributes of it are what this mount last learned plus what its
+  // own writes did since. They are kept without expiry, moved by Wrote, and
+  // answer stats with no round trip (an untar's fchmod and the kernel's
+  // getattr after each write).
+  void SetOwnedTimeout(Clock::duration d);
+  // Counts this mount's writes to `ino`, for Own.
+  std::uint64_t WriteCount(std::uint64_t ino) const;
+  // Takes `a` as the owned attributes of `ino` if no write came since
+  // `write_count` was read (else the attributes are dropped: they may lack
+  // that write's size). The caller holds the write lease. `time_set`: the
+  // modification time in `a` was set explicitly, and the server keeps it
+  // through later writes (Samba's sticky write time, as NTFS does for
+  // MS-FSCC 2.4.7's LastWriteTime) until every handle of the file is closed
+  // (Closed).
+  void Own(std::uint64_t ino, const smb2::FileAttributes& a, std::uint64_t write_count, bool time_set = false);
+  // The lease or the writable handle is gone: attributes are cached again
+  // for actimeo only, and dropped now (`keep_dos` as in InvalidateAttributes).
+  void Disown(std::uint64_t ino, bool keep_dos);
+  // The last handle of `ino` was closed: Disown, and a time set explicitly
+  // no longer holds against writes.
+  void Closed(std::uint64_t ino);
+  // A write of this mount reaching up to offset `end`, at `now` (FILETIME):
+  // an owned file grows and takes the time as its modification and change
+  // time; other cached attributes are dropped, DOS attributes kept.
+  void Wrote(std::uint64_t ino, std::uint64_t end, std::uint64_t now);
+  bool Owned(std::uint64_t ino) const;
+  // This mount changed `ino` in a way it cannot follow (a server-side
+  // copy): not owned, attributes dropped (DOS kept), and the write count
+  // moves.
+  void Changed(std::uint64_t ino);
   // Drops the cached attributes. `keep_dos`: the file's DOS attributes
   // stay known until the old expiry (this mount's writes change sizes and
   // times, never those; another client's changes end them too).
@@ -86,6 +120,9 @@ class InodeTable {
     std::uint64_t nlookup = 0;
     bool detached = false;
     bool symlink = false;
+    bool owned = false;
+    bool time_set = false;  // see Own
+    std::uint64_t writes = 0;
     smb2::FileAttributes attrs;
     Clock::time_point attrs_expiry{};
     Clock::time_point dos_expiry{};
@@ -106,6 +143,7 @@ class InodeTable {
 
   mutable std::mutex mu_;
   std::uint64_t next_id_ = kRoot + 1;
+  Clock::duration owned_timeout_ = std::chrono::seconds(1);
   std::unordered_map<std::uint64_t, Node> nodes_;
   std::unordered_map<Key, std::uint64_t, KeyHash> children_;
 };

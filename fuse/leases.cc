@@ -33,6 +33,30 @@ bool FuseFs::Impl::Granted(std::uint64_t ino, std::uint32_t state, bool* counted
   return cache_good && (state & smb2::kLeaseRead);
 }
 
+std::optional<std::uint64_t> FuseFs::Impl::OwnableFrom(std::uint64_t ino) {
+  if (opts.cache != CacheMode::kStrict) return std::nullopt;
+  // The count first: a write taken after it moves it, one taken before is
+  // still pending below.
+  const std::uint64_t from = inodes.WriteCount(ino);
+  if (HasWritesBehind(ino)) return std::nullopt;
+  return from;
+}
+
+void FuseFs::Impl::Learned(std::uint64_t ino, const FileAttributes& a, std::optional<std::uint64_t> from,
+                           bool time_set) {
+  if (from) {
+    // Under lease_mu: a break that takes the write lease disowns under it
+    // too, so an Own that saw the lease never outlives the break.
+    std::lock_guard<std::mutex> l(lease_mu);
+    auto it = leases.find(ino);
+    if (it != leases.end() && (it->second.state & smb2::kLeaseWrite) && handles.OpenForWrite(ino)) {
+      return inodes.Own(ino, a, *from, time_set);
+    }
+  }
+  inodes.Disown(ino, true);
+  inodes.SetAttributes(ino, a, Expiry());
+}
+
 void FuseFs::Impl::LeaseClosed(std::uint64_t ino) {
   {
     std::lock_guard<std::mutex> l(lease_mu);
@@ -40,6 +64,7 @@ void FuseFs::Impl::LeaseClosed(std::uint64_t ino) {
     if (it == leases.end()) return;
     if (--it->second.opens > 0) return;
     leases.erase(it);
+    inodes.Closed(ino);
   }
   locks->SetWriteLeased(ino, false);
 }
@@ -63,6 +88,8 @@ void FuseFs::Impl::OnLeaseBreak(const smb2::LeaseKey& key, std::uint32_t new_sta
     if (it != leases.end()) {
       had_write = it->second.state & smb2::kLeaseWrite;
       it->second.state = new_state;
+      // Another client may change the file from now on.
+      if (had_write && !(new_state & smb2::kLeaseWrite)) inodes.Disown(ino, true);
     }
   }
   // Write caching ends: the writes taken behind the application and the

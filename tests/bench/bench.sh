@@ -438,6 +438,17 @@ bench_smbclient() {
   [ -z "$(ls -A "$dir/share/c-smbclient")" ] || die "smbclient: del left files"
   record rm smbclient "$(secs "$t0" "$t1")"
   rm -rf "$dir/smalls" "$dir/share/c-smbclient"
+  # The tree through smbclient's own tar extraction (-Tx): a create, writes
+  # and a close per file, times set, one session.
+  mkdir -p "$dir/share/u-smbclient"
+  t0=$EPOCHREALTIME
+  smbclient "//127.0.0.1/demo" -p "$port" -A "$dir/auth.txt" -m SMB3 -q -D u-smbclient -Tx "$dir/tree.tar" \
+    >/dev/null 2>&1 || die "smbclient -Tx failed"
+  t1=$EPOCHREALTIME
+  [ "$(find "$dir/share/u-smbclient" -mindepth 1 | wc -l)" = "$tree_entries" ] || die "smbclient: -Tx did not extract $tree_entries entries"
+  record untar smbclient "$(secs "$t0" "$t1")"
+  record untar_srv smbclient "$(secs "$t0" "$t1")"
+  rm -rf "$dir/share/u-smbclient"
 }
 
 # The same sequential figures through a sealed mount (-o seal: SMB3
@@ -530,8 +541,9 @@ row "  the same, until complete on the server" create_srv s
 row "untar of $tree_entries entries + syncfs" untar s
 row "  the same, until complete on the server" untar_srv s
 row "rm -rf of the tree and the 1000 files" rm s
-echo "smbclient's ls, create and rm rows: 'ls many/*', 'mput' of the 1000 files and 'del *' of"
-echo "them, one session: the server's share of those workloads (its rm row has 1000 files, not the tree)."
+echo "smbclient's ls, create, untar and rm rows: 'ls many/*', 'mput' of the 1000 files, '-Tx' of the"
+echo "tar and 'del *' of the 1000 files, one session each: the server's share of those workloads"
+echo "(its rm row has 1000 files, not the tree)."
 echo "sg/rclone: rclone's time divided by smbgate's (above 1: smbgate is faster)."
 if [ "$rclone_ok" = 1 ]; then
   echo "rclone (--vfs-cache-mode writes): close() and fsync() only fill its local cache; it"

@@ -904,6 +904,65 @@ TEST_F(FuseFsTest, TruncateAndOverlappingWritesKeepTheirOrder) {
   EXPECT_TRUE(fake_->FileData("ord.bin") == want) << Brief(fake_->FileData("ord.bin").value_or(""));
 }
 
+// An untar's pattern under the write lease: create, write, fstat, fchmod
+// that keeps the mode's write bit, futimens, fstat, close. The file's
+// attributes are this mount's while it holds the lease: only the futimens
+// goes to the server, and every answer includes the writes on their way.
+TEST_F(FuseFsTest, StatsOfAFileWrittenUnderTheWriteLeaseNeedNoRoundTrip) {
+  ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
+  fake_->set_write_latency(std::chrono::milliseconds(2));
+  Fd w(::open(P("t.c").c_str(), O_CREAT | O_WRONLY | O_EXCL, 0644));
+  ASSERT_TRUE(w) << std::strerror(errno);
+  fake_->ResetCalls();
+  const std::string data(3000, 'x');
+  ASSERT_EQ(::write(w.get(), data.data(), data.size()), 3000);
+  ASSERT_EQ(::write(w.get(), data.data(), data.size()), 3000);
+  struct stat s {};
+  ASSERT_EQ(::fstat(w.get(), &s), 0);
+  EXPECT_EQ(s.st_size, 6000);
+  ASSERT_EQ(::fchmod(w.get(), 0640), 0);
+  ASSERT_EQ(::stat(P("t.c").c_str(), &s), 0);
+  EXPECT_EQ(s.st_size, 6000);
+  auto queries = [&] {
+    return fake_->calls("GetAttributes") + fake_->calls("Stat") + fake_->calls("Update") +
+           fake_->calls("UpdatePath");
+  };
+  EXPECT_EQ(queries(), 0) << fake_->CallLog();
+  const struct timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
+  ASSERT_EQ(::futimens(w.get(), times), 0);
+  EXPECT_EQ(queries(), 1) << fake_->CallLog();
+  ASSERT_EQ(::fstat(w.get(), &s), 0);
+  EXPECT_EQ(s.st_mtim.tv_sec, 1000000000);
+  EXPECT_EQ(s.st_size, 6000);
+  ASSERT_EQ(::pwrite(w.get(), "end", 3, 6000), 3);
+  ASSERT_EQ(::fstat(w.get(), &s), 0);
+  EXPECT_EQ(s.st_size, 6003);
+  EXPECT_EQ(queries(), 1) << fake_->CallLog();
+  w.reset();
+  EXPECT_EQ(fake_->FileData("t.c").value_or("").size(), 6003u);
+}
+
+// Another client's change breaks the lease: the attributes are the
+// server's again, at once.
+TEST_F(FuseFsTest, AttributesOwnedUnderTheWriteLeaseGoAtItsBreak) {
+  ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
+  Fd w(::open(P("o.txt").c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644));
+  ASSERT_TRUE(w) << std::strerror(errno);
+  ASSERT_EQ(::write(w.get(), "0123456789", 10), 10);
+  struct stat s {};
+  ASSERT_EQ(::fstat(w.get(), &s), 0);
+  EXPECT_EQ(s.st_size, 10);
+  ASSERT_FALSE(fake_->OtherWrite("o.txt", 10, "0123456789"));
+  ASSERT_EQ(::fstat(w.get(), &s), 0);
+  EXPECT_EQ(s.st_size, 20);
+  // Without the lease the next write goes through and the size is asked for.
+  ASSERT_EQ(::pwrite(w.get(), "ab", 2, 20), 2);
+  fake_->ResetCalls();
+  ASSERT_EQ(::fstat(w.get(), &s), 0);
+  EXPECT_EQ(s.st_size, 22);
+  EXPECT_EQ(fake_->calls("GetAttributes"), 1) << fake_->CallLog();
+}
+
 // ---- locks -----------------------------------------------------------------------------
 
 TEST_F(FuseFsTest, FlockConflictsBetweenTwoOpenFiles) {

@@ -106,5 +106,86 @@ TEST(InodeTableTest, ModifiedMovesTimesForwardOnly) {
   EXPECT_FALSE(t.Parent(InodeTable::kRoot));
 }
 
+TEST(InodeTableTest, OwnedAttributesFollowThisMountsWritesAndOutliveListings) {
+  InodeTable t;
+  t.SetOwnedTimeout(std::chrono::seconds(5));
+  const auto f = t.Lookup(InodeTable::kRoot, "f");
+  smb2::FileAttributes a;
+  a.end_of_file = 10;
+  a.last_write_time = 100;
+  a.change_time = 100;
+  a.file_attributes = smb2::kAttributeReadonly;
+  t.Own(f, a, t.WriteCount(f));
+  ASSERT_TRUE(t.Owned(f));
+  t.Wrote(f, 5000, 200);  // grows the file
+  t.Wrote(f, 20, 150);    // inside it: the size stays, times never go back
+  auto c = t.Fresh(f);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->owned);
+  EXPECT_EQ(c->attrs.end_of_file, 5000u);
+  EXPECT_EQ(c->attrs.allocation_size, 8192u);
+  EXPECT_EQ(c->attrs.last_write_time, 200u);
+  EXPECT_EQ(c->attrs.change_time, 200u);
+  // Given to the kernel for the owned timeout at most.
+  EXPECT_LE(c->expiry, InodeTable::Clock::now() + std::chrono::seconds(5));
+  // A listing or a query answered before the writes landed changes nothing.
+  smb2::FileAttributes listed = a;
+  t.SetAttributes(f, listed, InodeTable::Clock::now() + std::chrono::hours(1));
+  EXPECT_EQ(t.Fresh(f)->attrs.end_of_file, 5000u);
+  // The lease goes: nothing cached, the DOS attributes kept.
+  t.Disown(f, true);
+  EXPECT_FALSE(t.Owned(f));
+  EXPECT_FALSE(t.Fresh(f));
+  EXPECT_EQ(t.DosAttributes(f), smb2::kAttributeReadonly);
+}
+
+TEST(InodeTableTest, AnswerOlderThanAWriteIsNotOwned) {
+  InodeTable t;
+  const auto f = t.Lookup(InodeTable::kRoot, "f");
+  smb2::FileAttributes a;
+  a.end_of_file = 10;
+  t.SetAttributes(f, a, InodeTable::Clock::now() + std::chrono::hours(1));
+  const std::uint64_t asked = t.WriteCount(f);
+  t.Wrote(f, 50, 1);  // while the query was on its way
+  EXPECT_FALSE(t.Fresh(f)) << "a write drops attributes that are not owned";
+  t.Own(f, a, asked);
+  EXPECT_FALSE(t.Owned(f));
+  EXPECT_FALSE(t.Fresh(f));
+  // Asked again after the write: owned.
+  a.end_of_file = 50;
+  t.Own(f, a, t.WriteCount(f));
+  EXPECT_TRUE(t.Owned(f));
+  // A change this mount cannot follow (a server-side copy) ends it and
+  // moves the count, so an answer asked before it is not owned either.
+  const std::uint64_t before_copy = t.WriteCount(f);
+  t.Changed(f);
+  EXPECT_FALSE(t.Owned(f));
+  t.Own(f, a, before_copy);
+  EXPECT_FALSE(t.Owned(f));
+}
+
+TEST(InodeTableTest, TimeSetExplicitlyHoldsAgainstWritesUntilClosed) {
+  InodeTable t;
+  const auto f = t.Lookup(InodeTable::kRoot, "f");
+  smb2::FileAttributes a;
+  a.last_write_time = 1000;
+  t.Own(f, a, t.WriteCount(f), true);  // futimens
+  t.Wrote(f, 10, 5000);
+  EXPECT_EQ(t.Fresh(f)->attrs.last_write_time, 1000u);
+  EXPECT_EQ(t.Fresh(f)->attrs.change_time, 5000u);
+  EXPECT_EQ(t.Fresh(f)->attrs.end_of_file, 10u);
+  // Owned again (a later query) before the close: still held.
+  a = t.Fresh(f)->attrs;
+  t.Own(f, a, t.WriteCount(f));
+  t.Wrote(f, 20, 6000);
+  EXPECT_EQ(t.Fresh(f)->attrs.last_write_time, 1000u);
+  // Every handle closed: writes of a new open move the time again.
+  t.Closed(f);
+  EXPECT_FALSE(t.Owned(f));
+  t.Own(f, a, t.WriteCount(f));
+  t.Wrote(f, 30, 7000);
+  EXPECT_EQ(t.Fresh(f)->attrs.last_write_time, 7000u);
+}
+
 }  // namespace
 }  // namespace smbgate::fuse
