@@ -353,7 +353,7 @@ struct FuseFs::Impl {
   // Bytes taken and not yet on the server, over the whole mount; past
   // kBehindLimit writes wait for the server again.
   std::shared_ptr<std::atomic<std::size_t>> behind_total = std::make_shared<std::atomic<std::size_t>>(0);
-  static constexpr std::size_t kBehindLimit = 8u << 20;
+  static constexpr std::size_t kBehindLimit = 4u << 20;
   static constexpr std::size_t kBehindInFlight = 4;
   // A WriteBehind for a writable handle (registered under `ino`), or null
   // when writes go through (cache=none, cache=loose).
