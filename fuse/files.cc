@@ -266,10 +266,9 @@ void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t
   auto f = handles.File(fi->fh);
   if (!f) return op->Err(EBADF);
   if (size == 0) return op->Done(0, [&] { fuse_reply_write(op->req, 0); });
-  // Before the reply: a stat right after it sees the new size.
   const std::uint64_t end = static_cast<std::uint64_t>(off) + size;
   const std::uint64_t now = NowFiletime();
-  inodes.Wrote(ino, end, now);
+  inodes.Writing(ino);
   TouchListing(ino);
   written_since_trim += size;
   auto reply = [op, size] {
@@ -284,19 +283,26 @@ void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t
     const bool taken = WriteLeased(ino) && *behind_total < kBehindLimit;
     std::shared_ptr<WriteBehind> wb = f->behind;
     wb->Write(static_cast<std::uint64_t>(off), reinterpret_cast<const std::uint8_t*>(buf), size,
-              [op, wb, taken, reply](int err) {
+              [this, op, wb, taken, reply, ino, end, now](int err) {
                 // An error of an earlier write, answered before the server
                 // had it: reported now, this write not taken.
                 if (err) return op->Err(err);
+                // Taken: in the file's queue now, so a drain that begins
+                // later waits for it; the owned size and times follow
+                // before the reply (a stat right after it sees them).
+                inodes.Wrote(ino, end, now);
                 if (taken) return reply();
-                wb->Drain(true, [op, reply](int e) {
-                  if (e) return op->Err(e);
+                wb->Drain(true, [this, op, reply, ino](int e) {
+                  if (e) {
+                    inodes.Changed(ino);  // the server may not have it
+                    return op->Err(e);
+                  }
                   reply();
                 });
               });
-    // Counted again now that it is pending: a query begun between the
-    // first count and wb->Write saw neither (see OwnableFrom).
-    inodes.Wrote(ino, end, now);
+    // Counted again now that it is pending: a query whose count was read
+    // between Writing and wb->Write saw no write pending (see OwnableFrom).
+    inodes.Writing(ino);
     return;
   }
   // cache=none and cache=loose: split into requests of at most the

@@ -4,17 +4,24 @@
 // subtrees; an unlinked node keeps its id (an open file stays usable) but
 // has no path any more.
 //
+// Memory (a directory of a million files listed with `ls -l` makes a million
+// nodes): a node is 56 bytes in a slab plus 4 to 8 in the children index,
+// with names of up to 22 bytes inside it; attributes are cached for at most
+// kMaxAttrs nodes. Both give their memory back as the kernel forgets nodes.
+//
 // Thread-safety: every member is safe to call from any thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "smb2/client/remote_fs.h"
 
@@ -89,9 +96,14 @@ class InodeTable {
   // The last handle of `ino` was closed: Disown, and a time set explicitly
   // no longer holds against writes.
   void Closed(std::uint64_t ino);
-  // A write of this mount reaching up to offset `end`, at `now` (FILETIME):
-  // an owned file grows and takes the time as its modification and change
-  // time; other cached attributes are dropped, DOS attributes kept.
+  // A write of this mount is on its way in: the write count moves (before
+  // it is queued, and again once it is), cached attributes that are not
+  // owned are dropped (DOS attributes kept).
+  void Writing(std::uint64_t ino);
+  // The write, queued, reaches up to offset `end`, at `now` (FILETIME): an
+  // owned file grows and takes the time as its modification and change
+  // time (called before the write is answered, and only for a write that
+  // is queued: a drain after it waits for it).
   void Wrote(std::uint64_t ino, std::uint64_t end, std::uint64_t now);
   bool Owned(std::uint64_t ino) const;
   // This mount changed `ino` in a way it cannot follow (a server-side
@@ -114,38 +126,99 @@ class InodeTable {
   std::size_t size() const;
 
  private:
+  // A name of at most 255 UTF-16 characters (765 bytes of UTF-8): up to 22
+  // bytes inside the node (most names), longer ones on the heap. 24 bytes.
+  class Name {
+   public:
+    Name() = default;
+    Name(const Name&) = delete;
+    Name& operator=(const Name&) = delete;
+    ~Name() { Clear(); }
+    void Set(std::string_view v);
+    void Clear();
+    std::string_view view() const {
+      return small() ? std::string_view(u_.inline_, static_cast<std::uint8_t>(u_.inline_[kInline]))
+                     : std::string_view(u_.heap.p, u_.heap.len);
+    }
+
+   private:
+    static constexpr std::size_t kInline = 22;  // inline_[kInline]: the length
+    static constexpr char kHeap = static_cast<char>(0xFF);
+    bool small() const { return u_.inline_[kInline + 1] != kHeap; }
+    union {
+      char inline_[kInline + 2] = {};  // bytes, length, then kHeap if on the heap
+      struct {
+        char* p;
+        std::uint32_t len;
+      } heap;
+    } u_;
+  };
+  // One node: 56 bytes, in chunks of kChunk (slot number = the low 32 bits
+  // of its id, the slot's generation the high ones, so ids are never
+  // reused); its attributes live apart in a bounded table.
   struct Node {
     std::uint64_t parent = 0;
-    std::string name;
     std::uint64_t nlookup = 0;
-    bool detached = false;
-    bool symlink = false;
-    bool owned = false;
-    bool time_set = false;  // see Own
-    std::uint64_t writes = 0;
+    Name name;
+    std::uint32_t gen = 0;
+    std::uint32_t writes = 0;  // this mount's writes, for Own
+    std::uint8_t flags = 0;    // kUsed | kDetached | kOwned | kTimeSet
+  };
+  // A chunk's memory goes back once none of its nodes is in use.
+  static constexpr std::uint32_t kChunk = 4096;
+  struct Chunk {
+    std::unique_ptr<Node[]> nodes;    // null while released
+    std::vector<std::uint16_t> free;  // its free slots
+    std::uint32_t used = 0;
+    std::uint32_t next_gen = 0;  // the generation its slots start at when made again
+  };
+  static constexpr std::uint8_t kUsed = 1, kDetached = 2, kOwned = 4, kTimeSet = 8;
+  struct Attrs {
     smb2::FileAttributes attrs;
-    Clock::time_point attrs_expiry{};
+    Clock::time_point expiry{};
     Clock::time_point dos_expiry{};
+    bool symlink = false;
   };
-  struct Key {
-    std::uint64_t parent;
-    std::string name;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const noexcept {
-      return std::hash<std::string>()(k.name) ^ (k.parent * 0x9E3779B97F4A7C15ull);
-    }
-  };
+  // Attributes are kept for at most this many nodes (owned ones always):
+  // past it, expired and then other entries go.
+  static constexpr std::size_t kMaxAttrs = 1 << 16;
 
+  Node* Find(std::uint64_t ino);
+  const Node* Find(std::uint64_t ino) const;
+  // The node in `slot` (in use).
+  Node& At(std::uint32_t slot) { return chunks_[slot / kChunk].nodes[slot % kChunk]; }
+  const Node& At(std::uint32_t slot) const { return chunks_[slot / kChunk].nodes[slot % kChunk]; }
+  std::uint64_t IdOf(std::uint32_t slot) const { return (std::uint64_t{At(slot).gen} << 32) | slot; }
+  std::uint32_t AllocateLocked();
   std::optional<std::string> PathLocked(std::uint64_t ino) const;
-  void DetachLocked(std::uint64_t ino);
+  void DetachLocked(std::uint32_t slot);
+  void FreeLocked(std::uint32_t slot);
+  // Attributes of a node: the entry, or null / a new one.
+  Attrs* AttrsOf(std::uint64_t ino);
+  const Attrs* AttrsOf(std::uint64_t ino) const;
+  Attrs& AttrsFor(std::uint64_t ino);
+  void TrimAttrsLocked();
+  void ExpireLocked(std::uint64_t ino, bool keep_dos);
+
+  // The children index: slots of attached nodes by (parent, name), open
+  // addressing with linear probing (4 bytes a slot, at most half full).
+  static std::size_t HashOf(std::uint64_t parent, std::string_view name);
+  // The index position holding (parent, name), or the first free one after
+  // its probe sequence when absent (*found false).
+  std::size_t Probe(std::uint64_t parent, std::string_view name, bool* found) const;
+  std::uint32_t ChildLocked(std::uint64_t parent, std::string_view name) const;
+  void IndexLocked(std::uint32_t slot);
+  void UnindexLocked(std::uint64_t parent, std::string_view name);
+  void ResizeIndexLocked(std::size_t capacity);
 
   mutable std::mutex mu_;
-  std::uint64_t next_id_ = kRoot + 1;
+  std::vector<Chunk> chunks_;         // slot 0 never used (0 marks a free index cell)
+  std::vector<std::uint32_t> roomy_;  // chunks that may have a free slot
+  std::size_t used_ = 0;
+  std::vector<std::uint32_t> index_;
+  std::size_t index_used_ = 0, index_dead_ = 0;
+  std::unordered_map<std::uint64_t, Attrs> attrs_;
   Clock::duration owned_timeout_ = std::chrono::seconds(1);
-  std::unordered_map<std::uint64_t, Node> nodes_;
-  std::unordered_map<Key, std::uint64_t, KeyHash> children_;
 };
 
 }  // namespace smbgate::fuse

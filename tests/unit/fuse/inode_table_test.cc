@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+#include <vector>
+
 namespace smbgate::fuse {
 namespace {
 
@@ -146,7 +150,7 @@ TEST(InodeTableTest, AnswerOlderThanAWriteIsNotOwned) {
   a.end_of_file = 10;
   t.SetAttributes(f, a, InodeTable::Clock::now() + std::chrono::hours(1));
   const std::uint64_t asked = t.WriteCount(f);
-  t.Wrote(f, 50, 1);  // while the query was on its way
+  t.Writing(f);  // while the query was on its way
   EXPECT_FALSE(t.Fresh(f)) << "a write drops attributes that are not owned";
   t.Own(f, a, asked);
   EXPECT_FALSE(t.Owned(f));
@@ -185,6 +189,82 @@ TEST(InodeTableTest, TimeSetExplicitlyHoldsAgainstWritesUntilClosed) {
   t.Own(f, a, t.WriteCount(f));
   t.Wrote(f, 30, 7000);
   EXPECT_EQ(t.Fresh(f)->attrs.last_write_time, 7000u);
+}
+
+TEST(InodeTableTest, ManyNamesFindTheirNodesThroughRemovesAndRenames) {
+  InodeTable t;
+  const auto d = t.Lookup(InodeTable::kRoot, "d");
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 20000; ++i) ids.push_back(t.Lookup(d, "file-" + std::to_string(i) + ".dat"));
+  // Names longer than a node holds inline, and one in another directory.
+  const std::string long_name(200, 'x');
+  const auto lng = t.Lookup(d, long_name);
+  const auto other = t.Lookup(InodeTable::kRoot, "file-7.dat");
+  EXPECT_EQ(t.Path(lng), "d/" + long_name);
+  EXPECT_NE(other, ids[7]);
+  for (int i = 0; i < 20000; i += 2) t.Remove(d, "file-" + std::to_string(i) + ".dat");
+  for (int i = 1; i < 20000; i += 4) {
+    t.Rename(d, "file-" + std::to_string(i) + ".dat", InodeTable::kRoot, "moved-" + std::to_string(i));
+  }
+  for (int i = 0; i < 20000; ++i) {
+    const std::string n = "file-" + std::to_string(i) + ".dat";
+    if (i % 2 == 0) {
+      EXPECT_EQ(t.Child(d, n), 0u) << n;
+      EXPECT_FALSE(t.Path(ids[i])) << "removed: no path";
+    } else if (i % 4 == 1) {
+      EXPECT_EQ(t.Child(d, n), 0u) << n;
+      EXPECT_EQ(t.Child(InodeTable::kRoot, "moved-" + std::to_string(i)), ids[i]);
+      EXPECT_EQ(t.Path(ids[i]), "moved-" + std::to_string(i));
+    } else {
+      EXPECT_EQ(t.Child(d, n), ids[i]) << n;
+    }
+  }
+  EXPECT_EQ(t.Child(InodeTable::kRoot, "file-7.dat"), other);
+  EXPECT_EQ(t.Child(d, long_name), lng);
+  // Renamed onto itself: still there.
+  t.Rename(d, long_name, d, long_name);
+  EXPECT_EQ(t.Child(d, long_name), lng);
+  EXPECT_EQ(t.Path(lng), "d/" + long_name);
+}
+
+TEST(InodeTableTest, ForgottenNodesGiveTheirMemoryBackAndIdsStayNew) {
+  InodeTable t;
+  const auto d = t.Lookup(InodeTable::kRoot, "big");
+  std::set<std::uint64_t> seen;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::uint64_t> ids;
+    for (int i = 0; i < 10000; ++i) {
+      const auto id = t.Lookup(d, "e" + std::to_string(i));
+      EXPECT_TRUE(seen.insert(id).second) << "id " << id << " given twice";
+      ids.push_back(id);
+    }
+    EXPECT_EQ(t.size(), 10002u);
+    for (auto id : ids) t.Forget(id, 1);
+    EXPECT_EQ(t.size(), 2u);
+    for (auto id : ids) EXPECT_FALSE(t.Path(id));
+  }
+  EXPECT_EQ(t.Path(d), "big");
+}
+
+TEST(InodeTableTest, AttributesAreKeptForABoundedNumberOfNodesOwnedOnesAlways) {
+  InodeTable t;
+  const auto far = InodeTable::Clock::now() + std::chrono::hours(1);
+  const auto owned = t.Lookup(InodeTable::kRoot, "owned");
+  smb2::FileAttributes a;
+  a.end_of_file = 7;
+  t.Own(owned, a, t.WriteCount(owned));
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 100000; ++i) {
+    ids.push_back(t.Lookup(InodeTable::kRoot, "n" + std::to_string(i)));
+    t.SetAttributes(ids.back(), a, far);
+  }
+  std::size_t cached = 0;
+  for (auto id : ids) cached += t.Fresh(id).has_value();
+  EXPECT_LT(cached, 70000u);
+  EXPECT_GT(cached, 50000u);
+  EXPECT_TRUE(t.Fresh(ids.back())) << "the newest stay";
+  ASSERT_TRUE(t.Fresh(owned));
+  EXPECT_EQ(t.Fresh(owned)->attrs.end_of_file, 7u);
 }
 
 }  // namespace
