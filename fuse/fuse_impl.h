@@ -394,7 +394,7 @@ struct FuseFs::Impl {
   void Forget(fuse_ino_t ino, std::uint64_t n) { inodes.Forget(ino, n); }
   // After the kernel forgot many nodes, or a large listing was let go:
   // hands the freed heap back to the system (malloc_trim), at most once
-  // per 8192 nodes or entries freed.
+  // per 8192 nodes or entries freed, or once half of the nodes went.
   void GiveBackMemory(std::size_t freed_entries = 0);
   std::atomic<std::size_t> nodes_peak{0};
   std::atomic<std::size_t> freed_since_trim{0};

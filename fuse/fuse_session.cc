@@ -39,7 +39,10 @@ void FuseFs::Impl::GiveBackMemory(std::size_t freed_entries) {
   while (now > peak && !nodes_peak.compare_exchange_weak(peak, now)) {
   }
   const std::size_t freed = freed_since_trim.fetch_add(freed_entries) + freed_entries;
-  if (std::max(peak, now) - now + freed < 8192) return;
+  const std::size_t gone = std::max(peak, now) - now;
+  // 8192 nodes or entries freed, or half of the nodes gone (the last of a
+  // big listing's nodes, forgotten after the trim that its release made).
+  if (gone + freed < 8192 && !(gone >= 1024 && now * 2 < peak)) return;
   nodes_peak = now;
   freed_since_trim = 0;
   malloc_trim(0);
