@@ -249,6 +249,7 @@ void FuseFs::Impl::SetAttrNow(const OpPtr& op, std::uint64_t ino, std::optional<
         TouchListing(ino);
         return op->Err(a.error());
       }
+      if (time_set) inodes.TimeSet(ino);
       Learned(ino, *a, from, time_set);
       TouchListing(ino);
       struct stat st = ToStat(ino, *a);

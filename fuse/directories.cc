@@ -265,7 +265,7 @@ void FuseFs::Impl::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, co
   std::string nn = newname;
   fs->HardLink(*from, *to, [this, op, ino, newparent, nn, to = *to](Result<void> r) {
     if (!r) return op->Err(r.error());
-    inodes.InvalidateAttributes(ino);
+    inodes.Changed(ino);
     TouchListing(ino);
     dircache.Added(newparent, nn, std::nullopt);
     DirChanged(newparent);

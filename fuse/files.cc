@@ -285,8 +285,12 @@ void FuseFs::Impl::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t
     wb->Write(static_cast<std::uint64_t>(off), reinterpret_cast<const std::uint8_t*>(buf), size,
               [this, op, wb, taken, reply, ino, end, now](int err) {
                 // An error of an earlier write, answered before the server
-                // had it: reported now, this write not taken.
-                if (err) return op->Err(err);
+                // had it: reported now, this write not taken; the owned
+                // size and times included it.
+                if (err) {
+                  inodes.Changed(ino);
+                  return op->Err(err);
+                }
                 // Taken: in the file's queue now, so a drain that begins
                 // later waits for it; the owned size and times follow
                 // before the reply (a stat right after it sees them).
@@ -349,6 +353,7 @@ void FuseFs::Impl::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // their first error.
   auto op = Begin(req, "flush");
   auto release_locks = [this, op, ino, owner = fi->lock_owner](int write_err) {
+    if (write_err) inodes.Changed(ino);  // owned attributes included the failed write
     locks->ReleaseOwner(ino, owner, [op, write_err](int err) { op->Err(write_err ? write_err : err); });
   };
   auto f = handles.File(fi->fh);
@@ -356,7 +361,7 @@ void FuseFs::Impl::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   release_locks(0);
 }
 
-void FuseFs::Impl::Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+void FuseFs::Impl::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi) {
   auto op = Begin(req, "fsync");
   auto f = handles.File(fi->fh);
   if (!f) return op->Err(EBADF);
@@ -366,8 +371,11 @@ void FuseFs::Impl::Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
   if (!f->writable) return op->Err(0);
   // SMB2 FLUSH: the server puts the data on stable storage (after the
   // writes still on their way, whose first error is reported here).
-  auto flush = [this, op, h = f->handle](int write_err) {
-    if (write_err) return op->Err(write_err);
+  auto flush = [this, op, ino, h = f->handle](int write_err) {
+    if (write_err) {
+      inodes.Changed(ino);  // owned attributes included the failed write
+      return op->Err(write_err);
+    }
     fs->Flush(h, [op](Result<void> r) { op->Err(r ? 0 : ErrnoFor(r.error())); });
   };
   if (f->behind) return f->behind->Drain(true, flush);
@@ -394,6 +402,10 @@ void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
 }
 
 void FuseFs::Impl::ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op) {
+  // The server sets a written file's times at its close: attributes asked
+  // for while the CLOSE is on its way are not owned (the count moves now
+  // and once it is done).
+  if (f.writable) inodes.Changed(f.ino);
   inodes.InvalidateAttributes(f.ino, true);
   if (f.writable) TouchListing(f.ino);
   // Kept for a reopen while the lease allows (deferred close).
@@ -410,6 +422,7 @@ void FuseFs::Impl::ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op) {
   fs->Close(f.handle, [this, op, ino = f.ino, writable = f.writable](Result<void> r) {
     std::vector<std::function<void()>> waiting;
     if (writable) {
+      inodes.Changed(ino);
       std::lock_guard<std::mutex> l(closing_mu);
       auto it = closing.find(ino);
       if (it != closing.end() && --it->second.first == 0) {

@@ -18,20 +18,21 @@ constexpr std::size_t kMinIndex = 64;
 void InodeTable::Name::Set(std::string_view v) {
   Clear();
   if (v.size() <= kInline) {
-    std::memcpy(u_.inline_, v.data(), v.size());
-    u_.inline_[kInline] = static_cast<char>(v.size());
+    if (!v.empty()) std::memcpy(raw_, v.data(), v.size());
+    raw_[kInline] = static_cast<unsigned char>(v.size());
     return;
   }
   char* p = new char[v.size()];
   std::memcpy(p, v.data(), v.size());
-  u_.heap.p = p;
-  u_.heap.len = static_cast<std::uint32_t>(v.size());
-  u_.inline_[kInline + 1] = kHeap;
+  const auto len = static_cast<std::uint32_t>(v.size());
+  std::memcpy(raw_, &p, sizeof p);
+  std::memcpy(raw_ + sizeof p, &len, sizeof len);
+  raw_[kInline + 1] = kHeap;
 }
 
 void InodeTable::Name::Clear() {
-  if (!small()) delete[] u_.heap.p;
-  std::memset(u_.inline_, 0, sizeof u_.inline_);
+  if (!small()) delete[] view().data();
+  std::memset(raw_, 0, sizeof raw_);
 }
 
 // ---- nodes ----------------------------------------------------------------
@@ -62,7 +63,8 @@ std::uint32_t InodeTable::AllocateLocked() {
   while (!roomy_.empty()) {
     Chunk& c = chunks_[roomy_.back()];
     if (c.nodes && !c.free.empty()) break;
-    roomy_.pop_back();  // full, or released, since it was listed
+    c.roomy = false;  // released since it was listed
+    roomy_.pop_back();
   }
   if (roomy_.empty()) {
     // A released chunk made again, else a new one.
@@ -76,13 +78,18 @@ std::uint32_t InodeTable::AllocateLocked() {
       c.nodes[i].gen = c.next_gen;
       c.free[i] = static_cast<std::uint16_t>(kChunk - 1 - i);  // lowest first
     }
-    roomy_.push_back(id);
+    if (!c.roomy) roomy_.push_back(id);
+    c.roomy = true;
   }
   const std::uint32_t id = roomy_.back();
   Chunk& c = chunks_[id];
   const std::uint32_t slot = id * kChunk + c.free.back();
   c.free.pop_back();
   ++c.used;
+  if (c.free.empty()) {
+    c.roomy = false;
+    roomy_.pop_back();
+  }
   return slot;
 }
 
@@ -137,7 +144,10 @@ void InodeTable::FreeLocked(std::uint32_t slot) {
   Chunk& c = chunks_[id];
   c.free.push_back(static_cast<std::uint16_t>(slot % kChunk));
   --c.used;
-  if (c.free.size() == 1) roomy_.push_back(id);
+  if (!c.roomy) {
+    roomy_.push_back(id);
+    c.roomy = true;
+  }
   if (c.used > 0 || id == 0) return;
   // No node of the chunk is in use (the kernel forgot a big directory): its
   // memory goes back; made again, its slots start past every generation
@@ -184,6 +194,7 @@ std::optional<std::string> InodeTable::ChildPath(std::uint64_t parent, std::stri
 
 void InodeTable::DetachLocked(std::uint32_t slot) {
   At(slot).flags |= kDetached;
+  ++At(slot).writes;  // an answer asked for before is not owned
   ExpireLocked(IdOf(slot), true);
 }
 
@@ -201,6 +212,7 @@ void InodeTable::Rename(std::uint64_t old_parent, std::string_view old_name, std
   Node& n = At(from);
   n.parent = new_parent;
   n.name.Set(new_name);
+  ++n.writes;
   ExpireLocked(IdOf(from), true);  // ctime changed on the server
   IndexLocked(from);
 }
@@ -228,13 +240,13 @@ std::size_t InodeTable::size() const {
 // ---- the children index -----------------------------------------------------
 
 std::size_t InodeTable::HashOf(std::uint64_t parent, std::string_view name) {
-  std::size_t h = std::hash<std::string_view>()(name);
+  std::uint64_t h = std::hash<std::string_view>()(name);
   h ^= parent * 0x9E3779B97F4A7C15ull;
   // Mix the high bits down: the index takes the low ones.
   h ^= h >> 29;
   h *= 0xBF58476D1CE4E5B9ull;
   h ^= h >> 32;
-  return h;
+  return static_cast<std::size_t>(h);
 }
 
 std::size_t InodeTable::Probe(std::uint64_t parent, std::string_view name, bool* found) const {
@@ -431,12 +443,18 @@ void InodeTable::Own(std::uint64_t ino, const smb2::FileAttributes& a, std::uint
   }
   n->flags |= kOwned;
   if (time_set) n->flags |= kTimeSet;
+  ++n->writes;
   Attrs& e = AttrsFor(ino);
   e.attrs = a;
   e.symlink = false;
   const auto until = Clock::now() + owned_timeout_;
   e.expiry = until;
   e.dos_expiry = until;
+}
+
+void InodeTable::TimeSet(std::uint64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (Node* n = Find(ino)) n->flags |= kTimeSet;
 }
 
 void InodeTable::Disown(std::uint64_t ino, bool keep_dos) {

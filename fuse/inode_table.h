@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -89,7 +90,12 @@ class InodeTable {
   // through later writes (Samba's sticky write time, as NTFS does for
   // MS-FSCC 2.4.7's LastWriteTime) until every handle of the file is closed
   // (Closed).
+  // Owning moves the count too: an answer asked for before this one is
+  // older and is not owned after it.
   void Own(std::uint64_t ino, const smb2::FileAttributes& a, std::uint64_t write_count, bool time_set = false);
+  // A setattr set the modification time: the server keeps it through later
+  // writes until the last close (see Own), owned or not.
+  void TimeSet(std::uint64_t ino);
   // The lease or the writable handle is gone: attributes are cached again
   // for actimeo only, and dropped now (`keep_dos` as in InvalidateAttributes).
   void Disown(std::uint64_t ino, bool keep_dos);
@@ -137,21 +143,21 @@ class InodeTable {
     void Set(std::string_view v);
     void Clear();
     std::string_view view() const {
-      return small() ? std::string_view(u_.inline_, static_cast<std::uint8_t>(u_.inline_[kInline]))
-                     : std::string_view(u_.heap.p, u_.heap.len);
+      if (small()) return {reinterpret_cast<const char*>(raw_), raw_[kInline]};
+      const char* p;
+      std::uint32_t len;
+      std::memcpy(&p, raw_, sizeof p);
+      std::memcpy(&len, raw_ + sizeof p, sizeof len);
+      return {p, len};
     }
 
    private:
-    static constexpr std::size_t kInline = 22;  // inline_[kInline]: the length
-    static constexpr char kHeap = static_cast<char>(0xFF);
-    bool small() const { return u_.inline_[kInline + 1] != kHeap; }
-    union {
-      char inline_[kInline + 2] = {};  // bytes, length, then kHeap if on the heap
-      struct {
-        char* p;
-        std::uint32_t len;
-      } heap;
-    } u_;
+    // raw_: the bytes and, at kInline, their count; or a heap pointer and a
+    // 32-bit length, with kHeap in the last byte.
+    static constexpr std::size_t kInline = 22;
+    static constexpr unsigned char kHeap = 0xFF;
+    bool small() const { return raw_[kInline + 1] != kHeap; }
+    alignas(8) unsigned char raw_[kInline + 2] = {};
   };
   // One node: 56 bytes, in chunks of kChunk (slot number = the low 32 bits
   // of its id, the slot's generation the high ones, so ids are never
@@ -171,6 +177,7 @@ class InodeTable {
     std::vector<std::uint16_t> free;  // its free slots
     std::uint32_t used = 0;
     std::uint32_t next_gen = 0;  // the generation its slots start at when made again
+    bool roomy = false;          // listed in roomy_
   };
   static constexpr std::uint8_t kUsed = 1, kDetached = 2, kOwned = 4, kTimeSet = 8;
   struct Attrs {

@@ -267,5 +267,21 @@ TEST(InodeTableTest, AttributesAreKeptForABoundedNumberOfNodesOwnedOnesAlways) {
   EXPECT_EQ(t.Fresh(owned)->attrs.end_of_file, 7u);
 }
 
+TEST(InodeTableTest, ATimeSetWhileNotOwnedStillHoldsOnceOwned) {
+  InodeTable t;
+  const auto f = t.Lookup(InodeTable::kRoot, "f");
+  t.TimeSet(f);  // a futimens whose answer was not owned (a write raced it)
+  smb2::FileAttributes a;
+  a.last_write_time = 1000;
+  const std::uint64_t asked = t.WriteCount(f);
+  t.Own(f, a, asked);
+  t.Wrote(f, 10, 5000);
+  EXPECT_EQ(t.Fresh(f)->attrs.last_write_time, 1000u);
+  // An answer asked for before that Own is older: not owned over it.
+  a.last_write_time = 1;
+  t.Own(f, a, asked);
+  EXPECT_FALSE(t.Owned(f));
+}
+
 }  // namespace
 }  // namespace smbgate::fuse
