@@ -1,5 +1,7 @@
 #include "fuse/fuse_impl.h"
 
+#include <malloc.h>
+
 namespace smbgate::fuse {
 namespace {
 
@@ -36,7 +38,13 @@ void FuseFs::Impl::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // directory changes under a reader.
   fs->ReadDirectory(*path, [this, op, info, ino, generation](Result<std::vector<smb2::DirectoryEntry>> r) mutable {
     if (!r) return op->Err(r.error());
-    auto snap = std::make_shared<DirSnapshot>();
+    // A big listing's memory goes back to the system where it is freed: at
+    // releasedir, or after it, by a readdir still holding the snapshot.
+    auto snap = std::shared_ptr<DirSnapshot>(new DirSnapshot, [](DirSnapshot* s) {
+      const bool big = s->entries.size() >= 8192;
+      delete s;
+      if (big) malloc_trim(0);
+    });
     snap->entries = std::move(*r);
     // Silly-renamed files: never listed; a leftover of a crash (not yet
     // marked for deletion) is deleted now, quietly (one still open
@@ -131,11 +139,9 @@ void FuseFs::Impl::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 void FuseFs::Impl::ReleaseDir(fuse_req_t req, fuse_file_info* fi) {
   auto op = Begin(req, "releasedir");
-  std::size_t entries = 0;
-  if (auto snap = handles.Dir(fi->fh)) entries = snap->entries.size();
+  // The snapshot's own memory goes back as it is freed (see OpenDir).
   handles.RemoveDir(fi->fh);
   op->Err(0);
-  GiveBackMemory(entries);
 }
 
 void FuseFs::Impl::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
