@@ -405,9 +405,12 @@ void FuseFs::Impl::ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op) {
   // The server sets a written file's times at its close: attributes asked
   // for while the CLOSE is on its way are not owned (the count moves now
   // and once it is done).
-  if (f.writable) inodes.Changed(f.ino);
-  inodes.InvalidateAttributes(f.ino, true);
-  if (f.writable) TouchListing(f.ino);
+  if (f.writable) {
+    inodes.Changed(f.ino);
+    TouchListing(f.ino);
+  } else {
+    inodes.InvalidateAttributes(f.ino, true);
+  }
   // Kept for a reopen while the lease allows (deferred close).
   if (Park(f)) {
     if (op) op->Err(0);

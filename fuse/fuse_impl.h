@@ -392,12 +392,11 @@ struct FuseFs::Impl {
   void Relist(std::uint64_t dir, std::function<void()> then);
 
   void Forget(fuse_ino_t ino, std::uint64_t n) { inodes.Forget(ino, n); }
-  // After the kernel forgot many nodes, or a large listing was let go:
-  // hands the freed heap back to the system (malloc_trim), at most once
-  // per 8192 nodes or entries freed, or once half of the nodes went.
-  void GiveBackMemory(std::size_t freed_entries = 0);
+  // After the kernel forgot many nodes: hands the freed heap back to the
+  // system (malloc_trim), at most once per 8192 nodes freed, or once half
+  // of them went. (A big listing's snapshot does the same as it is freed.)
+  void GiveBackMemory();
   std::atomic<std::size_t> nodes_peak{0};
-  std::atomic<std::size_t> freed_since_trim{0};
 
   void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 

@@ -33,18 +33,16 @@ bool SetHandler(int sig, void (*fn)(int)) {
 
 }  // namespace
 
-void FuseFs::Impl::GiveBackMemory(std::size_t freed_entries) {
+void FuseFs::Impl::GiveBackMemory() {
   const std::size_t now = inodes.size();
   std::size_t peak = nodes_peak.load();
   while (now > peak && !nodes_peak.compare_exchange_weak(peak, now)) {
   }
-  const std::size_t freed = freed_since_trim.fetch_add(freed_entries) + freed_entries;
   const std::size_t gone = std::max(peak, now) - now;
-  // 8192 nodes or entries freed, or half of the nodes gone (the last of a
-  // big listing's nodes, forgotten after the trim that its release made).
-  if (gone + freed < 8192 && !(gone >= 1024 && now * 2 < peak)) return;
+  // 8192 nodes freed, or half of them gone (the last of a big listing's
+  // nodes).
+  if (gone < 8192 && !(gone >= 1024 && now * 2 < peak)) return;
   nodes_peak = now;
-  freed_since_trim = 0;
   malloc_trim(0);
 }
 
