@@ -40,6 +40,9 @@ class DirCache {
 
   explicit DirCache(std::size_t max_entries = 1 << 16);
 
+  // The most entries it holds (a larger listing is not kept).
+  std::size_t capacity() const { return max_entries_; }
+
   enum class Answer {
     kUnknown,  // ask the server
     kPresent,  // there; `attrs` set when known

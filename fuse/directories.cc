@@ -1,7 +1,5 @@
 #include "fuse/fuse_impl.h"
 
-#include <malloc.h>
-
 namespace smbgate::fuse {
 namespace {
 
@@ -33,38 +31,32 @@ void FuseFs::Impl::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!path) return op->Err(ENOENT);
   fuse_file_info info = *fi;
   const std::uint64_t generation = dircache.Generation(ino);
-  // The listing is taken whole at opendir (every QUERY_DIRECTORY round)
-  // and served from that snapshot, so offsets stay stable while the
-  // directory changes under a reader.
-  fs->ReadDirectory(*path, [this, op, info, ino, generation](Result<std::vector<smb2::DirectoryEntry>> r) mutable {
-    if (!r) return op->Err(r.error());
-    // A big listing's memory goes back to the system where it is freed: at
-    // releasedir, or after it, by a readdir still holding the snapshot.
-    auto snap = std::shared_ptr<DirSnapshot>(new DirSnapshot, [](DirSnapshot* s) {
-      const bool big = s->entries.size() >= 8192;
-      delete s;
-      if (big) malloc_trim(0);
-    });
-    snap->entries = std::move(*r);
-    // Silly-renamed files: never listed; a leftover of a crash (not yet
-    // marked for deletion) is deleted now, quietly (one still open
-    // somewhere is marked already and only goes at its last close).
-    for (const auto& e : snap->entries) {
-      if (IsHidden(e.name)) {
-        if (auto dir = inodes.Path(ino)) {
-          const std::string leftover = dir->empty() ? e.name : *dir + "/" + e.name;
-          if (e.attrs.is_directory()) {
-            fs->RemoveDirectory(leftover, [](Result<void>) {});
-          } else {
-            fs->Unlink(leftover, [](Result<void>) {});
-          }
-        }
-      }
+  auto fsys = fs;
+  const std::string dir = *path;
+  // Silly-renamed files are never listed; a leftover of a crash (not yet
+  // marked for deletion) is deleted as it is seen, quietly (one still open
+  // somewhere is marked already and only goes at its last close).
+  auto keep = [fsys, dir](const smb2::DirectoryEntry& e) {
+    if (!IsHidden(e.name)) return true;
+    const std::string leftover = dir.empty() ? e.name : dir + "/" + e.name;
+    if (e.attrs.is_directory()) {
+      fsys->RemoveDirectory(leftover, [](Result<void>) {});
+    } else {
+      fsys->Unlink(leftover, [](Result<void>) {});
     }
-    std::erase_if(snap->entries, [](const smb2::DirectoryEntry& e) { return IsHidden(e.name); });
-    // The same listing answers lookups for actimeo (ls -l, find, stat).
-    dircache.Fill(ino, generation, snap->entries, Expiry());
-    info.fh = handles.AddDir(std::move(snap));
+    return false;
+  };
+  // A listing that fits the directory cache answers lookups for actimeo
+  // (ls -l, find, stat).
+  auto complete = [this, ino, generation](const std::vector<smb2::DirectoryEntry>& entries) {
+    dircache.Fill(ino, generation, entries, Expiry());
+  };
+  // The listing is read in pages as readdir goes (dir_stream.h); the first
+  // comes now, so opendir fails where the directory cannot be listed.
+  auto stream = std::make_shared<DirStream>(fs, dir, keep, dircache.capacity(), complete);
+  stream->Read(0, [this, op, info, stream](Result<std::span<const smb2::DirectoryEntry>> r) mutable {
+    if (!r) return op->Err(r.error());
+    info.fh = handles.AddDir(stream);
     info.cache_readdir = opts.cache == CacheMode::kLoose;
     op->Done(0, [&] {
       if (fuse_reply_open(op->req, &info) == -ENOENT) handles.RemoveDir(info.fh);
@@ -74,72 +66,77 @@ void FuseFs::Impl::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void FuseFs::Impl::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
   auto op = Begin(req, plus ? "readdirplus" : "readdir");
-  std::shared_ptr<DirSnapshot> snap = handles.Dir(fi->fh);
-  if (!snap) return op->Err(EBADF);
-  std::vector<char> buf(size);
-  std::size_t used = 0;
-  // Offsets: 0 ".", 1 "..", then entry i at i + 2; each entry carries the
+  std::shared_ptr<DirStream> stream = handles.Dir(fi->fh);
+  if (!stream || off < 0) return op->Err(EBADF);
+  // Offsets: 0 ".", 1 "..", then entry k at k + 2; each entry carries the
   // offset of the next one.
-  const std::size_t total = snap->entries.size() + 2;
-  for (std::size_t i = static_cast<std::size_t>(off); i < total; ++i) {
-    std::size_t need;
-    const char* name;
-    struct stat st {};
-    fuse_entry_param e{};
-    const smb2::DirectoryEntry* de = nullptr;
-    if (i < 2) {
-      name = i == 0 ? "." : "..";
-      st.st_ino = i == 0 ? ino : 1;
-      st.st_mode = S_IFDIR;
-    } else {
-      de = &snap->entries[i - 2];
-      name = de->name.c_str();
-      st = ToStat(0, de->attrs);
-    }
-    if (plus) {
-      if (de) {
-        // The kernel takes a reference for each entry returned with a
-        // nonzero ino: only add one if the entry fits.
-        e = Entry(0, de->attrs, false);
-        e.attr.st_ino = de->attrs.file_id;
-      } else {
-        e.attr = st;
-      }
-      need = fuse_add_direntry_plus(op->req, nullptr, 0, name, &e, 0);
-      if (used + need > size) break;
-      if (de && *behind_total > 0 && HasWritesBehind(inodes.Child(ino, de->name))) {
-        // The listed size misses this mount's writes on their way: no
-        // attributes for the kernel (node id 0), a lookup gets them.
-        e = fuse_entry_param{};
-        e.attr.st_ino = de->attrs.file_id;
-        e.attr.st_mode = st.st_mode;
-      } else if (de) {
-        const std::uint64_t child = inodes.Lookup(ino, de->name);
-        e = Entry(child, de->attrs, false);
-        // A 1067-byte file may be an mfsymlink: do not let the kernel
-        // cache attributes that would hide it; lookup will check.
-        if (MaybeSymlink(de->attrs)) {
-          e.attr_timeout = 0;
-          e.entry_timeout = 0;
-        } else {
-          inodes.SetAttributes(child, de->attrs, Expiry());
+  const auto first = static_cast<std::uint64_t>(off);
+  stream->Read(
+      first < 2 ? 0 : first - 2, [this, op, ino, size, first, plus](Result<std::span<const smb2::DirectoryEntry>> r) {
+        if (!r) return op->Err(r.error());
+        std::vector<char> buf(size);
+        std::size_t used = 0;
+        const std::uint64_t base = first < 2 ? 2 : first;  // offset of (*r)[0]
+        for (std::uint64_t i = first; i < base + r->size(); ++i) {
+          std::size_t need;
+          const char* name;
+          struct stat st {};
+          fuse_entry_param e{};
+          const smb2::DirectoryEntry* de = nullptr;
+          if (i < 2) {
+            name = i == 0 ? "." : "..";
+            st.st_ino = i == 0 ? ino : 1;
+            st.st_mode = S_IFDIR;
+          } else {
+            de = &(*r)[i - base];
+            name = de->name.c_str();
+            st = ToStat(0, de->attrs);
+          }
+          if (plus) {
+            if (de) {
+              // The kernel takes a reference for each entry returned with a
+              // nonzero ino: only add one if the entry fits.
+              e = Entry(0, de->attrs, false);
+              e.attr.st_ino = de->attrs.file_id;
+            } else {
+              e.attr = st;
+            }
+            need = fuse_add_direntry_plus(op->req, nullptr, 0, name, &e, 0);
+            if (used + need > size) break;
+            if (de && *behind_total > 0 && HasWritesBehind(inodes.Child(ino, de->name))) {
+              // The listed size misses this mount's writes on their way: no
+              // attributes for the kernel (node id 0), a lookup gets them.
+              e = fuse_entry_param{};
+              e.attr.st_ino = de->attrs.file_id;
+              e.attr.st_mode = st.st_mode;
+            } else if (de) {
+              const std::uint64_t child = inodes.Lookup(ino, de->name);
+              e = Entry(child, de->attrs, false);
+              // A 1067-byte file may be an mfsymlink: do not let the kernel
+              // cache attributes that would hide it; lookup will check.
+              if (MaybeSymlink(de->attrs)) {
+                e.attr_timeout = 0;
+                e.entry_timeout = 0;
+              } else {
+                inodes.SetAttributes(child, de->attrs, Expiry());
+              }
+            }
+            fuse_add_direntry_plus(op->req, buf.data() + used, size - used, name, &e, static_cast<off_t>(i + 1));
+          } else {
+            need = fuse_add_direntry(op->req, nullptr, 0, name, &st, 0);
+            if (used + need > size) break;
+            fuse_add_direntry(op->req, buf.data() + used, size - used, name, &st, static_cast<off_t>(i + 1));
+          }
+          used += need;
         }
-      }
-      fuse_add_direntry_plus(op->req, buf.data() + used, size - used, name, &e, static_cast<off_t>(i + 1));
-    } else {
-      need = fuse_add_direntry(op->req, nullptr, 0, name, &st, 0);
-      if (used + need > size) break;
-      fuse_add_direntry(op->req, buf.data() + used, size - used, name, &st, static_cast<off_t>(i + 1));
-    }
-    used += need;
-  }
-  op->Done(0, [&] { fuse_reply_buf(op->req, buf.data(), used); });
-  if (plus) GiveBackMemory();  // notes the new peak of nodes
+        op->Done(0, [&] { fuse_reply_buf(op->req, buf.data(), used); });
+        if (plus) GiveBackMemory();  // notes the new peak of nodes
+      });
 }
 
 void FuseFs::Impl::ReleaseDir(fuse_req_t req, fuse_file_info* fi) {
   auto op = Begin(req, "releasedir");
-  // The snapshot's own memory goes back as it is freed (see OpenDir).
+  // The directory is closed on the server when no read holds it any more.
   handles.RemoveDir(fi->fh);
   op->Err(0);
 }

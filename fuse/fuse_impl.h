@@ -37,6 +37,7 @@
 
 #include "auth/crypto.h"
 #include "fuse/dir_cache.h"
+#include "fuse/dir_stream.h"
 #include "fuse/errno_map.h"
 #include "fuse/fuse_fs.h"
 #include "fuse/handle_table.h"

@@ -1,5 +1,7 @@
 #include "fuse/handle_table.h"
 
+#include "fuse/dir_stream.h"
+
 namespace smbgate::fuse {
 
 std::uint64_t HandleTable::AddFile(const OpenFile& f) {
@@ -80,32 +82,37 @@ bool HandleTable::OpenForWrite(std::uint64_t ino) const {
   return ino != 0 && n != nodes_.end() && n->second.writable > 0;
 }
 
-std::uint64_t HandleTable::AddDir(std::shared_ptr<DirSnapshot> d) {
+std::uint64_t HandleTable::AddDir(std::shared_ptr<DirStream> d) {
   std::lock_guard<std::mutex> l(mu_);
   const std::uint64_t fh = next_fh_++;
   dirs_.emplace(fh, std::move(d));
   return fh;
 }
 
-std::shared_ptr<DirSnapshot> HandleTable::Dir(std::uint64_t fh) const {
+std::shared_ptr<DirStream> HandleTable::Dir(std::uint64_t fh) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = dirs_.find(fh);
   return it == dirs_.end() ? nullptr : it->second;
 }
 
 void HandleTable::RemoveDir(std::uint64_t fh) {
+  std::shared_ptr<DirStream> gone;  // closed on the server outside the lock
   std::lock_guard<std::mutex> l(mu_);
-  dirs_.erase(fh);
+  auto it = dirs_.find(fh);
+  if (it == dirs_.end()) return;
+  gone = std::move(it->second);
+  dirs_.erase(it);
 }
 
 std::vector<OpenFile> HandleTable::TakeAll() {
+  std::unordered_map<std::uint64_t, std::shared_ptr<DirStream>> dirs;  // closed outside the lock
   std::lock_guard<std::mutex> l(mu_);
   std::vector<OpenFile> out;
   out.reserve(files_.size());
   for (auto& [fh, f] : files_) out.push_back(f);
   files_.clear();
   nodes_.clear();
-  dirs_.clear();
+  dirs.swap(dirs_);
   return out;
 }
 

@@ -1,6 +1,6 @@
 // HandleTable: the FUSE file handles ("fh") of one mount: each open file
-// with its SMB handle, and each open directory with the listing taken at
-// opendir. Lookups by node are indexed (is the node open? for writing?).
+// with its SMB handle, and each open directory with its listing
+// (dir_stream.h). Lookups by node are indexed (is the node open? for writing?).
 //
 // Thread-safety: every member is safe to call from any thread.
 #pragma once
@@ -29,11 +29,7 @@ struct OpenFile {
   std::shared_ptr<WriteBehind> behind;
 };
 
-// The entries of a directory as listed at opendir: offsets stay stable
-// while the directory changes under a reader.
-struct DirSnapshot {
-  std::vector<smb2::DirectoryEntry> entries;
-};
+class DirStream;
 
 class HandleTable {
  public:
@@ -49,8 +45,8 @@ class HandleTable {
   bool IsOpen(std::uint64_t ino) const;
   bool OpenForWrite(std::uint64_t ino) const;
 
-  std::uint64_t AddDir(std::shared_ptr<DirSnapshot> d);
-  std::shared_ptr<DirSnapshot> Dir(std::uint64_t fh) const;
+  std::uint64_t AddDir(std::shared_ptr<DirStream> d);
+  std::shared_ptr<DirStream> Dir(std::uint64_t fh) const;
   void RemoveDir(std::uint64_t fh);
 
   // Empties the table and returns the files that were open (shutdown).
@@ -71,7 +67,7 @@ class HandleTable {
   std::uint64_t next_fh_ = 1;
   std::unordered_map<std::uint64_t, OpenFile> files_;
   std::unordered_map<std::uint64_t, PerNode> nodes_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<DirSnapshot>> dirs_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<DirStream>> dirs_;
 };
 
 }  // namespace smbgate::fuse

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "auth/crypto.h"
+#include "fuse/dir_stream.h"
 #include "fuse/fuse_fs.h"
 #include "smb2/client/dfs_fs.h"
 #include "smb2/client/dfs_referral_client.h"
@@ -570,12 +571,16 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
 
   // Leftovers of silly renames of a crashed daemon at the top of the share
   // go now (deeper ones when their directory is next listed).
-  remote->ReadDirectory("", [remote](Result<std::vector<smb2::DirectoryEntry>> r) {
-    if (!r) return;
-    for (const auto& e : *r) {
-      if (fuse::IsHidden(e.name)) remote->Unlink(e.name, [](Result<void>) {});
-    }
-  });
+  // Read a page at a time (a share's top may hold a million names), keeping
+  // none.
+  auto sweep = std::make_shared<fuse::DirStream>(
+      remote, "",
+      [remote](const smb2::DirectoryEntry& e) {
+        if (fuse::IsHidden(e.name)) remote->Unlink(e.name, [](Result<void>) {});
+        return false;
+      },
+      0, nullptr);
+  sweep->Read(0, [sweep](auto) {});
 
   fuse::FsOptions fo;
   fo.uid = cfg.uid ? *cfg.uid : ::getuid();

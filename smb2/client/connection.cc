@@ -551,12 +551,14 @@ Result<void> Connection::Negotiate() {
   st.signing_algorithm = auth::SigningAlgorithmFor(
       st.dialect, nresp->signing_algorithm && *nresp->signing_algorithm == kSigningAesGmac);
   if (i.opts.seal && st.cipher_id == 0) return client_errc::encryption_unavailable;
-  // The largest response: a READ of max_read_size plus headers, padding and
-  // a TRANSFORM_HEADER.
+  // The largest response: a compound answering two requests of the largest
+  // size (a listing's CREATE and two QUERY_DIRECTORY rounds of
+  // max_transact_size; on 2.0.2 that is 64 KiB each) plus headers, padding
+  // and a TRANSFORM_HEADER.
   const std::size_t biggest = std::max({st.max_read_size, st.max_write_size, st.max_transact_size});
   i.RunOnIo([&i, &st, biggest] {
     i.security = std::make_unique<MessageSecurity>(st.dialect, st.signing_algorithm, st.cipher_id, i.opts.seal);
-    i.transport->SetMaxFrame(std::min(kMaxFrame, biggest + 64 * 1024));
+    i.transport->SetMaxFrame(std::min(kMaxFrame, 2 * biggest + 64 * 1024));
     return 0;
   });
   return {};

@@ -24,9 +24,7 @@ std::string Key(const std::string& server, const std::string& share) {
   return k;
 }
 
-bool IsPathNotCovered(const std::error_code& ec) {
-  return IsNtStatus(ec) && NtStatusOf(ec) == status::kPathNotCovered;
-}
+bool IsPathNotCovered(const std::error_code& ec) { return IsNtStatus(ec) && NtStatusOf(ec) == status::kPathNotCovered; }
 
 // A target that cannot be reached, or stopped answering: worth the next one.
 bool IsTargetDown(const std::error_code& ec) {
@@ -162,8 +160,7 @@ Result<void> DfsFs::Refer(const std::string& server, const std::string& full) {
   return {};
 }
 
-Result<std::shared_ptr<RemoteFs>> DfsFs::Connect(const std::string& server, const std::string& share,
-                                                 bool several) {
+Result<std::shared_ptr<RemoteFs>> DfsFs::Connect(const std::string& server, const std::string& share, bool several) {
   const std::string key = Key(server, share);
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -219,10 +216,11 @@ void DfsFs::Run(std::string path, Callback<T> cb, Call<T> call, int attempt) {
       if (IsPathNotCovered(ec)) {
         // The path is under a link of r.server's namespace (anywhere in the
         // tree): ask that server, then go again (on the worker: blocking).
-        self->Post([self, path = std::move(path), cb = std::move(cb), call = std::move(call), attempt, r, ec]() mutable {
-          if (!self->Refer(r.server, r.full)) return cb(ec);
-          self->Run(std::move(path), std::move(cb), std::move(call), attempt + 1);
-        });
+        self->Post(
+            [self, path = std::move(path), cb = std::move(cb), call = std::move(call), attempt, r, ec]() mutable {
+              if (!self->Refer(r.server, r.full)) return cb(ec);
+              self->Run(std::move(path), std::move(cb), std::move(call), attempt + 1);
+            });
         return;
       }
       if (IsTargetDown(ec) && self->FailOver(r, ec)) {
@@ -280,13 +278,14 @@ Handle DfsFs::AddHandle(std::shared_ptr<RemoteFs> fs, Handle real) {
 
 void DfsFs::Open(std::string path, OpenParams params, Callback<OpenResult> cb) {
   auto self = shared_from_this();
-  Run<OpenResult>(std::move(path), std::move(cb),
-                  [self, params](const std::shared_ptr<RemoteFs>& fs, const std::string& sub, Callback<OpenResult> done) {
-                    fs->Open(sub, params, [self, fs, done = std::move(done)](Result<OpenResult> r) {
-                      if (r) r->handle = self->AddHandle(fs, r->handle);
-                      done(std::move(r));
-                    });
-                  });
+  Run<OpenResult>(
+      std::move(path), std::move(cb),
+      [self, params](const std::shared_ptr<RemoteFs>& fs, const std::string& sub, Callback<OpenResult> done) {
+        fs->Open(sub, params, [self, fs, done = std::move(done)](Result<OpenResult> r) {
+          if (r) r->handle = self->AddHandle(fs, r->handle);
+          done(std::move(r));
+        });
+      });
 }
 
 void DfsFs::Close(Handle h, Callback<void> cb) {
@@ -334,8 +333,8 @@ void DfsFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType 
   if (WithHandle(h, cb, &f)) f.fs->Lock(f.real, offset, length, type, wait, std::move(cb));
 }
 
-void DfsFs::CopyRange(Handle src, std::uint64_t src_offset, Handle dst, std::uint64_t dst_offset,
-                      std::uint64_t length, Callback<std::uint64_t> cb) {
+void DfsFs::CopyRange(Handle src, std::uint64_t src_offset, Handle dst, std::uint64_t dst_offset, std::uint64_t length,
+                      Callback<std::uint64_t> cb) {
   OpenFile s, d;
   if (!WithHandle(src, cb, &s) || !WithHandle(dst, cb, &d)) return;
   if (s.fs != d.fs) return cb(MakeNtStatusError(status::kNotSupported));
@@ -362,6 +361,22 @@ void DfsFs::ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>
       });
 }
 
+void DfsFs::OpenListing(std::string path, Callback<DirectoryPage> cb) {
+  auto self = shared_from_this();
+  Run<DirectoryPage>(std::move(path), std::move(cb),
+                     [self](const std::shared_ptr<RemoteFs>& fs, const std::string& sub, Callback<DirectoryPage> done) {
+                       fs->OpenListing(sub, [self, fs, done = std::move(done)](Result<DirectoryPage> r) {
+                         if (r && !r->end) r->handle = self->AddHandle(fs, r->handle);
+                         done(std::move(r));
+                       });
+                     });
+}
+
+void DfsFs::ListMore(Handle h, bool restart, Callback<DirectoryPage> cb) {
+  OpenFile f;
+  if (WithHandle(h, cb, &f)) f.fs->ListMore(f.real, restart, std::move(cb));
+}
+
 void DfsFs::MakeDirectory(std::string path, Callback<FileAttributes> cb) {
   Run<FileAttributes>(std::move(path), std::move(cb),
                       [](const std::shared_ptr<RemoteFs>& fs, const std::string& sub, Callback<FileAttributes> done) {
@@ -384,11 +399,9 @@ void DfsFs::Unlink(std::string path, Callback<void> cb) {
 }
 
 void DfsFs::UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) {
-  Run<FileAttributes>(
-      std::move(path), std::move(cb),
-      [change](const std::shared_ptr<RemoteFs>& fs, const std::string& sub, Callback<FileAttributes> done) {
-        fs->UpdatePath(sub, change, std::move(done));
-      });
+  Run<FileAttributes>(std::move(path), std::move(cb),
+                      [change](const std::shared_ptr<RemoteFs>& fs, const std::string& sub,
+                               Callback<FileAttributes> done) { fs->UpdatePath(sub, change, std::move(done)); });
 }
 
 void DfsFs::Rename(std::string from, std::string to, bool replace, Callback<void> cb) {
@@ -416,10 +429,9 @@ void DfsFs::HardLink(std::string existing, std::string new_path, Callback<void> 
 
 void DfsFs::StatFs(Callback<FsStats> cb) {
   // The share that holds the mount's root answers for the mount.
-  Run<FsStats>("", std::move(cb),
-               [](const std::shared_ptr<RemoteFs>& fs, const std::string&, Callback<FsStats> done) {
-                 fs->StatFs(std::move(done));
-               });
+  Run<FsStats>("", std::move(cb), [](const std::shared_ptr<RemoteFs>& fs, const std::string&, Callback<FsStats> done) {
+    fs->StatFs(std::move(done));
+  });
 }
 
 std::uint32_t DfsFs::max_io_size() const { return max_io_; }

@@ -82,6 +82,8 @@ class DfsFs final : public RemoteFs, public std::enable_shared_from_this<DfsFs> 
   void GetAttributes(Handle h, Callback<FileAttributes> cb) override;
   void Stat(std::string path, Callback<FileAttributes> cb) override;
   void ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) override;
+  void OpenListing(std::string path, Callback<DirectoryPage> cb) override;
+  void ListMore(Handle h, bool restart, Callback<DirectoryPage> cb) override;
   void MakeDirectory(std::string path, Callback<FileAttributes> cb) override;
   void RemoveDirectory(std::string path, Callback<void> cb) override;
   void Unlink(std::string path, Callback<void> cb) override;

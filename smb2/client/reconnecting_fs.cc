@@ -1,12 +1,11 @@
 #include "smb2/client/reconnecting_fs.h"
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <future>
 #include <random>
 
 #include "auth/crypto.h"
-
 #include "smb2/client/names.h"
 #include "smb2/codec/session_setup.h"
 #include "smb2/codec/status.h"
@@ -362,58 +361,65 @@ void ReconnectingFs::WithHandle(Handle vh, Callback<T> cb, HandleBody<T> body, i
         // Its file was unlinked while open and went with the old connection;
         // whatever has its name now is another file (e2e
         // ReconnectFollowsRenameAndRefusesUnlinked).
-        if (h.unlinked) return cb(std::error_code(ESTALE, std::generic_category()));
+        if (h.unlinked || h.listing) return cb(std::error_code(ESTALE, std::generic_category()));
         // The connection was replaced and the open not reclaimed (not
         // durable, or the server refused): reopen by path (never truncating
         // or creating again) and carry on with the new handle.
         OpenParams p = h.params;
         p.disposition = OpenDisposition::kOpen;
-        current->Open(h.path, p, self->Watch<OpenResult>(gen, [self, vh, gen, cb, run, retry, current, h](Result<OpenResult> o) {
-          if (!o) return cb(o.error());
-          {
-            std::lock_guard<std::mutex> l(self->mu_);
-            auto it = self->handles_.find(vh.persistent);
-            if (it != self->handles_.end()) {
-              it->second.real = o->handle;
-              it->second.generation = gen;
-              it->second.durable = o->durable;
-            }
-          }
-          // The locks went with the old open: take them again (as kernel
-          // cifs does), each without waiting. One that another client took
-          // in the gap is lost, and the handle fails from now on rather
-          // than let the application write under a lock it no longer holds.
-          auto relock = std::make_shared<std::function<void(std::size_t)>>();
-          // The function holds itself weakly; each pending Lock holds it.
-          std::weak_ptr<std::function<void(std::size_t)>> weak_relock = relock;
-          *relock = [self, vh, gen, cb, run, retry, current, h, handle = o->handle, weak_relock](std::size_t k) {
-            if (k == h.locks.size()) {
-              bool lost = false;
-              {
-                std::lock_guard<std::mutex> l(self->mu_);
-                auto it = self->handles_.find(vh.persistent);
-                lost = it != self->handles_.end() && it->second.locks_lost;
-              }
-              if (lost) return cb(std::error_code(EIO, std::generic_category()));
-              return run(handle, self->Watch(gen, cb, retry));
-            }
-            const auto& r = h.locks[k];
-            auto keep = weak_relock.lock();
-            current->Lock(handle, r.offset, r.length, r.exclusive ? LockType::kExclusive : LockType::kShared, false,
-                          [self, vh, keep, k, h](Result<void> res) {
-                            if (!res) {
-                              {
-                                std::lock_guard<std::mutex> l(self->mu_);
-                                auto it = self->handles_.find(vh.persistent);
-                                if (it != self->handles_.end()) it->second.locks_lost = true;
+        current->Open(h.path, p,
+                      self->Watch<OpenResult>(
+                          gen,
+                          [self, vh, gen, cb, run, retry, current, h](Result<OpenResult> o) {
+                            if (!o) return cb(o.error());
+                            {
+                              std::lock_guard<std::mutex> l(self->mu_);
+                              auto it = self->handles_.find(vh.persistent);
+                              if (it != self->handles_.end()) {
+                                it->second.real = o->handle;
+                                it->second.generation = gen;
+                                it->second.durable = o->durable;
                               }
-                              if (self->options_.on_lock_lost) self->options_.on_lock_lost(h.path, res.error());
                             }
-                            (*keep)(k + 1);
-                          });
-          };
-          (*relock)(0);
-        }, retry));
+                            // The locks went with the old open: take them again (as kernel
+                            // cifs does), each without waiting. One that another client took
+                            // in the gap is lost, and the handle fails from now on rather
+                            // than let the application write under a lock it no longer holds.
+                            auto relock = std::make_shared<std::function<void(std::size_t)>>();
+                            // The function holds itself weakly; each pending Lock holds it.
+                            std::weak_ptr<std::function<void(std::size_t)>> weak_relock = relock;
+                            *relock = [self, vh, gen, cb, run, retry, current, h, handle = o->handle,
+                                       weak_relock](std::size_t k) {
+                              if (k == h.locks.size()) {
+                                bool lost = false;
+                                {
+                                  std::lock_guard<std::mutex> l(self->mu_);
+                                  auto it = self->handles_.find(vh.persistent);
+                                  lost = it != self->handles_.end() && it->second.locks_lost;
+                                }
+                                if (lost) return cb(std::error_code(EIO, std::generic_category()));
+                                return run(handle, self->Watch(gen, cb, retry));
+                              }
+                              const auto& r = h.locks[k];
+                              auto keep = weak_relock.lock();
+                              current->Lock(handle, r.offset, r.length,
+                                            r.exclusive ? LockType::kExclusive : LockType::kShared, false,
+                                            [self, vh, keep, k, h](Result<void> res) {
+                                              if (!res) {
+                                                {
+                                                  std::lock_guard<std::mutex> l(self->mu_);
+                                                  auto it = self->handles_.find(vh.persistent);
+                                                  if (it != self->handles_.end()) it->second.locks_lost = true;
+                                                }
+                                                if (self->options_.on_lock_lost)
+                                                  self->options_.on_lock_lost(h.path, res.error());
+                                              }
+                                              (*keep)(k + 1);
+                                            });
+                            };
+                            (*relock)(0);
+                          },
+                          retry));
       },
       [cb](std::error_code ec) { cb(ec); });
 }
@@ -612,9 +618,7 @@ void ReconnectingFs::Write(Handle h, std::uint64_t offset, std::shared_ptr<const
                            Callback<std::uint32_t> cb) {
   WithHandle<std::uint32_t>(h, std::move(cb),
                             [offset, data](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool,
-                                           Callback<std::uint32_t> c) {
-                              fs->Write(r, offset, data, std::move(c));
-                            });
+                                           Callback<std::uint32_t> c) { fs->Write(r, offset, data, std::move(c)); });
 }
 
 void ReconnectingFs::Flush(Handle h, Callback<void> cb) {
@@ -627,9 +631,7 @@ void ReconnectingFs::Flush(Handle h, Callback<void> cb) {
 void ReconnectingFs::GetAttributes(Handle h, Callback<FileAttributes> cb) {
   WithHandle<FileAttributes>(h, std::move(cb),
                              [](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool,
-                                Callback<FileAttributes> c) {
-                               fs->GetAttributes(r, std::move(c));
-                             });
+                                Callback<FileAttributes> c) { fs->GetAttributes(r, std::move(c)); });
 }
 
 void ReconnectingFs::Truncate(Handle h, std::uint64_t size, Callback<void> cb) {
@@ -657,8 +659,8 @@ void ReconnectingFs::CopyRange(Handle src, std::uint64_t src_offset, Handle dst,
   auto self = shared_from_this();
   WithHandle<std::uint64_t>(
       dst, std::move(cb),
-      [self, src, src_offset, dst_offset, length](const std::shared_ptr<SmbFs>& fs, Handle real_dst,
-                                                  VirtualHandle& vd, bool, Callback<std::uint64_t> c) {
+      [self, src, src_offset, dst_offset, length](const std::shared_ptr<SmbFs>& fs, Handle real_dst, VirtualHandle& vd,
+                                                  bool, Callback<std::uint64_t> c) {
         std::optional<VirtualHandle> vs = self->FindHandle(src);
         if (!vs) return c(make_error_code(client_errc::cancelled));
         // The source must be open on the same connection; if it is not
@@ -699,8 +701,9 @@ void ReconnectingFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, 
           auto& locks = it->second.locks;
           if (type == LockType::kUnlock) {
             // SMB unlocks name exactly one locked range (MS-SMB2 3.3.5.14.2).
-            auto m = std::find_if(locks.begin(), locks.end(),
-                                  [&](const VirtualHandle::Range& x) { return x.offset == offset && x.length == length; });
+            auto m = std::find_if(locks.begin(), locks.end(), [&](const VirtualHandle::Range& x) {
+              return x.offset == offset && x.length == length;
+            });
             if (m != locks.end()) locks.erase(m);
           } else {
             locks.push_back({offset, length, type == LockType::kExclusive});
@@ -750,7 +753,8 @@ bool HasStatus(const std::error_code& ec, std::uint32_t s) { return IsNtStatus(e
 Callback<void> DoneIfGone(bool maybe_done, Callback<void> c) {
   if (!maybe_done) return c;
   return [c](Result<void> r) {
-    if (!r && (HasStatus(r.error(), status::kObjectNameNotFound) || HasStatus(r.error(), status::kObjectPathNotFound))) {
+    if (!r &&
+        (HasStatus(r.error(), status::kObjectNameNotFound) || HasStatus(r.error(), status::kObjectPathNotFound))) {
       return c({});
     }
     c(std::move(r));
@@ -767,6 +771,44 @@ void ReconnectingFs::Stat(std::string path, Callback<FileAttributes> cb) {
 
 void ReconnectingFs::ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) {
   PathOp(std::move(cb), [path](const auto& fs, bool, auto c) { fs->ReadDirectory(path, std::move(c)); });
+}
+
+void ReconnectingFs::OpenListing(std::string path, Callback<DirectoryPage> cb) {
+  ListingAttempt(std::move(path), std::move(cb), 0);
+}
+
+void ReconnectingFs::ListingAttempt(std::string path, Callback<DirectoryPage> cb, int attempt) {
+  auto self = shared_from_this();
+  std::function<void(bool)> retry;
+  if (attempt < options_.max_replays) {
+    retry = [self, path, cb, attempt](bool) { self->ListingAttempt(path, cb, attempt + 1); };
+  }
+  Submit(
+      [self, path, cb, retry](const std::shared_ptr<SmbFs>& current, std::uint64_t gen) {
+        auto record = [self, path, gen, cb](Result<DirectoryPage> page) {
+          if (page && !page->end) {
+            std::lock_guard<std::mutex> l(self->mu_);
+            const std::uint64_t id = self->next_handle_++;
+            VirtualHandle h;
+            h.path = path;
+            h.params.directory = true;
+            h.real = page->handle;
+            h.generation = gen;
+            h.listing = true;
+            self->handles_[id] = std::move(h);
+            page->handle = Handle{id, 0};
+          }
+          cb(std::move(page));
+        };
+        current->OpenListing(path, self->Watch<DirectoryPage>(gen, record, retry));
+      },
+      [cb](std::error_code ec) { cb(ec); });
+}
+
+void ReconnectingFs::ListMore(Handle h, bool restart, Callback<DirectoryPage> cb) {
+  WithHandle<DirectoryPage>(h, std::move(cb),
+                            [restart](const std::shared_ptr<SmbFs>& fs, Handle r, VirtualHandle&, bool,
+                                      Callback<DirectoryPage> c) { fs->ListMore(r, restart, std::move(c)); });
 }
 
 void ReconnectingFs::MakeDirectory(std::string path, Callback<FileAttributes> cb) {
@@ -815,8 +857,9 @@ void ReconnectingFs::Rename(std::string from, std::string to, bool replace, Call
     // A replayed rename whose source is gone and whose target exists was
     // carried out before the connection was lost.
     fs->Rename(from, to, replace, [fs, from, to, c](Result<void> r) {
-      if (r || !(HasStatus(r.error(), status::kObjectNameNotFound) || HasStatus(r.error(), status::kObjectPathNotFound) ||
-                 HasStatus(r.error(), status::kObjectNameCollision))) {
+      if (r ||
+          !(HasStatus(r.error(), status::kObjectNameNotFound) || HasStatus(r.error(), status::kObjectPathNotFound) ||
+            HasStatus(r.error(), status::kObjectNameCollision))) {
         return c(std::move(r));
       }
       fs->Stat(from, [fs, to, c, r](Result<FileAttributes> src) {

@@ -88,6 +88,11 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
   void GetAttributes(Handle h, Callback<FileAttributes> cb) override;
   void Stat(std::string path, Callback<FileAttributes> cb) override;
   void ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) override;
+  // A listing's handle is not reopened after a reconnect: its place in the
+  // listing went with the old one. ListMore then fails with ESTALE, and the
+  // caller opens the listing again.
+  void OpenListing(std::string path, Callback<DirectoryPage> cb) override;
+  void ListMore(Handle h, bool restart, Callback<DirectoryPage> cb) override;
   void MakeDirectory(std::string path, Callback<FileAttributes> cb) override;
   void RemoveDirectory(std::string path, Callback<void> cb) override;
   void Unlink(std::string path, Callback<void> cb) override;
@@ -153,12 +158,16 @@ class ReconnectingFs final : public RemoteFs, public std::enable_shared_from_thi
     // open: the file is gone with the connection that held it, and the path
     // may name another file by now, so it is never reopened.
     bool unlinked = false;
+    // A directory open for listing (OpenListing): never reopened.
+    bool listing = false;
   };
 
   // One attempt of Open(); `attempt` > 0 is a replay with the same
   // CreateGuid, `maybe_done` when the last one may have been carried out.
   void OpenAttempt(std::string path, OpenParams params, DurableState want, Callback<OpenResult> cb, int attempt,
                    bool maybe_done);
+  // One attempt of OpenListing().
+  void ListingAttempt(std::string path, Callback<DirectoryPage> cb, int attempt);
   // Reclaims every durable open of an older generation on `fs` (blocking;
   // reconnect thread).
   void ReclaimAll(const std::shared_ptr<SmbFs>& fs, std::uint64_t generation);

@@ -35,6 +35,17 @@ void RemoteFs::UpdatePath(std::string path, AttributeChange change, Callback<Fil
   });
 }
 
+void RemoteFs::OpenListing(std::string path, Callback<DirectoryPage> cb) {
+  ReadDirectory(std::move(path), [cb = std::move(cb)](Result<std::vector<DirectoryEntry>> r) {
+    if (!r) return cb(r.error());
+    DirectoryPage page;
+    page.entries = std::move(*r);
+    cb(std::move(page));
+  });
+}
+
+void RemoteFs::ListMore(Handle, bool, Callback<DirectoryPage> cb) { cb(MakeNtStatusError(status::kNotSupported)); }
+
 void RemoteFs::CopyRange(Handle, std::uint64_t, Handle, std::uint64_t, std::uint64_t, Callback<std::uint64_t> cb) {
   cb(MakeNtStatusError(status::kNotSupported));
 }

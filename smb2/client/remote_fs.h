@@ -47,8 +47,8 @@ struct DirectoryEntry {
 
 struct FsStats {
   std::uint64_t total_bytes = 0;
-  std::uint64_t free_bytes = 0;      // free for this user
-  std::uint32_t block_size = 4096;   // sectors * bytes per sector
+  std::uint64_t free_bytes = 0;     // free for this user
+  std::uint32_t block_size = 4096;  // sectors * bytes per sector
   std::uint32_t max_name_length = 255;
 };
 
@@ -57,6 +57,16 @@ struct Handle {
   std::uint64_t persistent = 0;
   std::uint64_t volatile_ = 0;
   friend bool operator==(const Handle&, const Handle&) = default;
+};
+
+// One part of a directory's listing (OpenListing, ListMore), in the
+// server's order, without "." and "..".
+struct DirectoryPage {
+  std::vector<DirectoryEntry> entries;
+  // No entries follow. Otherwise `handle` is the directory, open on the
+  // server, to go on from with ListMore; the caller closes it.
+  bool end = true;
+  Handle handle;
 };
 
 enum class OpenDisposition { kOpen, kCreate, kOpenIf, kOverwrite, kOverwriteIf };
@@ -144,6 +154,18 @@ class RemoteFs {
   // Lists a directory completely (every QUERY_DIRECTORY round), without
   // "." and "..".
   virtual void ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) = 0;
+  // A listing in parts, for directories too big to hold whole: opens
+  // directory `path` and yields the first part (SmbFs: CREATE and two
+  // QUERY_DIRECTORY rounds as one compound, so a directory that fits in one
+  // buffer takes one round trip and is closed again). The default lists it
+  // whole (ReadDirectory) as one page.
+  virtual void OpenListing(std::string path, Callback<DirectoryPage> cb);
+  // The next part of the listing of `h` (one QUERY_DIRECTORY round), or the
+  // first part again with `restart` (SMB2_RESTART_SCANS, MS-SMB2 2.2.33).
+  // Once nothing follows, the page has `end` set (and may be empty); the
+  // handle stays open either way. The default fails with
+  // STATUS_NOT_SUPPORTED.
+  virtual void ListMore(Handle h, bool restart, Callback<DirectoryPage> cb);
   virtual void MakeDirectory(std::string path, Callback<FileAttributes> cb) = 0;
   virtual void RemoveDirectory(std::string path, Callback<void> cb) = 0;
   virtual void Unlink(std::string path, Callback<void> cb) = 0;

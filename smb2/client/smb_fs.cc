@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "auth/crypto.h"
-
 #include "smb2/codec/close.h"
 #include "smb2/codec/copychunk.h"
 #include "smb2/codec/create.h"
@@ -12,12 +11,12 @@
 #include "smb2/codec/lock.h"
 #include "smb2/codec/negotiate.h"
 #include "smb2/codec/notify.h"
-#include "smb2/codec/tree.h"
 #include "smb2/codec/query_directory.h"
 #include "smb2/codec/query_info.h"
 #include "smb2/codec/read.h"
 #include "smb2/codec/set_info.h"
 #include "smb2/codec/status.h"
+#include "smb2/codec/tree.h"
 #include "smb2/codec/write.h"
 
 namespace smbgate::smb2 {
@@ -33,11 +32,16 @@ constexpr std::uint32_t kInfoBuffer = 4096;
 
 std::uint32_t DispositionOf(OpenDisposition d) {
   switch (d) {
-    case OpenDisposition::kOpen: return kFileOpen;
-    case OpenDisposition::kCreate: return kFileCreate;
-    case OpenDisposition::kOpenIf: return kFileOpenIf;
-    case OpenDisposition::kOverwrite: return kFileOverwrite;
-    case OpenDisposition::kOverwriteIf: return kFileOverwriteIf;
+    case OpenDisposition::kOpen:
+      return kFileOpen;
+    case OpenDisposition::kCreate:
+      return kFileCreate;
+    case OpenDisposition::kOpenIf:
+      return kFileOpenIf;
+    case OpenDisposition::kOverwrite:
+      return kFileOverwrite;
+    case OpenDisposition::kOverwriteIf:
+      return kFileOverwriteIf;
   }
   return kFileOpen;
 }
@@ -213,8 +217,8 @@ CreateRequest MetaOpen(std::string name, std::uint32_t access, std::uint32_t opt
   return c;
 }
 
-void SetInfoOn(const std::shared_ptr<Tree>& tree, FileId id, std::uint8_t info_type, std::uint8_t cls,
-               Bytes buffer, Callback<void> cb) {
+void SetInfoOn(const std::shared_ptr<Tree>& tree, FileId id, std::uint8_t info_type, std::uint8_t cls, Bytes buffer,
+               Callback<void> cb) {
   SetInfoRequest s;
   s.info_type = info_type;
   s.file_info_class = cls;
@@ -379,8 +383,8 @@ void SmbFs::OpenWith(std::string path, OpenParams p, DurableState want, Callback
     c.requested_oplock_level = kOplockLevelLease;
     // Read, handle and write caching (as kernel cifs asks): the server
     // grants less where other opens exist, and breaks it when they come.
-    c.contexts.push_back({kCreateRequestLease, LeaseContext(want.lease_key, kLeaseReadCaching | kLeaseHandleCaching |
-                                                                                  kLeaseWriteCaching)});
+    c.contexts.push_back({kCreateRequestLease,
+                          LeaseContext(want.lease_key, kLeaseReadCaching | kLeaseHandleCaching | kLeaseWriteCaching)});
     DurableHandleRequestV2 d;
     d.create_guid = want.create_guid;
     // MS-SMB2 3.2.4.3.5: persistent where the share is continuously
@@ -522,14 +526,6 @@ void SmbFs::Stat(std::string path, Callback<FileAttributes> cb) {
 
 namespace {
 
-struct DirListing {
-  std::shared_ptr<Tree> tree;
-  FileId id;
-  std::uint32_t buffer = kDirBuffer;
-  std::vector<DirectoryEntry> entries;
-  Callback<std::vector<DirectoryEntry>> done;
-};
-
 // The output buffer of each QUERY_DIRECTORY: as large as the server takes
 // (MaxTransactSize, MS-SMB2 2.2.4) up to 1 MiB, so a directory of
 // thousands of entries comes in a few rounds.
@@ -538,39 +534,30 @@ std::uint32_t DirBufferFor(const Tree& tree) {
   return std::clamp<std::uint32_t>(most, kDirBuffer, 1u << 20);
 }
 
-Request QueryDirectoryFor(const Tree& tree, FileId id, std::uint32_t buffer) {
+Request QueryDirectoryFor(const Tree& tree, FileId id, bool restart = false) {
   QueryDirectoryRequest q;
   q.file_information_class = kFileIdBothDirectoryInformation;
+  q.flags = restart ? kRestartScans : 0;
   q.file_id = id;
-  q.output_buffer_length = buffer;
+  q.output_buffer_length = DirBufferFor(tree);
   Request req = TreeRequest(tree, Command::kQueryDirectory, q);
-  req.payload_size = buffer;
+  req.payload_size = q.output_buffer_length;
   return req;
 }
 
-enum class Round { kMore, kEnd, kFailed };
-
-// Takes one QUERY_DIRECTORY response into `l`; on kEnd and kFailed the
-// listing is finished (handle closed, `done` called).
-Round TakeDirRound(const std::shared_ptr<DirListing>& l, Result<Response>& r) {
-  auto fail = [&l](std::error_code ec) {
-    CloseQuietly(l->tree, l->id);
-    l->done(ec);
-    return Round::kFailed;
-  };
-  if (!r) return fail(r.error());
-  if (r->status() == status::kNoMoreFiles) {
-    CloseQuietly(l->tree, l->id);
-    l->done(std::move(l->entries));
-    return Round::kEnd;
-  }
-  if (r->status() != status::kSuccess) return fail(MakeNtStatusError(r->status()));
+// Takes one QUERY_DIRECTORY response into `out`; yields whether more may
+// follow (false at STATUS_NO_MORE_FILES).
+Result<bool> TakeDirRound(Result<Response>& r, std::vector<DirectoryEntry>& out) {
+  if (!r) return r.error();
+  if (r->status() == status::kNoMoreFiles) return false;
+  if (r->status() != status::kSuccess) return MakeNtStatusError(r->status());
   auto body = DecodeQueryDirectoryResponse(r->message);
-  auto parsed = body ? ParseFileIdBothDirectoryInformation(body->buffer) : Result<std::vector<DirEntry>>(body.error());
-  if (!parsed) return fail(parsed.error());
-  if (parsed->empty() || l->entries.size() + parsed->size() > (std::size_t{1} << 22)) {
-    return fail(make_error_code(errc::malformed_response));
-  }
+  if (!body) return body.error();
+  auto parsed = ParseFileIdBothDirectoryInformation(body->buffer);
+  if (!parsed) return parsed.error();
+  // A server that answers success with nothing would be asked forever.
+  if (parsed->empty()) return make_error_code(errc::malformed_response);
+  out.reserve(out.size() + parsed->size());
   for (DirEntry& e : *parsed) {
     if (e.name == "." || e.name == "..") continue;
     DirectoryEntry d;
@@ -583,45 +570,87 @@ Round TakeDirRound(const std::shared_ptr<DirListing>& l, Result<Response>& r) {
     d.attrs.file_attributes = e.file_attributes;
     d.attrs.file_id = e.file_id;
     d.name = std::move(e.name);
-    l->entries.push_back(std::move(d));
+    out.push_back(std::move(d));
   }
-  return Round::kMore;
+  return true;
 }
 
-void NextDirRound(std::shared_ptr<DirListing> l) {
-  l->tree->connection().Send(QueryDirectoryFor(*l->tree, l->id, l->buffer), [l](Result<Response> r) {
-    if (TakeDirRound(l, r) == Round::kMore) NextDirRound(l);
-  });
-}
+// A whole listing, gathered round by round (ReadDirectory).
+struct WholeListing {
+  std::shared_ptr<Tree> tree;
+  FileId id;
+  std::vector<DirectoryEntry> entries;
+  Callback<std::vector<DirectoryEntry>> done;
+
+  static void Next(const std::shared_ptr<WholeListing>& l) {
+    l->tree->connection().Send(QueryDirectoryFor(*l->tree, l->id), [l](Result<Response> r) {
+      auto more = TakeDirRound(r, l->entries);
+      // Bounded: a server that never ends a listing is refused.
+      if (more && *more && l->entries.size() > (std::size_t{1} << 22)) more = make_error_code(errc::malformed_response);
+      if (more && *more) return Next(l);
+      CloseQuietly(l->tree, l->id);
+      if (!more) return l->done(more.error());
+      l->done(std::move(l->entries));
+    });
+  }
+};
 
 }  // namespace
 
-void SmbFs::ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) {
+void SmbFs::OpenListing(std::string path, Callback<DirectoryPage> cb) {
   auto name = ToSmbName(path);
   if (Forward(name, cb)) return;
   auto tree = tree_;
-  auto l = std::make_shared<DirListing>();
-  l->tree = tree;
-  l->buffer = DirBufferFor(*tree);
-  l->done = std::move(cb);
   // CREATE and two QUERY_DIRECTORY rounds as one related compound (MS-SMB2
   // 3.2.4.1.4): a directory that fits in one buffer is listed in one round
-  // trip (the second round answers STATUS_NO_MORE_FILES), a larger one
-  // goes on from there.
+  // trip (the second round answers STATUS_NO_MORE_FILES) and closed; a
+  // larger one goes on from its open handle.
   std::vector<Request> reqs;
-  reqs.push_back(
-      CreateOn(*tree, MetaOpen(std::move(*name), kFileListDirectory, kFileDirectoryFile)));
-  reqs.push_back(QueryDirectoryFor(*tree, kAllOnesFileId, l->buffer));
-  reqs.push_back(QueryDirectoryFor(*tree, kAllOnesFileId, l->buffer));
-  tree->connection().SendCompound(std::move(reqs), true, [l](std::vector<Result<Response>> rs) {
+  reqs.push_back(CreateOn(*tree, MetaOpen(std::move(*name), kFileListDirectory, kFileDirectoryFile)));
+  reqs.push_back(QueryDirectoryFor(*tree, kAllOnesFileId));
+  reqs.push_back(QueryDirectoryFor(*tree, kAllOnesFileId));
+  tree->connection().SendCompound(std::move(reqs), true, [tree, cb = std::move(cb)](std::vector<Result<Response>> rs) {
     Result<Response>& created = rs[0];
-    if (!created) return l->done(created.error());
-    if (created->status() != status::kSuccess) return l->done(MakeNtStatusError(created->status()));
+    if (!created) return cb(created.error());
+    if (created->status() != status::kSuccess) return cb(MakeNtStatusError(created->status()));
     auto c = DecodeCreateResponse(created->message);
-    if (!c) return l->done(c.error());
-    l->id = c->file_id;
-    if (TakeDirRound(l, rs[1]) != Round::kMore) return;
-    if (TakeDirRound(l, rs[2]) == Round::kMore) NextDirRound(l);
+    if (!c) return cb(c.error());
+    DirectoryPage page;
+    for (std::size_t k = 1; k < rs.size(); ++k) {
+      auto more = TakeDirRound(rs[k], page.entries);
+      if (!more || !*more) {
+        CloseQuietly(tree, c->file_id);
+        if (!more) return cb(more.error());
+        return cb(std::move(page));
+      }
+    }
+    page.end = false;
+    page.handle = ToHandle(c->file_id);
+    cb(std::move(page));
+  });
+}
+
+void SmbFs::ListMore(Handle h, bool restart, Callback<DirectoryPage> cb) {
+  tree_->connection().Send(QueryDirectoryFor(*tree_, ToFileId(h), restart), [cb = std::move(cb)](Result<Response> r) {
+    DirectoryPage page;
+    auto more = TakeDirRound(r, page.entries);
+    if (!more) return cb(more.error());
+    page.end = !*more;
+    cb(std::move(page));
+  });
+}
+
+void SmbFs::ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) {
+  auto tree = tree_;
+  OpenListing(std::move(path), [tree, cb = std::move(cb)](Result<DirectoryPage> page) {
+    if (!page) return cb(page.error());
+    if (page->end) return cb(std::move(page->entries));
+    auto l = std::make_shared<WholeListing>();
+    l->tree = tree;
+    l->id = ToFileId(page->handle);
+    l->entries = std::move(page->entries);
+    l->done = cb;
+    WholeListing::Next(l);
   });
 }
 
@@ -772,9 +801,8 @@ Result<FileAttributes> UpdateResult(std::vector<Result<Response>>& rs, std::size
 void SmbFs::Update(Handle h, AttributeChange change, Callback<FileAttributes> cb) {
   std::vector<Request> reqs = UpdateChain(*tree_, change, ToFileId(h));
   const std::size_t at = reqs.size() - 1;
-  tree_->connection().SendCompound(std::move(reqs), true, [cb = std::move(cb), at](std::vector<Result<Response>> rs) {
-    cb(UpdateResult(rs, at));
-  });
+  tree_->connection().SendCompound(
+      std::move(reqs), true, [cb = std::move(cb), at](std::vector<Result<Response>> rs) { cb(UpdateResult(rs, at)); });
 }
 
 void SmbFs::UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) {
@@ -792,9 +820,8 @@ void SmbFs::UpdatePath(std::string path, AttributeChange change, Callback<FileAt
   CloseRequest close;
   close.file_id = kAllOnesFileId;
   reqs.push_back(TreeRequest(*tree_, Command::kClose, close));
-  tree_->connection().SendCompound(std::move(reqs), true, [cb = std::move(cb), at](std::vector<Result<Response>> rs) {
-    cb(UpdateResult(rs, at));
-  });
+  tree_->connection().SendCompound(
+      std::move(reqs), true, [cb = std::move(cb), at](std::vector<Result<Response>> rs) { cb(UpdateResult(rs, at)); });
 }
 
 namespace {
@@ -863,8 +890,7 @@ void SmbFs::HardLink(std::string existing, std::string new_path, Callback<void> 
   info.replace_if_exists = false;
   info.file_name = std::move(*dst);
   OpenActClose(tree_, MetaOpen(std::move(*src), kFileWriteAttributes),
-               SetInfoRequestFor(*tree_, kFileLinkInformation, Encode(info)),
-               [cb = std::move(cb)](Result<Response> r) {
+               SetInfoRequestFor(*tree_, kFileLinkInformation, Encode(info)), [cb = std::move(cb)](Result<Response> r) {
                  if (Forward(r, cb)) return;
                  cb({});
                });
@@ -890,8 +916,7 @@ void SmbFs::StatFs(Callback<FsStats> cb) {
                });
 }
 
-void SmbFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait,
-                 Callback<void> cb) {
+void SmbFs::Lock(Handle h, std::uint64_t offset, std::uint64_t length, LockType type, bool wait, Callback<void> cb) {
   LockWithSequence(h, offset, length, type, wait, 0, std::move(cb));
 }
 
@@ -905,9 +930,15 @@ void SmbFs::LockWithSequence(Handle h, std::uint64_t offset, std::uint64_t lengt
   e.offset = offset;
   e.length = length;
   switch (type) {
-    case LockType::kShared: e.flags = kLockFlagSharedLock; break;
-    case LockType::kExclusive: e.flags = kLockFlagExclusiveLock; break;
-    case LockType::kUnlock: e.flags = kLockFlagUnlock; break;
+    case LockType::kShared:
+      e.flags = kLockFlagSharedLock;
+      break;
+    case LockType::kExclusive:
+      e.flags = kLockFlagExclusiveLock;
+      break;
+    case LockType::kUnlock:
+      e.flags = kLockFlagUnlock;
+      break;
   }
   // MS-SMB2 2.2.26.1: FAIL_IMMEDIATELY is only valid with a lock, not an unlock.
   if (!wait && type != LockType::kUnlock) e.flags |= kLockFlagFailImmediately;

@@ -30,6 +30,8 @@ class SmbFs final : public RemoteFs {
   void GetAttributes(Handle h, Callback<FileAttributes> cb) override;
   void Stat(std::string path, Callback<FileAttributes> cb) override;
   void ReadDirectory(std::string path, Callback<std::vector<DirectoryEntry>> cb) override;
+  void OpenListing(std::string path, Callback<DirectoryPage> cb) override;
+  void ListMore(Handle h, bool restart, Callback<DirectoryPage> cb) override;
   void MakeDirectory(std::string path, Callback<FileAttributes> cb) override;
   void RemoveDirectory(std::string path, Callback<void> cb) override;
   void Unlink(std::string path, Callback<void> cb) override;

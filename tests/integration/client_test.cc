@@ -14,6 +14,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "smb2/client/connection.h"
@@ -138,9 +139,9 @@ TEST_P(ClientTest, CheckReportsDialectAndSigning) {
   // An explicit SPN goes in MsvAvTargetName instead of cifs/127.0.0.1 (the
   // fixture's smbd has no SPN hardening, so it accepts either).
   std::ostringstream out3, errs3;
-  EXPECT_EQ(RunCheck({server_->Target(), "--credentials", cred.string(), "--spn", "cifs/smbgate-test.example"},
-                     out3, errs3),
-            0)
+  EXPECT_EQ(
+      RunCheck({server_->Target(), "--credentials", cred.string(), "--spn", "cifs/smbgate-test.example"}, out3, errs3),
+      0)
       << errs3.str();
 }
 
@@ -215,9 +216,7 @@ TEST_P(ClientTest, FileAndDirectoryOperations) {
   EXPECT_EQ((*list)[0].attrs.end_of_file, content.size());
 
   // Rename onto an existing file: refused without replace, done with it.
-  {
-    std::ofstream(on_disk / "other.txt") << "other";
-  }
+  { std::ofstream(on_disk / "other.txt") << "other"; }
   auto no_replace = Wait<void>([&](auto cb) { f.Rename(dir + "/other.txt", dir + "/sub/renamed.bin", false, cb); });
   ASSERT_FALSE(no_replace);
   EXPECT_EQ(no_replace.error(), smb2::MakeNtStatusError(smb2::status::kObjectNameCollision));
@@ -304,6 +303,56 @@ TEST_P(ClientTest, FileAndDirectoryOperations) {
 
 // Server-side copy (FSCTL_SRV_COPYCHUNK_WRITE): more than one request's
 // worth (16 MiB), at offsets, and short at the end of the source.
+// A directory of many rounds, listed in parts: every name once, the end
+// seen, a restart (SMB2_RESTART_SCANS) after the end from the top again,
+// and the whole listing the same.
+TEST_P(ClientTest, ListingInParts) {
+  auto fsys = Mount();
+  ASSERT_TRUE(fsys);
+  smb2::SmbFs& f = *fsys;
+  const std::string dir = TestDir(f);
+  // Names of 200 bytes: a 1 MiB round holds about 2,000 of them (64 KiB on
+  // 2.0.2: 130), so the compound's two rounds leave more to list.
+  constexpr int kFiles = 6000;
+  std::set<std::string> want;
+  for (int i = 0; i < kFiles; ++i) {
+    char number[16];
+    std::snprintf(number, sizeof number, "%05d-", i);
+    const std::string name = number + std::string(194, 'p');
+    std::ofstream(server_->share_dir() / dir / name) << "";
+    want.insert(name);
+  }
+  auto first = Wait<smb2::DirectoryPage>([&](auto cb) { f.OpenListing(dir, cb); });
+  ASSERT_TRUE(first) << first.error().message();
+  ASSERT_FALSE(first->end);
+  ASSERT_FALSE(first->entries.empty());
+  const std::string top = first->entries.front().name;
+  std::multiset<std::string> got;
+  for (const auto& e : first->entries) got.insert(e.name);
+  int rounds = 0;
+  for (;;) {
+    auto page = Wait<smb2::DirectoryPage>([&](auto cb) { f.ListMore(first->handle, false, cb); });
+    ASSERT_TRUE(page) << page.error().message();
+    for (const auto& e : page->entries) got.insert(e.name);
+    ++rounds;
+    if (page->end) break;
+    ASSERT_LT(rounds, kFiles);
+  }
+  EXPECT_GE(rounds, 2);
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), want);
+  EXPECT_EQ(got.size(), want.size());  // none twice
+  auto again = Wait<smb2::DirectoryPage>([&](auto cb) { f.ListMore(first->handle, true, cb); });
+  ASSERT_TRUE(again) << again.error().message();
+  ASSERT_FALSE(again->entries.empty());
+  EXPECT_EQ(again->entries.front().name, top);
+  EXPECT_FALSE(again->end);
+  ASSERT_TRUE(Wait<void>([&](auto cb) { f.Close(first->handle, cb); }));
+  auto whole = Wait<std::vector<smb2::DirectoryEntry>>([&](auto cb) { f.ReadDirectory(dir, cb); });
+  ASSERT_TRUE(whole) << whole.error().message();
+  EXPECT_EQ(whole->size(), want.size());
+  fs::remove_all(server_->share_dir() / dir);
+}
+
 TEST_P(ClientTest, ServerSideCopy) {
   auto fsp = Mount();
   ASSERT_TRUE(fsp);
@@ -327,7 +376,8 @@ TEST_P(ClientTest, ServerSideCopy) {
   auto n = Wait<std::uint64_t>([&](auto cb) { f.CopyRange(src->handle, 0, dst->handle, 0, data.size(), cb); });
   ASSERT_TRUE(n) << n.error().message();
   EXPECT_EQ(*n, data.size());
-  auto m = Wait<std::uint64_t>([&](auto cb) { f.CopyRange(src->handle, 100, dst->handle, data.size() + 10, 1000, cb); });
+  auto m =
+      Wait<std::uint64_t>([&](auto cb) { f.CopyRange(src->handle, 100, dst->handle, data.size() + 10, 1000, cb); });
   ASSERT_TRUE(m) << m.error().message();
   EXPECT_EQ(*m, 1000u);
   ASSERT_TRUE(Wait<void>([&](auto cb) { f.Close(src->handle, cb); }));
@@ -410,7 +460,8 @@ TEST_P(ClientTest, LargeFileWithManyRequestsInFlight) {
     f.Read(ro->handle, off, len, [&, off, len](Result<smb2::ReadResult> r) {
       std::lock_guard<std::mutex> g(mu);
       if (!r && !first_error) first_error = r.error();
-      if (r && r->data.size() != len && !first_error) first_error = smb2::make_error_code(smb2::errc::malformed_response);
+      if (r && r->data.size() != len && !first_error)
+        first_error = smb2::make_error_code(smb2::errc::malformed_response);
       if (r && r->data.size() == len) std::memcpy(back.data() + off, r->data.data(), len);
       --in_flight;
       cv.notify_all();
@@ -424,9 +475,8 @@ TEST_P(ClientTest, LargeFileWithManyRequestsInFlight) {
   ASSERT_FALSE(first_error) << first_error.message();
   ASSERT_TRUE(Wait<void>([&](auto cb) { f.Close(ro->handle, cb); }));
   EXPECT_EQ(Sha256(back), Sha256(content));
-  std::cout << "[" << SambaName(GetParam()) << "] 64 MiB in " << chunk / 1024 << " KiB requests: write "
-            << 64 / write_s << " MiB/s, read " << 64 / read_s << " MiB/s, up to " << max_in_flight
-            << " in flight\n";
+  std::cout << "[" << SambaName(GetParam()) << "] 64 MiB in " << chunk / 1024 << " KiB requests: write " << 64 / write_s
+            << " MiB/s, read " << 64 / read_s << " MiB/s, up to " << max_in_flight << " in flight\n";
   fs::remove_all(server_->share_dir() / dir);
 }
 

@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -98,6 +100,46 @@ TEST_F(ReconnectTest, LostSessionIsSetUpAgainAndTheRequestSentAgain) {
   fs->Stop();
 }
 
+// A listing's place goes with its handle: after a reconnect the next part
+// fails with ESTALE (the FUSE layer opens the listing again) instead of
+// the listing starting over unnoticed on a reopened handle.
+TEST_F(ReconnectTest, AListingIsNotReopenedAfterAReconnect) {
+  StripProxy proxy(server_->host(), server_->port(), StripProxy::Mode::kPassThrough);
+  std::string err;
+  ASSERT_TRUE(proxy.Start(&err)) << err;
+  auto first = Connect(*server_, proxy.port());
+  ASSERT_TRUE(first) << first.error().message();
+  smb2::ReconnectingFs::Options ro;
+  ro.first_backoff = 50ms;
+  ro.echo_interval = 0ms;
+  auto fs = smb2::ReconnectingFs::Create(
+      *first, [&]() { return Connect(*server_, proxy.port()); }, ro);
+  const auto dir = server_->share_dir() / "listing-reconnect";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directory(dir);
+  for (int i = 0; i < 6000; ++i) {
+    std::ofstream(dir / ("entry-" + std::to_string(i) + "-padding-padding-padding-padding-padding-padding")) << "";
+  }
+  auto page = Wait<smb2::DirectoryPage>([&](auto cb) { fs->OpenListing("listing-reconnect", cb); });
+  ASSERT_TRUE(page) << page.error().message();
+  ASSERT_FALSE(page->end);
+  proxy.ExpireSessionOnNext(static_cast<std::uint16_t>(smb2::Command::kQueryDirectory));
+  auto more = Wait<smb2::DirectoryPage>([&](auto cb) { fs->ListMore(page->handle, false, cb); });
+  ASSERT_FALSE(more);
+  EXPECT_EQ(more.error(), std::error_code(ESTALE, std::generic_category()));
+  EXPECT_EQ(fs->reconnects(), 1u);
+  ASSERT_TRUE(Wait<void>([&](auto cb) { fs->Close(page->handle, cb); }));
+  // Opened again, it lists.
+  auto again = Wait<smb2::DirectoryPage>([&](auto cb) { fs->OpenListing("listing-reconnect", cb); });
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_FALSE(again->entries.empty());
+  if (!again->end) {
+    ASSERT_TRUE(Wait<void>([&](auto cb) { fs->Close(again->handle, cb); }));
+  }
+  fs->Stop();
+  std::filesystem::remove_all(dir);
+}
+
 // The keepalive ECHO runs on the session: a server that lost it is noticed
 // (and a new session set up) while the mount is idle.
 // A request through a handle that was closed meanwhile (in the FUSE layer
@@ -139,7 +181,8 @@ TEST_F(ReconnectTest, KeepaliveProvesTheSession) {
   smb2::ReconnectingFs::Options ro;
   ro.first_backoff = 50ms;
   ro.echo_interval = 200ms;
-  auto fs = smb2::ReconnectingFs::Create(*first, [&]() { return Connect(*server_, proxy.port()); }, ro);
+  auto fs = smb2::ReconnectingFs::Create(
+      *first, [&]() { return Connect(*server_, proxy.port()); }, ro);
   proxy.ExpireSessionOnNext(static_cast<std::uint16_t>(smb2::Command::kEcho));
   EXPECT_TRUE(WaitFor([&] { return fs->reconnects() == 1; }, 10s)) << "reconnects " << fs->reconnects();
   EXPECT_EQ(proxy.expired(), 1u);

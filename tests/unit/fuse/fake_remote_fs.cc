@@ -100,6 +100,9 @@ struct FakeRemoteFs::OpenEntry {
   bool attributes_only = false;  // neither read nor write: FILE_WRITE_ATTRIBUTES (SmbFs)
   bool leased = false;
   smb2::LeaseKey key{};
+  // A listing's entries as taken at its start, and how many were given.
+  std::vector<smb2::DirectoryEntry> listing;
+  std::size_t listed = 0;
 };
 
 struct FakeRemoteFs::Lease {
@@ -663,6 +666,14 @@ void FakeRemoteFs::Stat(std::string path, smb2::Callback<smb2::FileAttributes> c
   Reply<smb2::FileAttributes>(std::move(cb), AttributesOf(*r.node));
 }
 
+// Delete-pending files are listed until their last close (Windows and
+// Samba alike).
+std::vector<smb2::DirectoryEntry> FakeRemoteFs::EntriesLocked(const Node& dir) const {
+  std::vector<smb2::DirectoryEntry> out;
+  for (const auto& [key, child] : dir.children) out.push_back({child->name, AttributesOf(*child)});
+  return out;
+}
+
 void FakeRemoteFs::ReadDirectory(std::string path, smb2::Callback<std::vector<smb2::DirectoryEntry>> cb) {
   using Entries = std::vector<smb2::DirectoryEntry>;
   if (auto ec = Enter("ReadDirectory", path)) return Reply<Entries>(std::move(cb), ec);
@@ -672,11 +683,52 @@ void FakeRemoteFs::ReadDirectory(std::string path, smb2::Callback<std::vector<sm
   if (!r.node) return Reply<Entries>(std::move(cb), Nt(st::kObjectNameNotFound));
   if (!r.node->dir) return Reply<Entries>(std::move(cb), Nt(st::kNotADirectory));
   if (r.node->delete_pending) return Reply<Entries>(std::move(cb), Nt(st::kDeletePending));
-  Entries out;
-  // Delete-pending files are listed until their last close (Windows and
-  // Samba alike).
-  for (const auto& [key, child] : r.node->children) out.push_back({child->name, AttributesOf(*child)});
-  Reply<Entries>(std::move(cb), std::move(out));
+  Reply<Entries>(std::move(cb), EntriesLocked(*r.node));
+}
+
+void FakeRemoteFs::OpenListing(std::string path, smb2::Callback<smb2::DirectoryPage> cb) {
+  if (auto ec = Enter("OpenListing", path)) return Reply<smb2::DirectoryPage>(std::move(cb), ec);
+  std::lock_guard<std::mutex> l(mu_);
+  Resolved r = ResolveLocked(path);
+  if (r.status) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(r.status));
+  if (!r.node) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(st::kObjectNameNotFound));
+  if (!r.node->dir) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(st::kNotADirectory));
+  if (r.node->delete_pending) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(st::kDeletePending));
+  smb2::DirectoryPage page;
+  page.entries = EntriesLocked(*r.node);
+  if (list_page_ == 0 || page.entries.size() <= 2 * list_page_)
+    return Reply<smb2::DirectoryPage>(std::move(cb), std::move(page));
+  const std::uint64_t id = next_handle_++;
+  OpenEntry e;
+  e.node = r.node;
+  e.read = true;
+  e.listing = std::move(page.entries);
+  e.listed = 2 * list_page_;
+  page.entries.assign(e.listing.begin(), e.listing.begin() + static_cast<std::ptrdiff_t>(e.listed));
+  page.end = false;
+  page.handle = {id, id};
+  ++r.node->opens;
+  opens_[id] = std::move(e);
+  Reply<smb2::DirectoryPage>(std::move(cb), std::move(page));
+}
+
+void FakeRemoteFs::ListMore(smb2::Handle h, bool restart, smb2::Callback<smb2::DirectoryPage> cb) {
+  if (auto ec = Enter("ListMore", "")) return Reply<smb2::DirectoryPage>(std::move(cb), ec);
+  std::lock_guard<std::mutex> l(mu_);
+  OpenEntry* e = EntryLocked(h);
+  if (!e) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(st::kFileClosed));
+  if (!e->node->dir) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(st::kInvalidParameter));
+  if (restart) {
+    e->listing = EntriesLocked(*e->node);
+    e->listed = 0;
+  }
+  smb2::DirectoryPage page;
+  const std::size_t n = std::min(list_page_ ? list_page_ : e->listing.size(), e->listing.size() - e->listed);
+  const auto from = e->listing.begin() + static_cast<std::ptrdiff_t>(e->listed);
+  page.entries.assign(from, from + static_cast<std::ptrdiff_t>(n));
+  e->listed += n;
+  page.end = n == 0;
+  Reply<smb2::DirectoryPage>(std::move(cb), std::move(page));
 }
 
 void FakeRemoteFs::MakeDirectory(std::string path, smb2::Callback<smb2::FileAttributes> cb) {
@@ -927,6 +979,11 @@ std::uint32_t FakeRemoteFs::max_io_size() const {
 void FakeRemoteFs::set_leases(bool grant) {
   std::lock_guard<std::mutex> l(mu_);
   grant_leases_ = grant;
+}
+
+void FakeRemoteFs::set_list_page(std::size_t entries) {
+  std::lock_guard<std::mutex> l(mu_);
+  list_page_ = entries;
 }
 
 void FakeRemoteFs::set_max_io(std::uint32_t bytes) {

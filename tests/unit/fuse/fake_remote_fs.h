@@ -75,6 +75,10 @@ class FakeRemoteFs final : public smb2::RemoteFs {
   void GetAttributes(smb2::Handle h, smb2::Callback<smb2::FileAttributes> cb) override;
   void Stat(std::string path, smb2::Callback<smb2::FileAttributes> cb) override;
   void ReadDirectory(std::string path, smb2::Callback<std::vector<smb2::DirectoryEntry>> cb) override;
+  // Pages of set_list_page() entries, taken from the directory as it is at
+  // OpenListing (and at a restart).
+  void OpenListing(std::string path, smb2::Callback<smb2::DirectoryPage> cb) override;
+  void ListMore(smb2::Handle h, bool restart, smb2::Callback<smb2::DirectoryPage> cb) override;
   void MakeDirectory(std::string path, smb2::Callback<smb2::FileAttributes> cb) override;
   void RemoveDirectory(std::string path, smb2::Callback<void> cb) override;
   void Unlink(std::string path, smb2::Callback<void> cb) override;
@@ -97,6 +101,9 @@ class FakeRemoteFs final : public smb2::RemoteFs {
   // (2.0.2).
   void set_leases(bool grant);
   void set_max_io(std::uint32_t bytes);  // default 64 KiB
+  // Entries per page of a listing (OpenListing's first page holds two, as
+  // SmbFs's compound of two rounds); 0, the default, lists whole.
+  void set_list_page(std::size_t entries);
   // How long each WRITE takes to be answered (a server's round trip; the
   // data is in place at once). Default 0.
   void set_write_latency(std::chrono::microseconds latency);
@@ -220,6 +227,7 @@ class FakeRemoteFs final : public smb2::RemoteFs {
   std::shared_ptr<Node> NodeLocked(std::string_view path) const;
   OpenEntry* EntryLocked(const smb2::Handle& h);
   smb2::FileAttributes AttributesOf(const Node& n) const;
+  std::vector<smb2::DirectoryEntry> EntriesLocked(const Node& dir) const;
   std::shared_ptr<Node> CreateLocked(const std::shared_ptr<Node>& dir, std::string_view name, bool is_dir);
   std::shared_ptr<Node> MakeParentsLocked(std::string_view path);
   void DetachLocked(Node& n);
@@ -251,6 +259,7 @@ class FakeRemoteFs final : public smb2::RemoteFs {
   std::uint64_t next_key_ = 1;
   bool grant_leases_ = true;
   std::uint32_t max_io_ = 64 * 1024;
+  std::size_t list_page_ = 0;
   std::atomic<std::int64_t> write_latency_us_{0};
   smb2::FsStats stats_;
   std::map<std::string, int, std::less<>> calls_;

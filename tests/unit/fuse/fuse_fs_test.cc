@@ -244,7 +244,7 @@ TEST_F(FuseFsTest, ListingAnswersLookupsAndStatsWithoutRoundTrips) {
   ResetCounts();
 
   EXPECT_EQ(ListDir("d"), (std::vector<std::string>{"Sub", "a.txt", "b.txt"}));
-  EXPECT_EQ(fake_->calls("ReadDirectory"), 1);
+  EXPECT_EQ(fake_->calls("OpenListing"), 1);
   // ls -l: every name and its attributes come from the listing.
   ASSERT_EQ(::stat(P("d/a.txt").c_str(), &s), 0);
   EXPECT_EQ(s.st_size, 3);
@@ -257,6 +257,58 @@ TEST_F(FuseFsTest, ListingAnswersLookupsAndStatsWithoutRoundTrips) {
   EXPECT_EQ(fake_->calls("Stat"), 0) << fake_->CallLog();
   EXPECT_EQ(fake_->calls("GetAttributes"), 0) << fake_->CallLog();
   EXPECT_EQ(Total(fake_->all_calls()), 1) << fake_->CallLog();
+}
+
+// A directory larger than a page is read in pages as readdir goes; seekdir
+// back starts the listing again; a listing that fits the directory cache
+// still answers lookups afterwards.
+TEST_F(FuseFsTest, BigListingsAreReadInPagesAndSeekable) {
+  constexpr int kFiles = 3000;
+  std::vector<std::string> want;
+  for (int i = 0; i < kFiles; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "n%04d", i);
+    fake_->PutFile(std::string("big/") + name, "x");
+    want.push_back(name);
+  }
+  fake_->set_list_page(100);
+  ASSERT_NO_FATAL_FAILURE(Mount(Options(30)));
+  ResetCounts();
+
+  DIR* d = ::opendir(P("big").c_str());
+  ASSERT_NE(d, nullptr) << std::strerror(errno);
+  std::vector<std::string> names;
+  long at_1000 = -1;
+  while (dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    names.push_back(n);
+    if (n == "n0999") at_1000 = ::telldir(d);
+  }
+  EXPECT_EQ(names, want);  // the fake lists in name order
+  EXPECT_EQ(fake_->calls("OpenListing"), 1) << fake_->CallLog();
+  EXPECT_GE(fake_->calls("ListMore"), (kFiles - 200) / 100) << fake_->CallLog();
+  // Back to a place long behind: the listing starts again.
+  ASSERT_GE(at_1000, 0);
+  ::seekdir(d, at_1000);
+  dirent* e = ::readdir(d);
+  ASSERT_NE(e, nullptr);
+  EXPECT_STREQ(e->d_name, "n1000");
+  ::rewinddir(d);
+  std::vector<std::string> again;
+  while (dirent* r = ::readdir(d)) {
+    if (std::string(r->d_name) != "." && std::string(r->d_name) != "..") again.push_back(r->d_name);
+  }
+  EXPECT_EQ(again, want);
+  ::closedir(d);
+  EXPECT_TRUE(Eventually([&] { return fake_->open_handles() == 0; })) << fake_->CallLog();
+
+  // The first pass fit the directory cache: a name it lacks needs no
+  // round trip.
+  ResetCounts();
+  struct stat s {};
+  EXPECT_EQ(Err(::stat(P("big/absent").c_str(), &s)), ENOENT);
+  EXPECT_EQ(Total(fake_->all_calls()), 0) << fake_->CallLog();
 }
 
 TEST_F(FuseFsTest, MissingNameInAListedDirectoryIsAnsweredLocallyThenByTheKernel) {
@@ -290,7 +342,7 @@ TEST_F(FuseFsTest, NameDifferingOnlyInCaseGoesToTheServer) {
   ASSERT_EQ(::stat(P("d/file.txt").c_str(), &s), 0) << std::strerror(errno);
   EXPECT_EQ(s.st_size, 5);
   EXPECT_EQ(fake_->calls_for("Stat", "d/file.txt"), 1) << fake_->CallLog();
-  EXPECT_LE(fake_->calls("ReadDirectory"), 1) << fake_->CallLog();
+  EXPECT_LE(fake_->calls("ReadDirectory") + fake_->calls("OpenListing"), 1) << fake_->CallLog();
   // The same name to the server: an exclusive create of a third spelling fails.
   EXPECT_EQ(Err(::open(P("d/FILE.TXT").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644)), EEXIST);
   EXPECT_EQ(fake_->Names("d"), std::vector<std::string>{"File.txt"});
@@ -309,7 +361,7 @@ TEST_F(FuseFsTest, FreshListingIsNotFetchedAgainForAnotherCase) {
   // A non-ASCII name the listing lacks (the server may fold it to a listed one).
   EXPECT_EQ(Err(::stat(P("d/na\xc3\xafve").c_str(), &s)), ENOENT);
   EXPECT_EQ(fake_->calls("Stat"), 2) << fake_->CallLog();
-  EXPECT_EQ(fake_->calls("ReadDirectory"), 0) << fake_->CallLog();
+  EXPECT_EQ(fake_->calls("ReadDirectory") + fake_->calls("OpenListing"), 0) << fake_->CallLog();
 }
 
 TEST_F(FuseFsTest, CreatingFilesInAFreshDirectoryMakesOneCreateEach) {
@@ -330,7 +382,7 @@ TEST_F(FuseFsTest, CreatingFilesInAFreshDirectoryMakesOneCreateEach) {
   // create: one CREATE each, nothing else.
   EXPECT_EQ(fake_->calls("Open"), kFiles) << fake_->CallLog();
   EXPECT_EQ(fake_->calls("Stat"), 0) << fake_->CallLog();
-  EXPECT_EQ(fake_->calls("ReadDirectory"), 0) << fake_->CallLog();
+  EXPECT_EQ(fake_->calls("ReadDirectory") + fake_->calls("OpenListing"), 0) << fake_->CallLog();
   EXPECT_TRUE(Eventually([&] { return fake_->calls("Close") == kFiles; })) << fake_->CallLog();
   EXPECT_EQ(ListDir("new").size(), static_cast<std::size_t>(kFiles));
   EXPECT_EQ(fake_->Names("new").size(), static_cast<std::size_t>(kFiles));
@@ -802,7 +854,7 @@ TEST_F(FuseFsTest, ServerErrorsBecomeTheirErrno) {
   fail_next("Stat", st::kDeletePending);
   EXPECT_EQ(Err(::stat(P("s3").c_str(), &s)), ENOENT);
 
-  fail_next("ReadDirectory", st::kAccessDenied);
+  fail_next("OpenListing", st::kAccessDenied);
   EXPECT_EQ(::opendir(P("dir").c_str()), nullptr);
   EXPECT_EQ(errno, EACCES);
 

@@ -1,0 +1,97 @@
+// DirStream: one open directory's listing, read from the server a page at
+// a time (RemoteFs::OpenListing, then ListMore) and served to readdir by
+// position, so a directory of a million entries never sits in memory
+// whole: the stream keeps the page last read and the one before it.
+//
+// Positions count the entries the filter keeps, from 0. A read behind the
+// pages at hand starts the listing again (SMB2_RESTART_SCANS, or a new
+// open once the listing ended and its handle was closed) and reads forward
+// to the position; a listing whose handle fails (a reconnect replaced the
+// connection) is opened again the same way, once per read. As for
+// readdir(3), entries added or removed while a listing is read again may be
+// seen or not.
+//
+// The first complete pass, when it holds at most `complete_max` entries,
+// is handed to `on_complete` (the directory cache takes it).
+//
+// Thread-safety: every member may be called from any thread. Reads are
+// served one at a time, in the order they came; `use` and the callbacks run
+// on the caller's thread or on the RemoteFs's, never under a lock of the
+// stream.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "smb2/client/remote_fs.h"
+
+namespace smbgate::fuse {
+
+class DirStream : public std::enable_shared_from_this<DirStream> {
+ public:
+  // Whether an entry is listed; may act on the ones it drops.
+  using Filter = std::function<bool(const smb2::DirectoryEntry&)>;
+  using Complete = std::function<void(const std::vector<smb2::DirectoryEntry>&)>;
+  // Entries from the position asked on (at least one, unless the listing
+  // ends before it: then none).
+  using Use = std::function<void(Result<std::span<const smb2::DirectoryEntry>>)>;
+
+  DirStream(std::shared_ptr<smb2::RemoteFs> fs, std::string path, Filter keep, std::size_t complete_max,
+            Complete on_complete);
+  // Closes the directory on the server if it is still open.
+  ~DirStream();
+  DirStream(const DirStream&) = delete;
+  DirStream& operator=(const DirStream&) = delete;
+
+  // Calls `use` once with the entries from `position` on, reading pages as
+  // needed. The span is valid only during the call.
+  void Read(std::uint64_t position, Use use);
+
+  // Pages read from the server so far (for tests and metrics).
+  std::uint64_t pages() const;
+
+ private:
+  struct Pending {
+    std::uint64_t position;
+    Use use;
+  };
+  // Serves queued reads until one needs a page (then it goes on when the
+  // page comes) or none is left.
+  void Pump();
+  // Asks for the next page (or the first again, with `restart`; by a new
+  // open if there is no handle).
+  void Fetch(bool restart);
+  void Took(Result<smb2::DirectoryPage> page, bool opened);
+  void CloseHandle();
+
+  const std::shared_ptr<smb2::RemoteFs> fs_;
+  const std::string path_;
+  const Filter keep_;
+  const std::size_t complete_max_;
+  const Complete on_complete_;
+
+  mutable std::mutex mu_;
+  std::deque<Pending> queue_;  // under mu_
+  bool busy_ = false;          // under mu_: a Pump (or its fetch) runs
+  std::uint64_t pages_ = 0;    // under mu_
+
+  // Owned by the running Pump (busy_), so without a lock.
+  std::optional<smb2::Handle> handle_;  // open on the server
+  bool end_ = false;                    // the pass read everything
+  std::vector<smb2::DirectoryEntry> prev_, cur_;
+  std::uint64_t cur_start_ = 0;  // position of cur_[0]; prev_ ends there
+  bool retried_ = false;         // the front read already opened again once
+  // The first pass, gathered while it fits in complete_max_.
+  bool collecting_ = true;
+  std::vector<smb2::DirectoryEntry> complete_;
+};
+
+}  // namespace smbgate::fuse
