@@ -7,6 +7,7 @@
 # Environment:
 #   BIGDIR_ENTRIES (default 1000000)  files in the directory (empty files,
 #                                     created on the local disk behind the share)
+#   TMPDIR (default /tmp)             where the share and the mount point go
 # Prints, for `ls -l` (twice) and `find` through the mount: the time, the
 # local disk's time for the same command (the reference ratio), smbgate's
 # VmRSS and VmHWM (peak) after each; then VmRSS after drop_caches.
@@ -19,7 +20,7 @@ entries=${BIGDIR_ENTRIES:-1000000}
 [ -x "$build/smbgate" ] || { echo "bigdir: $build/smbgate not found (build first)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "bigdir: needs root (smbd, FUSE, drop_caches)" >&2; exit 1; }
 
-dir=$(mktemp -d /tmp/smbgate-bigdir.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/smbgate-bigdir.XXXXXX")
 mnt="$dir/mnt"
 pid=""
 cleanup() {

@@ -46,6 +46,27 @@ class ReconnectTest : public ::testing::Test {
     server_ = SharedSmbdServer(Dialect::kSmb3_11, &err);
     ASSERT_NE(server_, nullptr) << err;
   }
+
+  // A ReconnectingFs whose connections all go through `proxy` (started
+  // here); null after a failure.
+  std::shared_ptr<smb2::ReconnectingFs> Through(StripProxy& proxy, std::chrono::milliseconds echo_interval) {
+    std::string err;
+    if (!proxy.Start(&err)) {
+      ADD_FAILURE() << err;
+      return nullptr;
+    }
+    auto first = Connect(*server_, proxy.port());
+    if (!first) {
+      ADD_FAILURE() << first.error().message();
+      return nullptr;
+    }
+    smb2::ReconnectingFs::Options ro;
+    ro.first_backoff = 50ms;
+    ro.echo_interval = echo_interval;
+    const std::uint16_t port = proxy.port();
+    return smb2::ReconnectingFs::Create(*first, [this, port]() { return Connect(*server_, port); }, ro);
+  }
+
   SmbdServer* server_ = nullptr;
 };
 
@@ -105,15 +126,8 @@ TEST_F(ReconnectTest, LostSessionIsSetUpAgainAndTheRequestSentAgain) {
 // the listing starting over unnoticed on a reopened handle.
 TEST_F(ReconnectTest, AListingIsNotReopenedAfterAReconnect) {
   StripProxy proxy(server_->host(), server_->port(), StripProxy::Mode::kPassThrough);
-  std::string err;
-  ASSERT_TRUE(proxy.Start(&err)) << err;
-  auto first = Connect(*server_, proxy.port());
-  ASSERT_TRUE(first) << first.error().message();
-  smb2::ReconnectingFs::Options ro;
-  ro.first_backoff = 50ms;
-  ro.echo_interval = 0ms;
-  auto fs = smb2::ReconnectingFs::Create(
-      *first, [&]() { return Connect(*server_, proxy.port()); }, ro);
+  auto fs = Through(proxy, 0ms);
+  ASSERT_TRUE(fs);
   const auto dir = server_->share_dir() / "listing-reconnect";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directory(dir);
@@ -174,15 +188,8 @@ TEST_F(ReconnectTest, RequestThroughAClosedHandleFailsAndLeavesTheFsWorking) {
 
 TEST_F(ReconnectTest, KeepaliveProvesTheSession) {
   StripProxy proxy(server_->host(), server_->port(), StripProxy::Mode::kPassThrough);
-  std::string err;
-  ASSERT_TRUE(proxy.Start(&err)) << err;
-  auto first = Connect(*server_, proxy.port());
-  ASSERT_TRUE(first) << first.error().message();
-  smb2::ReconnectingFs::Options ro;
-  ro.first_backoff = 50ms;
-  ro.echo_interval = 200ms;
-  auto fs = smb2::ReconnectingFs::Create(
-      *first, [&]() { return Connect(*server_, proxy.port()); }, ro);
+  auto fs = Through(proxy, 200ms);
+  ASSERT_TRUE(fs);
   proxy.ExpireSessionOnNext(static_cast<std::uint16_t>(smb2::Command::kEcho));
   EXPECT_TRUE(WaitFor([&] { return fs->reconnects() == 1; }, 10s)) << "reconnects " << fs->reconnects();
   EXPECT_EQ(proxy.expired(), 1u);

@@ -666,6 +666,15 @@ void FakeRemoteFs::Stat(std::string path, smb2::Callback<smb2::FileAttributes> c
   Reply<smb2::FileAttributes>(std::move(cb), AttributesOf(*r.node));
 }
 
+Result<std::shared_ptr<FakeRemoteFs::Node>> FakeRemoteFs::ListableLocked(std::string_view path) const {
+  Resolved r = ResolveLocked(path);
+  if (r.status) return Nt(r.status);
+  if (!r.node) return Nt(st::kObjectNameNotFound);
+  if (!r.node->dir) return Nt(st::kNotADirectory);
+  if (r.node->delete_pending) return Nt(st::kDeletePending);
+  return r.node;
+}
+
 // Delete-pending files are listed until their last close (Windows and
 // Samba alike).
 std::vector<smb2::DirectoryEntry> FakeRemoteFs::EntriesLocked(const Node& dir) const {
@@ -678,36 +687,30 @@ void FakeRemoteFs::ReadDirectory(std::string path, smb2::Callback<std::vector<sm
   using Entries = std::vector<smb2::DirectoryEntry>;
   if (auto ec = Enter("ReadDirectory", path)) return Reply<Entries>(std::move(cb), ec);
   std::lock_guard<std::mutex> l(mu_);
-  Resolved r = ResolveLocked(path);
-  if (r.status) return Reply<Entries>(std::move(cb), Nt(r.status));
-  if (!r.node) return Reply<Entries>(std::move(cb), Nt(st::kObjectNameNotFound));
-  if (!r.node->dir) return Reply<Entries>(std::move(cb), Nt(st::kNotADirectory));
-  if (r.node->delete_pending) return Reply<Entries>(std::move(cb), Nt(st::kDeletePending));
-  Reply<Entries>(std::move(cb), EntriesLocked(*r.node));
+  auto dir = ListableLocked(path);
+  if (!dir) return Reply<Entries>(std::move(cb), dir.error());
+  Reply<Entries>(std::move(cb), EntriesLocked(**dir));
 }
 
 void FakeRemoteFs::OpenListing(std::string path, smb2::Callback<smb2::DirectoryPage> cb) {
   if (auto ec = Enter("OpenListing", path)) return Reply<smb2::DirectoryPage>(std::move(cb), ec);
   std::lock_guard<std::mutex> l(mu_);
-  Resolved r = ResolveLocked(path);
-  if (r.status) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(r.status));
-  if (!r.node) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(st::kObjectNameNotFound));
-  if (!r.node->dir) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(st::kNotADirectory));
-  if (r.node->delete_pending) return Reply<smb2::DirectoryPage>(std::move(cb), Nt(st::kDeletePending));
+  auto dir = ListableLocked(path);
+  if (!dir) return Reply<smb2::DirectoryPage>(std::move(cb), dir.error());
   smb2::DirectoryPage page;
-  page.entries = EntriesLocked(*r.node);
+  page.entries = EntriesLocked(**dir);
   if (list_page_ == 0 || page.entries.size() <= 2 * list_page_)
     return Reply<smb2::DirectoryPage>(std::move(cb), std::move(page));
   const std::uint64_t id = next_handle_++;
   OpenEntry e;
-  e.node = r.node;
+  e.node = *dir;
   e.read = true;
   e.listing = std::move(page.entries);
   e.listed = 2 * list_page_;
   page.entries.assign(e.listing.begin(), e.listing.begin() + static_cast<std::ptrdiff_t>(e.listed));
   page.end = false;
   page.handle = {id, id};
-  ++r.node->opens;
+  ++(*dir)->opens;
   opens_[id] = std::move(e);
   Reply<smb2::DirectoryPage>(std::move(cb), std::move(page));
 }

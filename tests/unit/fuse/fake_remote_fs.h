@@ -227,6 +227,8 @@ class FakeRemoteFs final : public smb2::RemoteFs {
   std::shared_ptr<Node> NodeLocked(std::string_view path) const;
   OpenEntry* EntryLocked(const smb2::Handle& h);
   smb2::FileAttributes AttributesOf(const Node& n) const;
+  // The directory at `path` if it can be listed, else the server's status.
+  Result<std::shared_ptr<Node>> ListableLocked(std::string_view path) const;
   std::vector<smb2::DirectoryEntry> EntriesLocked(const Node& dir) const;
   std::shared_ptr<Node> CreateLocked(const std::shared_ptr<Node>& dir, std::string_view name, bool is_dir);
   std::shared_ptr<Node> MakeParentsLocked(std::string_view path);
