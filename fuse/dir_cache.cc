@@ -99,6 +99,8 @@ void DirCache::Removed(std::uint64_t dir, std::string_view name) {
 
 void DirCache::Touched(std::uint64_t dir, std::string_view name) {
   std::lock_guard<std::mutex> l(mu_);
+  // A listing begun before this change holds the entry's old attributes.
+  ChangedLocked(dir);
   auto it = dirs_.find(dir);
   if (it == dirs_.end()) return;
   bool ascii;

@@ -74,7 +74,7 @@ class DirCache {
   void Added(std::uint64_t dir, std::string_view name, std::optional<smb2::FileAttributes> attrs);
   void Removed(std::uint64_t dir, std::string_view name);
   // The entry's attributes changed (a write, a setattr): keep the name,
-  // drop the attributes.
+  // drop the attributes (and count a change).
   void Touched(std::uint64_t dir, std::string_view name);
   // Drops the listing of `dir` (and counts a change).
   void Forget(std::uint64_t dir);

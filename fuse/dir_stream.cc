@@ -1,10 +1,20 @@
 #include "fuse/dir_stream.h"
 
+#include <cerrno>
 #include <utility>
+
+#include "smb2/codec/errors.h"
 
 namespace smbgate::fuse {
 
-DirStream::DirStream(std::shared_ptr<smb2::RemoteFs> fs, std::string path, Filter keep, std::size_t complete_max,
+namespace {
+
+// Entries of one pass beyond which the server is taken to be looping.
+constexpr std::uint64_t kMaxPass = std::uint64_t{1} << 24;
+
+}  // namespace
+
+DirStream::DirStream(std::shared_ptr<smb2::RemoteFs> fs, PathFn path, Filter keep, std::size_t complete_max,
                      Complete on_complete)
     : fs_(std::move(fs)),
       path_(std::move(path)),
@@ -18,6 +28,22 @@ void DirStream::CloseHandle() {
   if (!handle_) return;
   fs_->Close(*handle_, [](Result<void>) {});
   handle_.reset();
+}
+
+void DirStream::Park(std::function<void()> done) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (busy_) return done();
+    busy_ = true;
+  }
+  if (handle_) {
+    fs_->Close(*handle_, [done](Result<void>) { done(); });
+    handle_.reset();
+  } else {
+    done();
+  }
+  // Reads that came meanwhile waited for this.
+  Pump();
 }
 
 std::uint64_t DirStream::pages() const {
@@ -71,7 +97,11 @@ void DirStream::Fetch(bool restart) {
   auto self = shared_from_this();
   if (!handle_) {
     // Not open (yet, or any more): a new open starts from the top.
-    fs_->OpenListing(path_, [self](Result<smb2::DirectoryPage> page) { self->Took(std::move(page), true); });
+    auto path = path_();
+    if (!path) {
+      return Took(std::error_code(ENOENT, std::generic_category()), true);
+    }
+    fs_->OpenListing(*path, [self](Result<smb2::DirectoryPage> page) { self->Took(std::move(page), true); });
     return;
   }
   fs_->ListMore(*handle_, restart,
@@ -110,11 +140,17 @@ void DirStream::Took(Result<smb2::DirectoryPage> page, bool fresh) {
     cur_.clear();
     cur_start_ = 0;
     end_ = false;
+    pass_entries_ = 0;
     if (before > 0) {
       collecting_ = false;
       complete_ = {};
     }
     if (!page->end && !handle_) handle_ = page->handle;
+  }
+  pass_entries_ += page->entries.size() + 1;  // an empty page counts too
+  if (pass_entries_ > kMaxPass) {
+    CloseHandle();  // not opened again: fail the read
+    return Took(make_error_code(smb2::errc::malformed_response), true);
   }
   std::vector<smb2::DirectoryEntry> kept;
   kept.reserve(page->entries.size());

@@ -7,9 +7,11 @@
 // pages at hand starts the listing again (SMB2_RESTART_SCANS, or a new
 // open once the listing ended and its handle was closed) and reads forward
 // to the position; a listing whose handle fails (a reconnect replaced the
-// connection) is opened again the same way, once per read. As for
-// readdir(3), entries added or removed while a listing is read again may be
-// seen or not.
+// connection) or was given back (Park: a server refuses to rename or
+// remove a directory with opens below it) is opened again the same way, by
+// the directory's path at that time. As for readdir(3), entries added or
+// removed while a listing is read again may be seen or not. A pass of more
+// than 2^24 entries is refused as a broken server's.
 //
 // The first complete pass, when it holds at most `complete_max` entries,
 // is handed to `on_complete` (the directory cache takes it).
@@ -39,12 +41,15 @@ class DirStream : public std::enable_shared_from_this<DirStream> {
  public:
   // Whether an entry is listed; may act on the ones it drops.
   using Filter = std::function<bool(const smb2::DirectoryEntry&)>;
+  // The directory's path now (it may have been renamed), or none if it is
+  // gone.
+  using PathFn = std::function<std::optional<std::string>()>;
   using Complete = std::function<void(const std::vector<smb2::DirectoryEntry>&)>;
   // Entries from the position asked on (at least one, unless the listing
   // ends before it: then none).
   using Use = std::function<void(Result<std::span<const smb2::DirectoryEntry>>)>;
 
-  DirStream(std::shared_ptr<smb2::RemoteFs> fs, std::string path, Filter keep, std::size_t complete_max,
+  DirStream(std::shared_ptr<smb2::RemoteFs> fs, PathFn path, Filter keep, std::size_t complete_max,
             Complete on_complete);
   // Closes the directory on the server if it is still open.
   ~DirStream();
@@ -54,6 +59,10 @@ class DirStream : public std::enable_shared_from_this<DirStream> {
   // Calls `use` once with the entries from `position` on, reading pages as
   // needed. The span is valid only during the call.
   void Read(std::uint64_t position, Use use);
+
+  // Closes the directory on the server now, unless a read is under way;
+  // the next read past the pages at hand opens it again. Then `done`.
+  void Park(std::function<void()> done);
 
   // Pages read from the server so far (for tests and metrics).
   std::uint64_t pages() const;
@@ -73,7 +82,7 @@ class DirStream : public std::enable_shared_from_this<DirStream> {
   void CloseHandle();
 
   const std::shared_ptr<smb2::RemoteFs> fs_;
-  const std::string path_;
+  const PathFn path_;
   const Filter keep_;
   const std::size_t complete_max_;
   const Complete on_complete_;
@@ -87,8 +96,9 @@ class DirStream : public std::enable_shared_from_this<DirStream> {
   std::optional<smb2::Handle> handle_;  // open on the server
   bool end_ = false;                    // the pass read everything
   std::vector<smb2::DirectoryEntry> prev_, cur_;
-  std::uint64_t cur_start_ = 0;  // position of cur_[0]; prev_ ends there
-  bool retried_ = false;         // the front read already opened again once
+  std::uint64_t cur_start_ = 0;     // position of cur_[0]; prev_ ends there
+  bool retried_ = false;            // the front read already opened again once
+  std::uint64_t pass_entries_ = 0;  // from the server since the pass began
   // The first pass, gathered while it fits in complete_max_.
   bool collecting_ = true;
   std::vector<smb2::DirectoryEntry> complete_;

@@ -27,41 +27,70 @@ std::string HiddenSibling(const std::string& path) {
 
 void FuseFs::Impl::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto op = Begin(req, "opendir");
-  auto path = inodes.Path(ino);
-  if (!path) return op->Err(ENOENT);
+  if (!inodes.Path(ino)) return op->Err(ENOENT);
   fuse_file_info info = *fi;
   const std::uint64_t generation = dircache.Generation(ino);
+  // Attributes in the listing are as old as its start.
+  const auto expiry = Expiry();
   auto fsys = fs;
-  const std::string dir = *path;
+  // The directory's path as it is when a page is asked for (a rename may
+  // move it while it is open).
+  auto path = [this, ino] { return inodes.Path(ino); };
   // Silly-renamed files are never listed; a leftover of a crash (not yet
   // marked for deletion) is deleted as it is seen, quietly (one still open
   // somewhere is marked already and only goes at its last close).
-  auto keep = [fsys, dir](const smb2::DirectoryEntry& e) {
+  auto keep = [fsys, path](const smb2::DirectoryEntry& e) {
     if (!IsHidden(e.name)) return true;
-    const std::string leftover = dir.empty() ? e.name : dir + "/" + e.name;
-    if (e.attrs.is_directory()) {
-      fsys->RemoveDirectory(leftover, [](Result<void>) {});
-    } else {
-      fsys->Unlink(leftover, [](Result<void>) {});
+    if (auto dir = path()) {
+      const std::string leftover = dir->empty() ? e.name : *dir + "/" + e.name;
+      if (e.attrs.is_directory()) {
+        fsys->RemoveDirectory(leftover, [](Result<void>) {});
+      } else {
+        fsys->Unlink(leftover, [](Result<void>) {});
+      }
     }
     return false;
   };
   // A listing that fits the directory cache answers lookups for actimeo
-  // (ls -l, find, stat).
-  auto complete = [this, ino, generation](const std::vector<smb2::DirectoryEntry>& entries) {
-    dircache.Fill(ino, generation, entries, Expiry());
+  // (ls -l, find, stat), unless this mount changed the directory, or an
+  // entry's attributes, since it began (the generation).
+  auto complete = [this, ino, generation, expiry](const std::vector<smb2::DirectoryEntry>& entries) {
+    dircache.Fill(ino, generation, entries, expiry);
   };
   // The listing is read in pages as readdir goes (dir_stream.h); the first
   // comes now, so opendir fails where the directory cannot be listed.
-  auto stream = std::make_shared<DirStream>(fs, dir, keep, dircache.capacity(), complete);
-  stream->Read(0, [this, op, info, stream](Result<std::span<const smb2::DirectoryEntry>> r) mutable {
+  auto stream = std::make_shared<DirStream>(fs, path, keep, dircache.capacity(), complete);
+  stream->Read(0, [this, op, info, ino, stream](Result<std::span<const smb2::DirectoryEntry>> r) mutable {
     if (!r) return op->Err(r.error());
-    info.fh = handles.AddDir(stream);
+    info.fh = handles.AddDir(stream, ino);
     info.cache_readdir = opts.cache == CacheMode::kLoose;
     op->Done(0, [&] {
       if (fuse_reply_open(op->req, &info) == -ENOENT) handles.RemoveDir(info.fh);
     });
   });
+}
+
+void FuseFs::Impl::ClosingListings(std::vector<std::string> paths, std::function<void()> then) {
+  std::vector<std::shared_ptr<DirStream>> under;
+  for (auto& [ino, stream] : handles.Dirs()) {
+    auto p = inodes.Path(ino);
+    if (!p) continue;
+    for (const std::string& top : paths) {
+      if (*p == top || top.empty() || (p->size() > top.size() && p->compare(0, top.size(), top) == 0 &&
+                                       (*p)[top.size()] == '/')) {
+        under.push_back(stream);
+        break;
+      }
+    }
+  }
+  if (under.empty()) return then();
+  auto left = std::make_shared<std::atomic<std::size_t>>(under.size());
+  auto done = std::make_shared<std::function<void()>>(std::move(then));
+  for (auto& s : under) {
+    s->Park([left, done] {
+      if (--*left == 0) (*done)();
+    });
+  }
 }
 
 void FuseFs::Impl::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
@@ -130,7 +159,7 @@ void FuseFs::Impl::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
           used += need;
         }
         op->Done(0, [&] { fuse_reply_buf(op->req, buf.data(), used); });
-        if (plus) GiveBackMemory();  // notes the new peak of nodes
+        if (plus) NotePeakNodes();
       });
 }
 
@@ -191,7 +220,9 @@ void FuseFs::Impl::Remove(fuse_req_t req, fuse_ino_t parent, const char* name, b
   // Handles kept after their close go first: the server would keep the
   // file (and its name) until they close.
   ClosingParked([this, dir, done, child, path = *path] {
-    if (dir) return fs->RemoveDirectory(path, done);
+    // Listings open in the directory or below go first too: the server
+    // would keep a removed directory until they close.
+    if (dir) return ClosingListings({path}, [this, done, path] { fs->RemoveDirectory(path, done); });
     // A file this mount has open goes to a hidden name first, so the name
     // can be used again at once (a server keeps a file marked for deletion,
     // and its name, until its last handle closes).
@@ -227,7 +258,11 @@ void FuseFs::Impl::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, f
   };
   // Handles kept after their close go first: a server refuses to replace
   // an open file or to rename a directory with an open file inside.
-  ClosingParked([this, finish, from = *from, to = *to, replace] { RenameNow(from, to, replace, finish); });
+  // So do listings open in a directory renamed or replaced, or below it:
+  // a server refuses to rename a directory with opens below it.
+  ClosingParked([this, finish, from = *from, to = *to, replace] {
+    ClosingListings({from, to}, [this, finish, from, to, replace] { RenameNow(from, to, replace, finish); });
+  });
 }
 
 void FuseFs::Impl::RenameNow(const std::string& from, const std::string& to, bool replace,

@@ -335,6 +335,9 @@ struct FuseFs::Impl {
   void CloseParked(std::vector<OpenFile> files, std::function<void()> then);
   // Closes every parked handle, then runs `then` (at once when none).
   void ClosingParked(std::function<void()> then);
+  // Gives back the server handles of the listings open in any of `paths`
+  // or below them (DirStream::Park), then runs `then`.
+  void ClosingListings(std::vector<std::string> paths, std::function<void()> then);
   // Rename's server part, after ClosingParked.
   void RenameNow(const std::string& from, const std::string& to, bool replace,
                  std::function<void(Result<void>)> finish);
@@ -395,8 +398,10 @@ struct FuseFs::Impl {
   void Forget(fuse_ino_t ino, std::uint64_t n) { inodes.Forget(ino, n); }
   // After the kernel forgot many nodes: hands the freed heap back to the
   // system (malloc_trim), at most once per 8192 nodes freed, or once half
-  // of them went. (A big listing's snapshot does the same as it is freed.)
+  // of them went. On a FUSE thread (a trim may take tens of milliseconds).
   void GiveBackMemory();
+  // Notes the most nodes held so far (what GiveBackMemory measures from).
+  void NotePeakNodes();
   std::atomic<std::size_t> nodes_peak{0};
 
   void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);

@@ -33,12 +33,18 @@ bool SetHandler(int sig, void (*fn)(int)) {
 
 }  // namespace
 
-void FuseFs::Impl::GiveBackMemory() {
+void FuseFs::Impl::NotePeakNodes() {
   const std::size_t now = inodes.size();
   std::size_t peak = nodes_peak.load();
   while (now > peak && !nodes_peak.compare_exchange_weak(peak, now)) {
   }
-  const std::size_t gone = std::max(peak, now) - now;
+}
+
+void FuseFs::Impl::GiveBackMemory() {
+  NotePeakNodes();
+  const std::size_t now = inodes.size();
+  const std::size_t peak = nodes_peak.load();
+  const std::size_t gone = peak > now ? peak - now : 0;
   // 8192 nodes freed, or half of them gone (the last of a big listing's
   // nodes).
   if (gone < 8192 && !(gone >= 1024 && now * 2 < peak)) return;

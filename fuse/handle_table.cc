@@ -82,17 +82,25 @@ bool HandleTable::OpenForWrite(std::uint64_t ino) const {
   return ino != 0 && n != nodes_.end() && n->second.writable > 0;
 }
 
-std::uint64_t HandleTable::AddDir(std::shared_ptr<DirStream> d) {
+std::uint64_t HandleTable::AddDir(std::shared_ptr<DirStream> d, std::uint64_t ino) {
   std::lock_guard<std::mutex> l(mu_);
   const std::uint64_t fh = next_fh_++;
-  dirs_.emplace(fh, std::move(d));
+  dirs_.emplace(fh, ListedDir{std::move(d), ino});
   return fh;
+}
+
+std::vector<std::pair<std::uint64_t, std::shared_ptr<DirStream>>> HandleTable::Dirs() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<DirStream>>> out;
+  out.reserve(dirs_.size());
+  for (const auto& [fh, d] : dirs_) out.emplace_back(d.ino, d.stream);
+  return out;
 }
 
 std::shared_ptr<DirStream> HandleTable::Dir(std::uint64_t fh) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = dirs_.find(fh);
-  return it == dirs_.end() ? nullptr : it->second;
+  return it == dirs_.end() ? nullptr : it->second.stream;
 }
 
 void HandleTable::RemoveDir(std::uint64_t fh) {
@@ -100,12 +108,12 @@ void HandleTable::RemoveDir(std::uint64_t fh) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = dirs_.find(fh);
   if (it == dirs_.end()) return;
-  gone = std::move(it->second);
+  gone = std::move(it->second.stream);
   dirs_.erase(it);
 }
 
 std::vector<OpenFile> HandleTable::TakeAll() {
-  std::unordered_map<std::uint64_t, std::shared_ptr<DirStream>> dirs;  // closed outside the lock
+  std::unordered_map<std::uint64_t, ListedDir> dirs;  // closed outside the lock
   std::lock_guard<std::mutex> l(mu_);
   std::vector<OpenFile> out;
   out.reserve(files_.size());

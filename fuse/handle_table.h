@@ -45,9 +45,12 @@ class HandleTable {
   bool IsOpen(std::uint64_t ino) const;
   bool OpenForWrite(std::uint64_t ino) const;
 
-  std::uint64_t AddDir(std::shared_ptr<DirStream> d);
+  // An open directory: node `ino`'s listing.
+  std::uint64_t AddDir(std::shared_ptr<DirStream> d, std::uint64_t ino);
   std::shared_ptr<DirStream> Dir(std::uint64_t fh) const;
   void RemoveDir(std::uint64_t fh);
+  // Every open directory's node and listing.
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<DirStream>>> Dirs() const;
 
   // Empties the table and returns the files that were open (shutdown).
   std::vector<OpenFile> TakeAll();
@@ -67,7 +70,11 @@ class HandleTable {
   std::uint64_t next_fh_ = 1;
   std::unordered_map<std::uint64_t, OpenFile> files_;
   std::unordered_map<std::uint64_t, PerNode> nodes_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<DirStream>> dirs_;
+  struct ListedDir {
+    std::shared_ptr<DirStream> stream;
+    std::uint64_t ino = 0;
+  };
+  std::unordered_map<std::uint64_t, ListedDir> dirs_;
 };
 
 }  // namespace smbgate::fuse

@@ -574,7 +574,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   // Read a page at a time (a share's top may hold a million names), keeping
   // none.
   auto sweep = std::make_shared<fuse::DirStream>(
-      remote, "",
+      remote, [] { return std::optional<std::string>(""); },
       [remote](const smb2::DirectoryEntry& e) {
         if (fuse::IsHidden(e.name)) remote->Unlink(e.name, [](Result<void>) {});
         return false;

@@ -8,6 +8,8 @@
 #   BENCH_SIZE_MIB (default 256)  size of the sequential file
 #   BENCH_UPLOAD_TIMEOUT (default 180)  seconds to wait for what was written
 #                                 through rclone to reach the server
+#   TMPDIR (default /tmp)         where the share, the mounts and the local
+#                                 reference go
 # A quick check: BENCH_RUNS=1 BENCH_SIZE_MIB=32 tests/bench/bench.sh build
 #
 # Workloads: sequential write + fsync (1 MiB and 4 KiB writes) and cold
@@ -31,7 +33,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (smbd, FUSE, drop_caches)" >&2; exit 1; }
 command -v smbclient >/dev/null || { echo "bench: smbclient missing (deploy/install-deps.sh)" >&2; exit 1; }
 
-dir=$(mktemp -d /tmp/smbgate-bench.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/smbgate-bench.XXXXXX")
 gmnt="$dir/mnt"    # smbgate
 rmnt="$dir/rmnt"   # rclone
 loc="$dir/local"   # the local disk: the file system that holds the share

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "tests/e2e/e2e_fixture.h"
@@ -119,6 +120,55 @@ TEST_F(BigDir, TenThousandEntriesListedAndStated) {
   std::size_t left = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(S("big"))) ++left;
   EXPECT_EQ(left, want.size() - 300);
+  StopClean(*m);
+}
+
+// A directory read only partly keeps its listing open on the server (the
+// pages still to come). Renaming the directory above it still works (a
+// server refuses to rename a directory with opens below it: the listing
+// gives its handle back first), and reading on lists every name once, from
+// the directory's new path.
+TEST_F(BigDir, AHalfReadListingLetsItsParentBeRenamed) {
+  SetTestBudget(std::chrono::seconds(120));
+  // Names of 200 bytes: about 2,000 to a 1 MiB round, so 6,000 take more
+  // than the first page (two rounds).
+  constexpr int kEntries = 6000;
+  ASSERT_SYS(::mkdir(S("outer").c_str(), 0755));
+  ASSERT_SYS(::mkdir(S("outer/inner").c_str(), 0755));
+  std::set<std::string> want;
+  for (int i = 0; i < kEntries; ++i) {
+    char number[16];
+    std::snprintf(number, sizeof number, "%05d-", i);
+    const std::string name = number + std::string(194, 'n');
+    ASSERT_TRUE(WriteFile(S("outer/inner/" + name), ""));
+    want.insert(name);
+  }
+  auto m = MountTestDir();
+  ASSERT_TRUE(m);
+  DIR* d = ::opendir((*m / "outer/inner").c_str());
+  ASSERT_NE(d, nullptr) << std::strerror(errno);
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 50; ++i) {
+    dirent* e = ::readdir(d);
+    ASSERT_NE(e, nullptr);
+    ++seen[e->d_name];
+  }
+  ASSERT_SYS(::rename((*m / "outer").c_str(), (*m / "moved").c_str()));
+  EXPECT_TRUE(fs::exists(S("moved/inner")));
+  errno = 0;
+  while (dirent* e = ::readdir(d)) ++seen[e->d_name];
+  EXPECT_EQ(errno, 0) << "readdir: " << std::strerror(errno);
+  ::closedir(d);
+  seen.erase(".");
+  seen.erase("..");
+  int twice = 0, extra = 0;
+  for (const auto& [n, c] : seen) {
+    twice += c != 1;
+    extra += !want.count(n);
+  }
+  EXPECT_EQ(seen.size(), want.size());
+  EXPECT_EQ(twice, 0) << "names listed more than once";
+  EXPECT_EQ(extra, 0) << "names listed that do not exist";
   StopClean(*m);
 }
 

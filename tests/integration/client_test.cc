@@ -301,8 +301,6 @@ TEST_P(ClientTest, FileAndDirectoryOperations) {
   EXPECT_GT(sfs->total_bytes, 0u);
 }
 
-// Server-side copy (FSCTL_SRV_COPYCHUNK_WRITE): more than one request's
-// worth (16 MiB), at offsets, and short at the end of the source.
 // A directory of many rounds, listed in parts: every name once, the end
 // seen, a restart (SMB2_RESTART_SCANS) after the end from the top again,
 // and the whole listing the same.
@@ -353,6 +351,8 @@ TEST_P(ClientTest, ListingInParts) {
   fs::remove_all(server_->share_dir() / dir);
 }
 
+// Server-side copy (FSCTL_SRV_COPYCHUNK_WRITE): more than one request's
+// worth (16 MiB), at offsets, and short at the end of the source.
 TEST_P(ClientTest, ServerSideCopy) {
   auto fsp = Mount();
   ASSERT_TRUE(fsp);

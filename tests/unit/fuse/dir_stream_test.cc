@@ -40,7 +40,8 @@ class DirStreamTest : public ::testing::Test {
   std::shared_ptr<DirStream> Make(DirStream::Filter keep = nullptr, std::size_t complete_max = 0,
                                   DirStream::Complete on_complete = nullptr) {
     if (!keep) keep = [](const smb2::DirectoryEntry&) { return true; };
-    return std::make_shared<DirStream>(fake_, "d", keep, complete_max, on_complete);
+    return std::make_shared<DirStream>(
+        fake_, [] { return std::optional<std::string>("d"); }, keep, complete_max, on_complete);
   }
 
   // The names from `position` on as one Read gives them, or the error.
@@ -76,6 +77,12 @@ class DirStreamTest : public ::testing::Test {
       out.insert(out.end(), r->begin(), r->begin() + static_cast<std::ptrdiff_t>(n));
       at += n;
     }
+  }
+
+  template <class Pred>
+  static bool Soon(Pred p) {
+    for (int i = 0; i < 500 && !p(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return p();
   }
 
   static std::vector<std::string> Expected(int from = 0) {
@@ -225,7 +232,27 @@ TEST_F(DirStreamTest, TheHandleIsClosedWhenTheStreamGoesBeforeTheEnd) {
     ASSERT_TRUE(Get(*s, 0));
     EXPECT_EQ(fake_->open_handles(), 1u);
   }
+  // The last reference may go with the fake's callback, just after the
+  // answer: the close follows it.
+  EXPECT_TRUE(Soon([&] { return fake_->open_handles() == 0; }));
+}
+
+TEST_F(DirStreamTest, AParkedListingIsOpenedAgainByItsPathThenAndReadOn) {
+  std::string path = "d";
+  auto s = std::make_shared<DirStream>(
+      fake_, [&path] { return std::optional<std::string>(path); }, [](const smb2::DirectoryEntry&) { return true; }, 0,
+      nullptr);
+  ASSERT_TRUE(Get(*s, 100));
+  EXPECT_EQ(fake_->open_handles(), 1u);
+  std::promise<void> parked;
+  s->Park([&parked] { parked.set_value(); });
+  ASSERT_EQ(parked.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(fake_->open_handles(), 0u);
+  // Moved meanwhile: the listing goes on from the new path.
+  ASSERT_FALSE(fake_->OtherRename("d", "e"));
+  path = "e";
+  EXPECT_EQ(All(*s, 100), Expected(100));
+  EXPECT_EQ(fake_->calls_for("OpenListing", "e"), 1) << fake_->CallLog();
 }
 
 TEST_F(DirStreamTest, ReadsFromManyThreadsAreServedOneAtATime) {
