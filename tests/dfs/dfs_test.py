@@ -32,78 +32,27 @@ failure. Without root it fails, it does not skip.
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from checks import check, summary, wait_for  # noqa: E402
+from smbgate_daemon import Daemon as SmbgateDaemon  # noqa: E402
 from samba_dfs import SambaDfs  # noqa: E402
 
 BINARY = None
 LOGS = []
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Daemon:
-    """`smbgate mount --foreground` with /metrics on a free loopback port. cache=none and
-    actimeo=0: every read reaches a server, so the test sees which one answers."""
-
-    def __init__(self, share, mnt, creds, log):
-        os.makedirs(mnt, exist_ok=True)
-        self.mnt = mnt
-        self.log = log
-        self.port = free_port()
-        LOGS.append(log)
-        self.p = subprocess.Popen(
-            [BINARY, "mount", share, mnt, "--credentials", creds, "--foreground", "-o",
-             f"metrics=127.0.0.1:{self.port},log_format=json,log_level=info,cache=none,actimeo=0"],
-            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-        self.up = wait_for(lambda: os.path.ismount(mnt) or self.p.poll() is not None, 30) and self.p.poll() is None
-
-    def metrics(self):
-        try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
-        except OSError:
-            return ""
-
-    def value(self, name, **labels):
-        total = 0.0
-        for line in self.metrics().splitlines():
-            if not line.startswith(name + "{"):
-                continue
-            head, _, val = line.rpartition(" ")
-            if all(f'{k}="{v}"' in head for k, v in labels.items()):
-                total += float(val)
-        return total
-
-    def log_text(self):
-        return open(self.log, errors="replace").read()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = self.p.wait()
-        if os.path.ismount(self.mnt):
-            subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
-        return rc
+def Daemon(share, mnt, creds, log):
+    """`smbgate mount --foreground` (smbgate_daemon.py). cache=none and actimeo=0: every read
+    reaches a server, so the test sees which one answers."""
+    LOGS.append(log)
+    return SmbgateDaemon(BINARY, share, mnt, creds, log, "cache=none,actimeo=0")
 
 
 def read_in_child(path, timeout=40):

@@ -39,19 +39,18 @@ packages) it fails, it does not skip.
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from checks import check, summary, wait_for  # noqa: E402
+from smbgate_daemon import Daemon as SmbgateDaemon  # noqa: E402
 import samba_domain  # noqa: E402
 from samba_domain import DNS_DOMAIN, DOMAIN, REALM, SambaDomain  # noqa: E402
 
@@ -115,63 +114,10 @@ def smbgate_check(share, creds, as_json=True):
     return r.returncode, obj, r.stdout, r.stderr
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Daemon:
-    """`smbgate mount --foreground` with /metrics on a free loopback port."""
-
-    def __init__(self, share, mnt, creds, log):
-        os.makedirs(mnt, exist_ok=True)
-        self.mnt = mnt
-        self.log = log
-        self.port = free_port()
-        LOGS.append(log)
-        self.p = subprocess.Popen(
-            [BINARY, "mount", share, mnt, "--credentials", creds, "--foreground", "-o",
-             f"metrics=127.0.0.1:{self.port},log_format=json,log_level=info"],
-            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-        self.up = wait_for(lambda: os.path.ismount(mnt) or self.p.poll() is not None, 30) and self.p.poll() is None
-
-    def metrics(self):
-        try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
-        except OSError:
-            return ""
-
-    def value(self, name, **labels):
-        """The sum of the series of `name` whose labels include `labels`."""
-        total = 0.0
-        for line in self.metrics().splitlines():
-            if not line.startswith(name) or line.startswith("#"):
-                continue
-            head, _, val = line.rpartition(" ")
-            series = head[len(name):]
-            if series and series[0] not in "{":
-                continue  # another metric with this prefix
-            if all(f'{k}="{v}"' in series for k, v in labels.items()):
-                total += float(val)
-        return total
-
-    def log_text(self):
-        return open(self.log, errors="replace").read()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = self.p.wait()
-        if os.path.ismount(self.mnt):
-            subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True)
-        return rc
+def Daemon(share, mnt, creds, log):
+    """`smbgate mount --foreground` (smbgate_daemon.py)."""
+    LOGS.append(log)
+    return SmbgateDaemon(BINARY, share, mnt, creds, log, "")
 
 
 def write_through(path, text, timeout=60):
