@@ -14,12 +14,16 @@ std::shared_ptr<WriteBehind> FuseFs::Impl::NewWriteBehind(std::uint64_t ino, Han
   const std::size_t flight = std::max<std::size_t>(kBehindInFlight, opts.max_io / chunk);
   auto wb = std::make_shared<WriteBehind>(
       chunk, flight,
-      [fsys, h](std::uint64_t off, std::shared_ptr<const Bytes> data, std::function<void(int)> done) {
+      [this, fsys, h, ino](std::uint64_t off, std::shared_ptr<const Bytes> data, std::function<void(int)> done) {
         const std::size_t n = data->size();
-        fsys->Write(h, off, std::move(data), [done, n](Result<std::uint32_t> r) {
-          if (!r) return done(ErrnoFor(r.error()));
+        fsys->Write(h, off, std::move(data), [this, done, n, ino](Result<std::uint32_t> r) {
           // A short write in the middle would leave a hole: an error.
-          done(*r == n ? 0 : ENOSPC);
+          const int err = !r ? ErrnoFor(r.error()) : *r == n ? 0 : ENOSPC;
+          // The owned size counted this write: from now on the server's
+          // answers count (the error itself comes with the next write,
+          // fsync or close).
+          if (err) inodes.Changed(ino);
+          done(err);
         });
       },
       behind_total);

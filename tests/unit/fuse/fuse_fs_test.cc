@@ -994,6 +994,29 @@ TEST_F(FuseFsTest, StatsOfAFileWrittenUnderTheWriteLeaseNeedNoRoundTrip) {
   EXPECT_EQ(fake_->FileData("t.c").value_or("").size(), 6003u);
 }
 
+// A write taken behind the application that the server then refuses is
+// no longer in the file's size: the next answer is the server's (the
+// error itself comes with the next fsync).
+TEST_F(FuseFsTest, AWriteBehindThatFailsLeavesTheOwnedSize) {
+  ASSERT_NO_FATAL_FAILURE(Mount(Options(1)));
+  Fd w(::open(P("f.bin").c_str(), O_CREAT | O_WRONLY | O_EXCL, 0644));
+  ASSERT_TRUE(w) << std::strerror(errno);
+  const std::string data(3000, 'x');
+  ASSERT_EQ(::write(w.get(), data.data(), data.size()), 3000);
+  ASSERT_EQ(::fsync(w.get()), 0);
+  const int writes = fake_->calls("Write");
+  fake_->FailNext("Write", smb2::MakeNtStatusError(st::kDiskFull));
+  // Within one page: one FUSE write (a later one would take the error).
+  ASSERT_EQ(::pwrite(w.get(), data.data(), 1000, 3000), 1000);
+  ASSERT_TRUE(Eventually([&] { return fake_->calls("Write") > writes; })) << fake_->CallLog();
+  // The kernel's own copy of the attributes lasts actimeo.
+  std::this_thread::sleep_for(1100ms);
+  struct stat s {};
+  ASSERT_EQ(::fstat(w.get(), &s), 0);
+  EXPECT_EQ(s.st_size, 3000);
+  EXPECT_EQ(Err(::fsync(w.get())), ENOSPC);
+}
+
 // Another client's change breaks the lease: the attributes are the
 // server's again, at once.
 TEST_F(FuseFsTest, AttributesOwnedUnderTheWriteLeaseGoAtItsBreak) {
