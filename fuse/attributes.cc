@@ -292,8 +292,12 @@ void FuseFs::Impl::SetAttrNow(const OpPtr& op, std::uint64_t ino, std::optional<
     if (!a) return op->Err(a.error());
     with_attrs(*a);
   };
-  if (f) return fs->GetAttributes(f->handle, got);
-  fs->Stat(*path, got);
+  if (!f) return fs->Stat(*path, got);
+  fs->GetAttributes(f->handle, [this, path, got](Result<FileAttributes> a) mutable {
+    // A handle closed meanwhile by its release: by path then.
+    if (!a && path && IsFileClosed(a.error())) return fs->Stat(*path, got);
+    got(std::move(a));
+  });
 }
 
 void FuseFs::Impl::Readlink(fuse_req_t req, fuse_ino_t ino) {

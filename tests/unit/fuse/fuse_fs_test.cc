@@ -994,6 +994,23 @@ TEST_F(FuseFsTest, StatsOfAFileWrittenUnderTheWriteLeaseNeedNoRoundTrip) {
   EXPECT_EQ(fake_->FileData("t.c").value_or("").size(), 6003u);
 }
 
+// chmod needs the file's other DOS attributes: asked through an open
+// handle, and by path when that handle was closed meanwhile (its release
+// runs alongside).
+TEST_F(FuseFsTest, ChmodFallsBackToThePathWhenItsHandleWasClosed) {
+  fake_->PutFile("m.txt", "abc");
+  ASSERT_NO_FATAL_FAILURE(Mount(Options(1)));
+  Fd w(::open(P("m.txt").c_str(), O_WRONLY));
+  ASSERT_TRUE(w) << std::strerror(errno);
+  std::this_thread::sleep_for(1100ms);  // the DOS attributes known expire
+  fake_->ResetCalls();
+  fake_->FailNext("GetAttributes", smb2::MakeNtStatusError(st::kFileClosed));
+  ASSERT_EQ(::fchmod(w.get(), 0444), 0) << std::strerror(errno) << " " << fake_->CallLog();
+  EXPECT_TRUE(fake_->Attributes("m.txt")->file_attributes & smb2::kAttributeReadonly);
+  EXPECT_EQ(fake_->calls("GetAttributes"), 1) << fake_->CallLog();
+  EXPECT_EQ(fake_->calls_for("Stat", "m.txt"), 1) << fake_->CallLog();
+}
+
 // A write taken behind the application that the server then refuses is
 // no longer in the file's size: the next answer is the server's (the
 // error itself comes with the next fsync).
