@@ -10,7 +10,8 @@
 #   TMPDIR (default /tmp)             where the share and the mount point go
 # Prints, for `ls -l` (twice) and `find` through the mount: the time, the
 # local disk's time for the same command (the reference ratio), smbgate's
-# VmRSS and VmHWM (peak) after each; then VmRSS after drop_caches.
+# VmRSS and VmHWM (peak) after each; then VmRSS after drop_caches, and the
+# time smbclient takes to list the directory (the server's share).
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/../.."
@@ -82,4 +83,9 @@ row "find" find "$mnt/big" "$big"
 drop
 sleep 3
 printf '%-22s %9s %9s %7s %10s %10s\n' "after drop_caches" - - - "$(mib VmRSS)" "$(mib VmHWM)"
+# The server's share: smbclient listing the same directory (names, sizes and times, as
+# ls -l needs), one session.
+drop
+s=$(timed smbclient "//127.0.0.1/demo" -p "$port" -A "$dir/auth.txt" -m SMB3 -q -c 'ls big/*')
+echo "smbclient 'ls big/*' (the server's listing): $s s"
 echo "bigdir: target (issue 12): peak under 128 MiB, under 32 MiB after drop_caches, for 1,000,000 entries"
