@@ -24,10 +24,16 @@ DirStream::DirStream(std::shared_ptr<smb2::RemoteFs> fs, PathFn path, Filter kee
 
 DirStream::~DirStream() { CloseHandle(); }
 
-void DirStream::CloseHandle() {
-  if (!handle_) return;
-  fs_->Close(*handle_, [](Result<void>) {});
+void DirStream::CloseHandle(std::function<void()> done) {
+  if (!handle_) {
+    if (done) done();
+    return;
+  }
+  const smb2::Handle h = *handle_;
   handle_.reset();
+  fs_->Close(h, [done](Result<void>) {
+    if (done) done();
+  });
 }
 
 void DirStream::Park(std::function<void()> done) {
@@ -36,19 +42,9 @@ void DirStream::Park(std::function<void()> done) {
     if (busy_) return done();
     busy_ = true;
   }
-  if (handle_) {
-    fs_->Close(*handle_, [done](Result<void>) { done(); });
-    handle_.reset();
-  } else {
-    done();
-  }
+  CloseHandle(std::move(done));
   // Reads that came meanwhile waited for this.
   Pump();
-}
-
-std::uint64_t DirStream::pages() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return pages_;
 }
 
 void DirStream::Read(std::uint64_t position, Use use) {
@@ -109,11 +105,8 @@ void DirStream::Fetch(bool restart) {
 }
 
 void DirStream::Took(Result<smb2::DirectoryPage> page, bool fresh) {
-  std::uint64_t before;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    before = pages_++;
-  }
+  const bool first = !took_;
+  took_ = true;
   if (!page) {
     // The handle went bad (a reconnect, a server that lost it): open the
     // listing again and read forward, once per read.
@@ -141,7 +134,7 @@ void DirStream::Took(Result<smb2::DirectoryPage> page, bool fresh) {
     cur_start_ = 0;
     end_ = false;
     pass_entries_ = 0;
-    if (before > 0) {
+    if (!first) {
       collecting_ = false;
       complete_ = {};
     }

@@ -64,9 +64,6 @@ class DirStream : public std::enable_shared_from_this<DirStream> {
   // the next read past the pages at hand opens it again. Then `done`.
   void Park(std::function<void()> done);
 
-  // Pages read from the server so far (for tests and metrics).
-  std::uint64_t pages() const;
-
  private:
   struct Pending {
     std::uint64_t position;
@@ -78,8 +75,10 @@ class DirStream : public std::enable_shared_from_this<DirStream> {
   // Asks for the next page (or the first again, with `restart`; by a new
   // open if there is no handle).
   void Fetch(bool restart);
-  void Took(Result<smb2::DirectoryPage> page, bool opened);
-  void CloseHandle();
+  // `fresh`: the page starts a pass (a new open or a restart).
+  void Took(Result<smb2::DirectoryPage> page, bool fresh);
+  // Closes the directory on the server if open, then `done`.
+  void CloseHandle(std::function<void()> done = nullptr);
 
   const std::shared_ptr<smb2::RemoteFs> fs_;
   const PathFn path_;
@@ -87,16 +86,16 @@ class DirStream : public std::enable_shared_from_this<DirStream> {
   const std::size_t complete_max_;
   const Complete on_complete_;
 
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::deque<Pending> queue_;  // under mu_
   bool busy_ = false;          // under mu_: a Pump (or its fetch) runs
-  std::uint64_t pages_ = 0;    // under mu_
 
   // Owned by the running Pump (busy_), so without a lock.
   std::optional<smb2::Handle> handle_;  // open on the server
   bool end_ = false;                    // the pass read everything
   std::vector<smb2::DirectoryEntry> prev_, cur_;
   std::uint64_t cur_start_ = 0;     // position of cur_[0]; prev_ ends there
+  bool took_ = false;               // an answer came: a later pass is not the first
   bool retried_ = false;            // the front read already opened again once
   std::uint64_t pass_entries_ = 0;  // from the server since the pass began
   // The first pass, gathered while it fits in complete_max_.
