@@ -14,8 +14,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "auth/crypto.h"
@@ -308,15 +310,24 @@ struct Connector {
 // share's). Thread-safe.
 class DfsTargets {
  public:
-  void Add(std::shared_ptr<smb2::ReconnectingFs> fs) {
+  // `root`: the share the mount is of, or with a domain namespace one of its
+  // root targets.
+  void Add(std::shared_ptr<smb2::ReconnectingFs> fs, bool root = false) {
     std::lock_guard<std::mutex> l(mu_);
     all_.push_back(std::move(fs));
+    if (root) roots_.push_back(all_.back());
   }
   // Any session up: with DFS a dead target alone must not make a pod unready
   // while its link fails over to another.
   bool up() {
     std::lock_guard<std::mutex> l(mu_);
     return std::any_of(all_.begin(), all_.end(), [](const auto& f) { return f->up(); });
+  }
+  // A session up with the namespace's share (any of its root targets):
+  // smbgate_session_up.
+  bool root_up() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::any_of(roots_.begin(), roots_.end(), [](const auto& f) { return f->up(); });
   }
   void Stop() {
     for (auto& f : Copy()) f->Stop();
@@ -337,6 +348,7 @@ class DfsTargets {
   }
   std::mutex mu_;
   std::vector<std::shared_ptr<smb2::ReconnectingFs>> all_;
+  std::vector<std::shared_ptr<smb2::ReconnectingFs>> roots_;
 };
 
 // How long a request waits for a dead target of a link with several targets
@@ -345,18 +357,43 @@ class DfsTargets {
 constexpr auto kFailoverWait = std::chrono::seconds(5);
 constexpr auto kFailoverMaxBackoff = std::chrono::seconds(2);
 
+// Waits for a dead target of a link (or namespace root) with several
+// targets only as long as a failover does.
+smb2::ReconnectingFs::Options ForFailover(smb2::ReconnectingFs::Options o) {
+  o.wait_limit = std::min<std::chrono::milliseconds>(o.wait_limit, kFailoverWait);
+  o.max_backoff = kFailoverMaxBackoff;
+  return o;
+}
+
+// "\server\share" of a DFS target in lower case, to compare.
+std::string ShareKey(const std::string& server, const std::string& share) {
+  std::string k = "\\" + server + "\\" + share;
+  std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return k;
+}
+
 // The DfsFs of a mount of a DFS namespace share: `root` is the share's
 // filesystem; each target share gets a Connector and a ReconnectingFs of its
 // own (same credentials, ClientGuid and options; its own server in logs and
 // metrics); referrals are asked on a session the mount already has with that
-// server, else on a new one to its IPC$.
+// server, else on a new one to its IPC$. `root_referral`: a domain
+// namespace's root servers, `root` being the one in use; another of them,
+// when the namespace fails over to it, gets `ro` as the root's (its losses
+// and reconnects are the mount's session's).
 std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_connector,
                                        std::shared_ptr<smb2::ReconnectingFs> root,
                                        const smb2::ReconnectingFs::Options& ro, std::shared_ptr<DfsTargets> all,
-                                       const Target& target) {
+                                       const Target& target,
+                                       std::optional<smb2::DfsReferralCache::Entry> root_referral) {
+  std::set<std::string> root_shares;
+  if (root_referral) {
+    for (const std::string& t : root_referral->targets) {
+      if (auto u = smb2::SplitUnc(t)) root_shares.insert(ShareKey(u->server, u->share));
+    }
+  }
   smb2::DfsFs::Hooks hooks;
-  hooks.connect = [root_connector, ro, all](const std::string& server, const std::string& share,
-                                            bool several) -> Result<std::shared_ptr<smb2::RemoteFs>> {
+  hooks.connect = [root_connector, ro, all, root_shares](const std::string& server, const std::string& share,
+                                                         bool several) -> Result<std::shared_ptr<smb2::RemoteFs>> {
     auto c = std::make_shared<Connector>(*root_connector);
     c->target = Target{server, kDefaultSmbPort, share, ""};
     c->cfg.spn.clear();  // a configured SPN names the namespace's server
@@ -366,19 +403,18 @@ std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_co
       LogWarn("DFS target unreachable", {{"target", c->target.ToString()}, {"error", e}});
       return fs.error();
     }
-    auto o = ro;
-    if (several) {
-      o.wait_limit = std::min<std::chrono::milliseconds>(o.wait_limit, kFailoverWait);
-      o.max_backoff = kFailoverMaxBackoff;
-    }
+    auto o = several ? ForFailover(ro) : ro;
     const std::string where = DisplayServer(c->target);
-    // smbgate_session_up follows the namespace's own server: a dead target
-    // that its link failed over from must not hold it at 0 (the alert would
-    // fire for a mount that works).
-    o.on_down = [where](std::error_code ec) {
-      LogWarn("connection to a DFS target lost; reconnecting", {{"server", where}, {"error", ec.message()}});
-    };
-    o.on_reconnected = [where] { LogInfo("reconnected to a DFS target", {{"server", where}}); };
+    const bool root_target = root_shares.count(ShareKey(server, share)) > 0;
+    if (!root_target) {
+      // smbgate_session_up follows the namespace's own server: a dead target
+      // that its link failed over from must not hold it at 0 (the alert would
+      // fire for a mount that works).
+      o.on_down = [where](std::error_code ec) {
+        LogWarn("connection to a DFS target lost; reconnecting", {{"server", where}, {"error", ec.message()}});
+      };
+      o.on_reconnected = [where] { LogInfo("reconnected to a DFS target", {{"server", where}}); };
+    }
     auto r = smb2::ReconnectingFs::Create(
         *fs,
         [c]() -> Result<std::shared_ptr<smb2::SmbFs>> {
@@ -388,8 +424,10 @@ std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_co
           return f;
         },
         o);
-    all->Add(r);
-    LogInfo("connected to a DFS target", {{"target", c->target.ToString()}});
+    all->Add(r, root_target);
+    LogInfo(root_target ? "connected to a root target of the DFS namespace" : "connected to a DFS target",
+            {{"target", c->target.ToString()}});
+    if (root_target) root_connector->metrics->SetSessionUp(true);
     return std::shared_ptr<smb2::RemoteFs>(r);
   };
   hooks.referral = [root_connector](const std::string& server,
@@ -427,7 +465,7 @@ std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_co
     LogWarn("DFS target failed; using the next target of the link",
             {{"path", prefix}, {"from", from}, {"to", to}, {"error", why.message()}});
   };
-  auto dfs = smb2::DfsFs::Create(DfsPathOf(target), std::move(root), std::move(hooks));
+  auto dfs = smb2::DfsFs::Create(DfsPathOf(target), std::move(root), std::move(hooks), std::move(root_referral));
   // Follow the referrals of the mount's own path now: the log says where it
   // lives, and the first request does not wait for them.
   if (auto where = dfs->Resolve("")) {
@@ -468,6 +506,9 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     return 1;
   }
   Result<std::shared_ptr<smb2::SmbFs>> initial = make_error_code(smb2::errc::malformed_response);
+  // The namespace's root referral, its active target the one mounted: the
+  // mount fails over between root targets as between a link's.
+  std::optional<smb2::DfsReferralCache::Entry> root_referral;
   if (!*roots) {
     initial = connector->Connect(&error);
   } else {
@@ -478,6 +519,13 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
       initial = connector->Connect(&why);
       if (initial) {
         LogInfo("DFS domain namespace: mounting a root target", {{"path", h.prefix}, {"target", h.targets[k]}});
+        smb2::DfsReferralCache::Entry e;
+        e.prefix = h.prefix;
+        e.targets = h.targets;
+        e.active = k;
+        e.ttl_s = h.ttl_s;
+        e.root = true;
+        root_referral = std::move(e);
       } else {
         error = "DFS root target " + h.targets[k] + " of " + h.prefix + ": " + why;
       }
@@ -487,9 +535,10 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     report.Fail(error);
     return 1;
   }
-  // A DFS namespace share: the root's filesystem is the whole share, and
-  // DfsFs (below) routes the mount's paths, the subdirectory included.
-  const bool dfs = IsDfsShare(*(*initial)->tree());
+  // A DFS namespace share (or a domain namespace's root target): the root's
+  // filesystem is the whole share, and DfsFs (below) routes the mount's
+  // paths, the subdirectory included.
+  const bool dfs = IsDfsShare(*(*initial)->tree()) || root_referral;
   if (dfs) {
     connector->target.subdir.clear();
     *initial = std::make_shared<smb2::SmbFs>((*initial)->tree());
@@ -505,11 +554,17 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   });
   if (std::string werr; !watcher.Start(&werr)) LogWarn("credentials are not watched", {{"error", werr}});
 
+  // Every ReconnectingFs of the mount: the share's, and with DFS one per
+  // target share followed.
+  auto all_fs = std::make_shared<DfsTargets>();
   smb2::ReconnectingFs::Options ro;
   // The cause of the last loss, for the reconnect that ends it.
   auto loss_cause = std::make_shared<std::atomic<const char*>>("other");
-  ro.on_down = [&metrics, loss_cause](std::error_code ec) {
-    metrics.SetSessionUp(false);
+  ro.on_down = [&metrics, loss_cause, weak_all = std::weak_ptr<DfsTargets>(all_fs)](std::error_code ec) {
+    // Down when no root target of the namespace is up (one is all a mount
+    // of a plain share has).
+    auto all = weak_all.lock();
+    metrics.SetSessionUp(all && all->root_up());
     loss_cause->store(LossCause(ec));
     LogWarn("connection to the server lost; reconnecting", {{"error", ec.message()}});
   };
@@ -542,6 +597,8 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
              "file fails with EIO until it is closed",
              {{"path", path}, {"error", why.message()}});
   };
+  // A namespace with several root targets fails over as a link does.
+  const bool several_roots = root_referral && root_referral->targets.size() > 1;
   auto rfs = smb2::ReconnectingFs::Create(
       *initial,
       [connector]() -> Result<std::shared_ptr<smb2::SmbFs>> {
@@ -550,13 +607,10 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
         if (!fs) LogWarn("reconnect failed", {{"error", e}});
         return fs;
       },
-      ro);
-  // Every ReconnectingFs of the mount: the share's, and with DFS one per
-  // target share followed.
-  auto all_fs = std::make_shared<DfsTargets>();
-  all_fs->Add(rfs);
+      several_roots ? ForFailover(ro) : ro);
+  all_fs->Add(rfs, /*root=*/true);
   std::shared_ptr<smb2::RemoteFs> remote = rfs;
-  if (dfs) remote = MakeDfsFs(connector, rfs, ro, all_fs, target);
+  if (dfs) remote = MakeDfsFs(connector, rfs, ro, all_fs, target, std::move(root_referral));
 
   // The subdirectory must exist before anything is mounted on it.
   if (!target.subdir.empty()) {

@@ -19,17 +19,24 @@ def free_port():
 
 class Daemon:
     """The mount of `share` on `mnt` with the credentials `creds`; `options` go after the
-    metrics, logging ones in `-o`. `up` tells whether it mounted within 30 s."""
+    metrics, logging ones in `-o`. `up` tells whether it mounted within 30 s.
 
-    def __init__(self, binary, share, mnt, creds, log, options=""):
+    `prefix`: argv that ends by exec'ing the rest (a mount namespace of the test's, say);
+    the mount is then in that namespace, and `path` is where this process reaches it
+    (through /proc/PID/root); without a prefix `path` is `mnt`."""
+
+    def __init__(self, binary, share, mnt, creds, log, options="", prefix=None):
         os.makedirs(mnt, exist_ok=True)
         self.mnt = mnt
         self.log = log
         self.port = free_port()
         opts = f"metrics=127.0.0.1:{self.port},log_format=json,log_level=info" + (f",{options}" if options else "")
-        self.p = subprocess.Popen([binary, "mount", share, mnt, "--credentials", creds, "--foreground", "-o", opts],
+        self.p = subprocess.Popen((prefix or []) + [binary, "mount", share, mnt, "--credentials", creds,
+                                                    "--foreground", "-o", opts],
                                   stdout=open(log, "ab"), stderr=subprocess.STDOUT)
-        self.up = wait_for(lambda: os.path.ismount(mnt) or self.p.poll() is not None, 30) and self.p.poll() is None
+        self.path = f"/proc/{self.p.pid}/root{os.path.abspath(mnt)}" if prefix else mnt
+        self.up = wait_for(lambda: os.path.ismount(self.path) or self.p.poll() is not None, 30) and \
+            self.p.poll() is None
 
     def metrics(self):
         try:

@@ -119,6 +119,22 @@ Result<std::optional<DfsReferralCache::Entry>> DfsReferralCache::Insert(const st
   return std::optional<Entry>(e);
 }
 
+Result<void> DfsReferralCache::Put(Entry e, Clock::time_point now) {
+  if (e.targets.empty() || e.active >= e.targets.size() || !SplitUnc(e.prefix)) return errc::malformed_response;
+  e.prefix = Normalize(e.prefix);
+  for (std::string& t : e.targets) t = Normalize(t);
+  e.expires = now + std::chrono::seconds(e.ttl_s);
+  std::lock_guard<std::mutex> l(mu_);
+  for (Entry& old : entries_) {
+    if (!EqualNoCase(old.prefix, e.prefix)) continue;
+    e.version = old.version + 1;
+    old = std::move(e);
+    return {};
+  }
+  entries_.push_back(std::move(e));
+  return {};
+}
+
 std::optional<DfsReferralCache::Entry> DfsReferralCache::Find(const std::string& path) const {
   std::lock_guard<std::mutex> l(mu_);
   const Entry* best = nullptr;

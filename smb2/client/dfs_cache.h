@@ -59,6 +59,11 @@ class DfsReferralCache {
   // Returns the entry, or nullopt for a self-referral.
   Result<std::optional<Entry>> Insert(const std::string& request_path, const DfsReferralResponse& r,
                                       Clock::time_point now);
+  // Records an entry learnt elsewhere (a domain namespace's root referral,
+  // asked before the mount had a cache): it lives for its ttl_s from `now`
+  // and replaces one of the same prefix. Errors: errc::malformed_response
+  // (no target, `active` out of range, a prefix that is not a DFS path).
+  Result<void> Put(Entry e, Clock::time_point now);
   // The entry with the longest prefix covering `path`, expired or not.
   std::optional<Entry> Find(const std::string& path) const;
   // `path` with the entry's prefix replaced by its active target.

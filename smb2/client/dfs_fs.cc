@@ -34,15 +34,22 @@ bool IsTargetDown(const std::error_code& ec) {
 
 }  // namespace
 
-std::shared_ptr<DfsFs> DfsFs::Create(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks) {
-  std::shared_ptr<DfsFs> fs(new DfsFs(std::move(root), std::move(root_fs), std::move(hooks)));
+std::shared_ptr<DfsFs> DfsFs::Create(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks,
+                                     std::optional<DfsReferralCache::Entry> root_referral) {
+  std::shared_ptr<DfsFs> fs(new DfsFs(std::move(root), std::move(root_fs), std::move(hooks), std::move(root_referral)));
   fs->worker_ = std::thread([q = fs->queue_] { WorkerLoop(q); });
   return fs;
 }
 
-DfsFs::DfsFs(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks)
+DfsFs::DfsFs(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks,
+             std::optional<DfsReferralCache::Entry> root_referral)
     : root_(JoinUnc(root, "")), hooks_(std::move(hooks)), max_io_(root_fs->max_io_size()) {
-  if (auto u = SplitUnc(root_)) pool_[Key(u->server, u->share)] = std::move(root_fs);
+  // The share root_fs serves: the namespace's own, or the root target in use.
+  std::string served = root_;
+  if (root_referral && cache_.Put(*root_referral, std::chrono::steady_clock::now())) {
+    served = root_referral->target();
+  }
+  if (auto u = SplitUnc(served)) pool_[Key(u->server, u->share)] = std::move(root_fs);
 }
 
 DfsFs::~DfsFs() {

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -59,7 +60,12 @@ class DfsFs final : public RemoteFs, public std::enable_shared_from_this<DfsFs> 
 
   // `root`: the mount's DFS path "\server\share[\dir...]"; `root_fs` the
   // connected filesystem of \\server\share (its paths relative to the share).
-  static std::shared_ptr<DfsFs> Create(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks);
+  // With `root_referral` (a domain-based namespace, MS-DFSC 3.1.4.1: its
+  // prefix "\domain\namespace", its targets the root servers), `root_fs` is
+  // the share of that referral's active target, and the namespace's root
+  // fails over between its targets as a link's do.
+  static std::shared_ptr<DfsFs> Create(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks,
+                                       std::optional<DfsReferralCache::Entry> root_referral = std::nullopt);
   ~DfsFs() override;
   // Stops the worker once the work queued so far has run; work posted
   // later (after the FUSE session ended) is dropped.
@@ -104,7 +110,8 @@ class DfsFs final : public RemoteFs, public std::enable_shared_from_this<DfsFs> 
   void UpdatePath(std::string path, AttributeChange change, Callback<FileAttributes> cb) override;
 
  private:
-  DfsFs(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks);
+  DfsFs(std::string root, std::shared_ptr<RemoteFs> root_fs, Hooks hooks,
+        std::optional<DfsReferralCache::Entry> root_referral);
 
   // Where a mount-relative path goes now: the target share's filesystem
   // (null when not connected yet) and the path inside it.

@@ -29,7 +29,10 @@ network.
   namespace   the domain-based DFS namespace //DNS_DOMAIN/sysvol (resolved through the
               DC's DNS in a mount namespace): `smbgate check` follows the DC referral
               and the root referral to the DC's share and shows the chain; a server's
-              own name gets no referral; a mount of it lists the domain's policies
+              own name gets no referral; a mount of it lists the domain's policies;
+              with the file server made a second root server of sysvol, a mount
+              whose servers are reached through proxies fails over from the DC to
+              it when the DC goes away, and back when it goes and the DC returns
   secrets     no password in any smbgate or Samba log or output
 
 Prints "ok NAME" / "FAIL NAME: detail" per check, the timings and latencies, and
@@ -51,6 +54,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from checks import check, summary, wait_for  # noqa: E402
 from smbgate_daemon import Daemon as SmbgateDaemon  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fault"))
+from smbproxy import FaultProxy  # noqa: E402
 import samba_domain  # noqa: E402
 from samba_domain import DNS_DOMAIN, DOMAIN, REALM, SambaDomain  # noqa: E402
 
@@ -389,17 +394,24 @@ def secret_checks(dom):
           f"found in {sorted(set(leaks))}")
 
 
-def in_domain_dns(dom, work, script, timeout=90):
-    """`sh -c script` in a mount namespace whose resolver is the DC's DNS (and /etc/hosts
-    only localhost), as on a domain member: domain and DC names resolve through AD DNS."""
-    resolv = os.path.join(work, "ns-resolv.conf")
-    hosts = os.path.join(work, "ns-hosts")
+def domain_dns_prefix(dom, work, hosts=""):
+    """argv that runs the rest in a mount namespace whose resolver is the DC's DNS (and
+    /etc/hosts localhost plus `hosts`), as on a domain member: domain and DC names resolve
+    through AD DNS."""
+    tag = f"{len(os.listdir(work))}"
+    resolv = os.path.join(work, f"ns-resolv.conf.{tag}")
+    hosts_file = os.path.join(work, f"ns-hosts.{tag}")
     with open(resolv, "w") as f:
         f.write(f"nameserver {dom.dc_ip}\n")
-    with open(hosts, "w") as f:
-        f.write("127.0.0.1 localhost\n")
-    wrapped = (f'mount --bind "{resolv}" /etc/resolv.conf && mount --bind "{hosts}" /etc/hosts && ' + script)
-    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", wrapped],
+    with open(hosts_file, "w") as f:
+        f.write("127.0.0.1 localhost\n" + hosts)
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+            f'mount --bind "{resolv}" /etc/resolv.conf && mount --bind "{hosts_file}" /etc/hosts && exec "$@"', "sh"]
+
+
+def in_domain_dns(dom, work, script, timeout=90):
+    """`sh -c script` in a mount namespace of domain_dns_prefix's."""
+    r = subprocess.run(domain_dns_prefix(dom, work) + ["sh", "-c", script],
                        capture_output=True, text=True, timeout=timeout)
     LOGS.append(("namespace script", r.stdout + r.stderr))
     return r
@@ -413,6 +425,8 @@ def namespace_checks(dom, work, alice_pw):
     one's own in the domain needs Windows' DFS service, which Samba has not.)"""
     creds = cred_file(os.path.join(work, "ns-creds"), "alice", alice_pw, DOMAIN)
     share = f"//{DNS_DOMAIN}/sysvol"
+    # The file server becomes a second root server of sysvol (as a second DC would be).
+    fs_name = dom.add_sysvol_target()
     r = in_domain_dns(dom, work, f'exec "{BINARY}" check {share} --credentials "{creds}" --timeout 20 --output json')
     try:
         obj = json.loads(r.stdout)
@@ -420,9 +434,12 @@ def namespace_checks(dom, work, alice_pw):
         obj = None
     refs = (obj or {}).get("referrals") or [{}]
     want_target = f"\\dc1.{DNS_DOMAIN}\\sysvol".lower()
-    check(f"namespace: check {share} follows the domain's root referral to the DC's share",
+    # The DC names its site's servers in no fixed order; fs1's name is in no DNS here, so
+    # the DC's share is the one that answers.
+    check(f"namespace: check {share} follows the domain's root referral (the DC and {fs_name}) to the DC's share",
           r.returncode == 0 and refs[0].get("path", "").lower() == f"\\{DNS_DOMAIN}\\sysvol".lower()
           and refs[0].get("used", "").lower() == want_target
+          and sorted(t.lower() for t in refs[0].get("targets", [])) == [want_target, f"\\{fs_name}\\sysvol"]
           and (obj or {}).get("target", "").lower() == f"//dc1.{DNS_DOMAIN}:445/sysvol",
           f"rc {r.returncode}: {r.stdout.strip()[:600]} {one_line(r.stderr)}")
     r = in_domain_dns(dom, work, f'exec "{BINARY}" check {share} --credentials "{creds}" --timeout 20')
@@ -456,6 +473,99 @@ def namespace_checks(dom, work, alice_pw):
     check("namespace: the mount logs the root target it used",
           "DFS domain namespace: mounting a root target" in text and f"dc1.{DNS_DOMAIN}" in text.lower(),
           text[-600:])
+    root_failover_checks(dom, work, creds, fs_name)
+
+
+def root_failover_checks(dom, work, creds, fs_name):
+    """The namespace's root servers fail over as a link's targets do (MS-DFSC 3.1.5.4.4):
+    when the root server in use stops answering the mount, its requests go to the other
+    one, and back when that one goes and the first returns. (The DC lists its site's
+    servers in no fixed order: the mount's log says which it took.) Each server is reached
+    through a proxy of the test's (its name resolves to the proxy in the mount's
+    namespace), so it can go away for the mount alone: the file server still asks the DC
+    about every logon."""
+    dc_name = f"dc1.{DNS_DOMAIN}"
+    n = int(dom.dc_ip.rsplit(".", 1)[1])
+    # Where each server keeps its copy of the domain's sysvol folder.
+    folders = {dc_name: os.path.join(dom.dc_dir, "state", "sysvol", DNS_DOMAIN),
+               fs_name: os.path.join(dom.fs_dir, "sysvol", DNS_DOMAIN)}
+    proxies = {}
+    daemon = None
+    try:
+        for name, upstream, last in ((dc_name, dom.dc_ip, n), (fs_name, dom.fs_ip, n + 1)):
+            proxies[name] = FaultProxy((upstream, 445), listen=(f"127.0.9.{last}", 445)).start()
+        hosts = "".join(f"{p.listen[0]} {name}\n" for name, p in proxies.items())
+        mnt = os.path.join(work, "mnt-failover")
+        log = os.path.join(work, "failover-mount.log")
+        LOGS.append(log)
+        daemon = SmbgateDaemon(BINARY, f"//{DNS_DOMAIN}/sysvol/{DNS_DOMAIN}", mnt, creds, log,
+                               options="actimeo=0", prefix=domain_dns_prefix(dom, work, hosts))
+        if not check("failover: the namespace is mounted through the proxies", daemon.up,
+                     daemon.log_text()[-800:]):
+            return
+        used = ""
+        for line in daemon.log_text().splitlines():
+            if "mounting a root target" in line:
+                used = json.loads(line).get("target", "").lower()
+        first = dc_name if f"\\{dc_name}\\" in used else fs_name
+        second = fs_name if first == dc_name else dc_name
+        if not check(f"failover: the mount logs the root server it took ({first})",
+                     f"\\{first}\\sysvol" == used, used):
+            return
+        # Markers only one server has, each looked up once, by a new name.
+        for server, names in ((first, ("first-a", "first-b")), (second, ("second-a",))):
+            for m in names:
+                with open(os.path.join(folders[server], m), "w") as f:
+                    f.write(f"{m} {server}\n")
+                os.chmod(os.path.join(folders[server], m), 0o644)
+
+        def read(name):
+            t0 = time.monotonic()
+            try:
+                with open(os.path.join(daemon.path, name)) as f:
+                    return f.read().strip(), time.monotonic() - t0
+            except OSError as e:
+                return f"{type(e).__name__}: {e}", time.monotonic() - t0
+
+        def failover_logged(a, b):
+            for line in daemon.log_text().splitlines():
+                if "DFS target failed; using the next target" in line:
+                    ev = json.loads(line)
+                    if ev.get("from", "").lower() == f"\\{a}\\sysvol" and \
+                            ev.get("to", "").lower() == f"\\{b}\\sysvol":
+                        return True
+            return False
+
+        got, _ = read("first-a")
+        check(f"failover: {first} serves the namespace", got == f"first-a {first}", got)
+        # The first server goes away for the mount: open connections cut, new ones refused.
+        proxies[first].set_down(True)
+        proxies[first].cut_now()
+        got, took = read("second-a")
+        print(f"  [ domain figures ] root failover {first} -> {second}: the first request answered after "
+              f"{took:.1f} s", flush=True)
+        check(f"failover: with {first} gone, the next request is answered by {second} ({took:.1f} s, no error)",
+              got == f"second-a {second}" and took < 30, got)
+        check("failover: logged with both servers", failover_logged(first, second), daemon.log_text()[-1200:])
+        check("failover: smbgate_session_up stays 1 (a root server is up)",
+              wait_for(lambda: daemon.value("smbgate_session_up") == 1, 10), daemon.metrics()[-400:])
+        # And back: the first returns, the second goes.
+        proxies[first].set_down(False)
+        proxies[second].set_down(True)
+        proxies[second].cut_now()
+        got, took = read("first-b")
+        print(f"  [ domain figures ] root failover back to {first}: the first request answered after {took:.1f} s",
+              flush=True)
+        check(f"failover: with {second} gone and {first} back, the next request is answered by {first} "
+              f"({took:.1f} s, no error)", got == f"first-b {first}" and took < 30, got)
+        check("failover: the way back logged", failover_logged(second, first), daemon.log_text()[-1200:])
+        check("failover: smbgate_session_up is 1 again",
+              wait_for(lambda: daemon.value("smbgate_session_up") == 1, 10), daemon.metrics()[-400:])
+    finally:
+        if daemon:
+            daemon.stop()
+        for p in proxies.values():
+            p.stop()
 
 
 def main():

@@ -43,6 +43,8 @@ DNS_DOMAIN = "smbgate.test"
 DOMAIN = "SMBGATE"
 DC_NAME = "dc1"
 FS_NAME = "fs1"
+# The Default Domain Policy: in every domain's sysvol under this name.
+DEFAULT_GPO = "{31B2F340-016D-11D2-945F-00C04FB984F9}"
 # idmap_rid on the member: uid = RID + this (and Domain Users, RID 513, the gid).
 RID_BASE = 10000
 
@@ -303,6 +305,12 @@ class SambaDomain:
             os.makedirs(os.path.join(d, sub))
         os.chmod(d, 0o711)
         os.chmod(os.path.join(d, "share"), 0o1777)
+        # A copy of the domain's sysvol (Windows replicates it to every DC with DFS-R): the
+        # member is made a second root target of the sysvol namespace (add_sysvol_target).
+        policies = os.path.join(d, "sysvol", DNS_DOMAIN, "Policies")
+        os.makedirs(os.path.join(policies, DEFAULT_GPO))
+        for root, dirs, _ in os.walk(os.path.join(d, "sysvol")):
+            os.chmod(root, 0o1777)
         with open(os.path.join(d, "etc", "resolv.conf"), "w") as f:
             f.write(f"nameserver {self.dc_ip}\nsearch {DNS_DOMAIN}\n")
         # Only the member's own name: the DC's is found through the DC's DNS.
@@ -341,6 +349,10 @@ class SambaDomain:
 
 [data]
 	path = {d}/share
+	read only = no
+
+[sysvol]
+	path = {d}/sysvol
 	read only = no
 """)
         # The join needs an administrator: give Administrator a password of ours (stdin),
@@ -510,6 +522,26 @@ class SambaDomain:
             except ProcessLookupError:
                 pass
         return len(pids)
+
+    def add_sysvol_target(self):
+        """Lists the member as a server of the domain's site (a `server` object whose
+        serverReference is its computer account, with its DNS name), as a second DC would
+        be: the DC's root referral for \\DOMAIN\sysvol then names both (MS-DFSC 3.2.5.5
+        names every DC of the domain). The member serves a `sysvol` share of its own.
+        Returns the member's DNS name."""
+        import ldb
+        db = self.samdb()
+        fqdn = f"{FS_NAME}.{DNS_DOMAIN}"
+        computer = db.search(base=db.domain_dn(), expression=f"(sAMAccountName={FS_NAME.upper()}$)", attrs=["dn"])
+        msg = ldb.Message(computer[0].dn)
+        msg["dNSHostName"] = ldb.MessageElement(fqdn, ldb.FLAG_MOD_REPLACE, "dNSHostName")
+        db.modify(msg)
+        db.add({"dn": f"CN={FS_NAME.upper()},CN=Servers,CN=Default-First-Site-Name,CN=Sites,"
+                      f"{db.get_config_basedn()}",
+                "objectClass": "server",
+                "dNSHostName": fqdn,
+                "serverReference": str(computer[0].dn)})
+        return fqdn
 
     def logs(self):
         """Every log file of the servers (for the "no password logged" checks)."""

@@ -82,5 +82,36 @@ TEST(DfsCache, FailoverGoesRoundAndRefreshKeepsTheActiveTarget) {
   EXPECT_EQ(c.Failover("\\srv\\dfs\\ha", (*again)->version)->target(), "\\a\\ha");
 }
 
+TEST(DfsCache, PutKeepsAnEntryLearntElsewhereAndItsRefreshStaysOnItsTarget) {
+  DfsReferralCache c;
+  const auto now = Clock::now();
+  DfsReferralCache::Entry e;
+  e.prefix = "\\corp.example\\ns\\";
+  e.targets = {"\\dc1\\ns", "\\dc2\\ns"};
+  e.active = 1;
+  e.ttl_s = 60;
+  ASSERT_TRUE(c.Put(e, now));
+  auto f = c.Find("\\CORP.example\\ns\\team");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->prefix, "\\corp.example\\ns");
+  EXPECT_EQ(DfsReferralCache::Rewrite(*f, "\\corp.example\\ns\\team"), "\\dc2\\ns\\team");
+  EXPECT_FALSE(f->expired(now + std::chrono::seconds(59)));
+  EXPECT_TRUE(f->expired(now + std::chrono::seconds(60)));
+  // The root referral asked again at expiry keeps the server in use.
+  auto again = c.Insert("\\corp.example\\ns", Link("\\corp.example\\ns", {"\\dc1\\ns", "\\dc2\\ns"}), now);
+  ASSERT_TRUE(again && *again);
+  EXPECT_EQ((*again)->target(), "\\dc2\\ns");
+  EXPECT_EQ(c.Entries().size(), 1u);
+  // Nothing to route to: refused.
+  e.active = 2;
+  EXPECT_FALSE(c.Put(e, now));
+  e.targets.clear();
+  e.active = 0;
+  EXPECT_FALSE(c.Put(e, now));
+  e.targets = {"\\dc1\\ns"};
+  e.prefix = "\\corp.example";
+  EXPECT_FALSE(c.Put(e, now));
+}
+
 }  // namespace
 }  // namespace smbgate::smb2

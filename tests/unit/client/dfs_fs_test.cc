@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 
 #include "smb2/client/errors.h"
 #include "smb2/client/smb_fs.h"
@@ -86,7 +87,8 @@ struct Rig {
   std::vector<std::string> failovers;
   std::shared_ptr<DfsFs> fs;
 
-  explicit Rig(const std::string& root_path = "\\srv\\dfs") {
+  explicit Rig(const std::string& root_path = "\\srv\\dfs",
+               std::optional<DfsReferralCache::Entry> root_referral = std::nullopt) {
     DfsFs::Hooks h;
     h.connect = [this](const std::string& server, const std::string& share,
                        bool) -> Result<std::shared_ptr<RemoteFs>> {
@@ -103,7 +105,7 @@ struct Rig {
     h.on_failover = [this](const std::string&, const std::string& from, const std::string& to, std::error_code) {
       failovers.push_back(from + ">" + to);
     };
-    fs = DfsFs::Create(root_path, root, h);
+    fs = DfsFs::Create(root_path, root, h, std::move(root_referral));
   }
   ~Rig() { fs->Stop(); }
 };
@@ -169,6 +171,42 @@ TEST(DfsFs, UnreachableTargetFailsOverAndBack) {
   a->errors["x"] = MakeNtStatusError(status::kAccessDenied);
   EXPECT_FALSE(Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("ha/x", cb); }));
   EXPECT_EQ(rig.failovers.size(), 2u);
+}
+
+// A domain namespace (MS-DFSC 3.1.4.1): the root referral asked before the
+// mount names the root servers; the one mounted is `active`, and the root
+// fails over between them as a link does.
+TEST(DfsFs, DomainNamespaceRootFailsOverBetweenItsServersAndBack) {
+  DfsReferralCache::Entry e;
+  e.prefix = "\\corp.example\\ns";
+  e.targets = {"\\dc1\\ns", "\\dc2\\ns"};
+  e.ttl_s = 300;
+  e.root = true;
+  Rig rig("\\corp.example\\ns\\team", e);  // rig.root is dc1's share
+  auto dc2 = std::make_shared<ScriptedFs>(5);
+  rig.shares["dc2\\ns"] = dc2;
+  auto where = rig.fs->Resolve("");
+  ASSERT_TRUE(where) << where.error().message();
+  EXPECT_EQ(*where, "\\dc1\\ns\\team");
+  auto st = Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("x", cb); });
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->file_id, 1u);
+  EXPECT_EQ(rig.root->stats.back(), "team/x");
+  rig.root->errors["team/x"] = make_error_code(client_errc::connection_lost);
+  st = Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("x", cb); });
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(st->file_id, 5u);
+  EXPECT_EQ(dc2->stats, std::vector<std::string>{"team/x"});
+  rig.root->errors.clear();
+  dc2->errors["team/x"] = make_error_code(client_errc::connection_lost);
+  st = Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("x", cb); });
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->file_id, 1u);
+  EXPECT_EQ(rig.failovers, (std::vector<std::string>{"\\dc1\\ns>\\dc2\\ns", "\\dc2\\ns>\\dc1\\ns"}));
+  // The root referral is in the cache, for `smbgate check` and its refresh.
+  ASSERT_EQ(rig.fs->cache().Entries().size(), 1u);
+  EXPECT_TRUE(rig.fs->cache().Entries()[0].root);
+  EXPECT_EQ(rig.referral_calls, 1);  // Resolve asked dc1 whether a link covers team
 }
 
 TEST(DfsFs, RenameAcrossTargetsIsNotSameDevice) {
