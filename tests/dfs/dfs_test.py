@@ -20,6 +20,8 @@ served by real smbd processes (tests/dfs/samba_dfs.py), each on port 445 of its 
             with the server actually used (s1 and s2, not only the root)
   link      a mount of //s0/dfs/link2 and of //s0/dfs/link1/sub (a link path, and a
             directory under a link) read the target's files
+  cache     a link changed on s0 (from s1 to s2): the mount holding its referral stays on
+            s1 for the referral's TimeToLive (600 s), a new mount goes to s2
   wire      through a proxy in front of s0: every CREATE on the namespace share carries
             SMB2_FLAGS_DFS_OPERATIONS and a DFS path name (server\\share\\path)
   check     `smbgate check //s0/dfs/ha` (text and JSON) shows the referral, both targets,
@@ -231,6 +233,29 @@ def main():
             check(f"link: mount of {share} reads the target's file", dl.up and got == want,
                   f"{got!r} " + dl.log_text()[-500:])
             dl.stop()
+
+        # ---------------------------------------------------------------- referral cache
+        # A link the server changes is followed at once by a new mount, and by a mount that
+        # holds its referral only when the referral's TimeToLive (Samba: 600 s) runs out
+        # (MS-DFSC 3.1.5.4.3; the refresh at expiry is in the DfsFs unit tests).
+        for k, sh in ((1, share1), (2, share2)):
+            open(os.path.join(sh, "where.txt"), "w").write(f"s{k}\n")
+        ns.add_link("moving", [(1, "share1")])
+        a = read_in_child(os.path.join(mnt, "moving", "data.txt"))
+        os.unlink(os.path.join(ns.root_dir, "moving"))
+        ns.add_link("moving", [(2, "share2")])
+        b = read_in_child(os.path.join(mnt, "moving", "where.txt"))
+        ttl = [json.loads(l).get("ttl_s") for l in d.log_text().splitlines()
+               if '"DFS referral"' in l and "moving" in l]
+        check("cache: a link changed on the server: the mount holding its referral stays on the old target "
+              "for the referral's TimeToLive", a == "one\n" and b == "s1\n" and ttl == ["600"], f"{a!r} {b!r} {ttl}")
+        m = os.path.join(work, "mnt-moving")
+        dm = Daemon(f"//{ip[0]}/dfs/moving", m, creds, os.path.join(work, "moving.log"))
+        daemons.append(dm)
+        got = read_in_child(os.path.join(m, "where.txt")) if dm.up else None
+        check("cache: a new mount follows the changed link at once", got == "s2\n", f"{got!r}")
+        dm.stop()
+        os.unlink(os.path.join(ns.root_dir, "moving"))
 
         # ---------------------------------------------------------------- wire
         wire_checks(work, ip, creds, daemons, ns.root_dir)

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "smb2/client/errors.h"
 #include "smb2/client/smb_fs.h"
@@ -66,12 +67,12 @@ class ScriptedFs final : public RemoteFs {
   std::uint64_t id_;
 };
 
-DfsReferralResponse Link(const std::string& path, std::vector<std::string> targets) {
+DfsReferralResponse Link(const std::string& path, std::vector<std::string> targets, std::uint32_t ttl = 300) {
   DfsReferralResponse r;
   r.path_consumed = static_cast<std::uint16_t>(2 * path.size());
   for (auto& t : targets) {
     DfsReferralEntry e;
-    e.time_to_live = 300;
+    e.time_to_live = ttl;
     e.dfs_path = path;
     e.network_address = t;
     r.referrals.push_back(e);
@@ -171,6 +172,42 @@ TEST(DfsFs, UnreachableTargetFailsOverAndBack) {
   a->errors["x"] = MakeNtStatusError(status::kAccessDenied);
   EXPECT_FALSE(Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("ha/x", cb); }));
   EXPECT_EQ(rig.failovers.size(), 2u);
+}
+
+// MS-DFSC 3.1.5.4.3: an entry past its TimeToLive is asked for again in the
+// background and used until the answer comes.
+TEST(DfsFs, ExpiredReferralIsUsedWhileItIsAskedAgain) {
+  Rig rig;
+  auto a = std::make_shared<ScriptedFs>(3), b = std::make_shared<ScriptedFs>(4);
+  rig.shares["a\\l"] = a;
+  rig.shares["b\\l"] = b;
+  rig.root->errors["l/x"] = MakeNtStatusError(status::kPathNotCovered);
+  rig.referrals["\\srv\\dfs\\l\\x"] = Link("\\srv\\dfs\\l", {"\\a\\l"}, /*ttl=*/1);
+  auto st = Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("l/x", cb); });
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->file_id, 3u);
+  EXPECT_EQ(rig.referral_calls, 1);
+  // The namespace now sends the link to b; the entry, once expired, still
+  // routes to a while the refresh is on its way.
+  rig.referrals["\\srv\\dfs\\l"] = Link("\\srv\\dfs\\l", {"\\b\\l"}, 300);
+  ASSERT_TRUE(Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("l/x", cb); }));
+  EXPECT_EQ(rig.referral_calls, 1);  // fresh for a second
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  st = Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("l/x", cb); });
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->file_id, 3u);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (rig.fs->cache().Find("\\srv\\dfs\\l")->target() != "\\b\\l" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  st = Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("l/x", cb); });
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->file_id, 4u);
+  EXPECT_EQ(rig.referral_calls, 2);
+  // Fresh for its 300 s: no more requests.
+  ASSERT_TRUE(Wait<FileAttributes>([&](auto cb) { rig.fs->Stat("l/y", cb); }));
+  EXPECT_EQ(rig.referral_calls, 2);
 }
 
 // A domain namespace (MS-DFSC 3.1.4.1): the root referral asked before the
