@@ -64,9 +64,12 @@ void FuseFs::Impl::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (!r) return op->Err(r.error());
     info.fh = handles.AddDir(stream, ino);
     info.cache_readdir = opts.cache == CacheMode::kLoose;
-    op->Done(0, [&] {
-      if (fuse_reply_open(op->req, &info) == -ENOENT) handles.RemoveDir(info.fh);
-    });
+    // No caller to get it (answered EINTR by an interrupt, or dropped by
+    // the kernel): nobody will release it.
+    bool dropped = false;
+    if (!op->Answer(0, [&] { dropped = fuse_reply_open(op->req, &info) == -ENOENT; }) || dropped) {
+      handles.RemoveDir(info.fh);
+    }
   });
 }
 

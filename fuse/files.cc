@@ -129,12 +129,7 @@ void FuseFs::Impl::CreateFile(fuse_req_t req, const char* opname, fuse_ino_t par
       info.fh = handles.AddFile(of);
       Learned(ino, o->attrs, from);
       ApplyCacheFlags(info, ino, keep);
-      op->Done(0, [&] {
-        if (fuse_reply_create(op->req, &e, &info) == -ENOENT) {
-          // The caller was interrupted: the kernel will never release it.
-          Release(info.fh, nullptr);
-        }
-      });
+      ReplyWithHandle(op, info.fh, [&] { return fuse_reply_create(op->req, &e, &info); });
     });
   });
 }
@@ -182,9 +177,7 @@ void FuseFs::Impl::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       }
       info.fh = handles.AddFile(*kept);
       ApplyCacheFlags(info, ino, keep);
-      return op->Done(0, [&] {
-        if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
-      });
+      return ReplyWithHandle(op, info.fh, [&] { return fuse_reply_open(op->req, &info); });
     }
   }
   p.lease_key = LeaseKeyFor(ino);
@@ -203,9 +196,7 @@ void FuseFs::Impl::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       info.fh = handles.AddFile(of);
       Learned(ino, o->attrs, from);
       ApplyCacheFlags(info, ino, keep);
-      op->Done(0, [&] {
-        if (fuse_reply_open(op->req, &info) == -ENOENT) Release(info.fh, nullptr);
-      });
+      ReplyWithHandle(op, info.fh, [&] { return fuse_reply_open(op->req, &info); });
     });
   });
 }
@@ -386,7 +377,7 @@ void FuseFs::Impl::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info* fi
   flush(0);
 }
 
-void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
+void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op, std::shared_ptr<void> hold) {
   std::optional<OpenFile> f = handles.TakeFile(fh);
   if (!f) {
     if (op) op->Err(0);
@@ -395,17 +386,17 @@ void FuseFs::Impl::Release(std::uint64_t fh, OpPtr op) {
   if (f->behind) {
     // Writes after the last flush (a shared mapping's pages) go first.
     std::shared_ptr<WriteBehind> wb = std::move(f->behind);
-    wb->Drain(false, [this, fh, op, file = *f, wb](int) {
+    wb->Drain(false, [this, fh, op, file = *f, wb, hold](int) {
       ForgetWriteBehind(file.ino, wb);
-      ReleaseNow(fh, file, op);
+      ReleaseNow(fh, file, op, hold);
       AfterWrites();
     });
     return;
   }
-  ReleaseNow(fh, *f, op);
+  ReleaseNow(fh, *f, op, std::move(hold));
 }
 
-void FuseFs::Impl::ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op) {
+void FuseFs::Impl::ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op, std::shared_ptr<void> hold) {
   // The server sets a written file's times at its close: attributes asked
   // for while the CLOSE is on its way are not owned (the count moves now
   // and once it is done).
@@ -426,7 +417,7 @@ void FuseFs::Impl::ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op) {
     std::lock_guard<std::mutex> l(closing_mu);
     ++closing[f.ino].first;
   }
-  fs->Close(f.handle, [this, op, ino = f.ino, writable = f.writable](Result<void> r) {
+  fs->Close(f.handle, [this, op, ino = f.ino, writable = f.writable, hold = std::move(hold)](Result<void> r) {
     std::vector<std::function<void()>> waiting;
     if (writable) {
       inodes.Changed(ino);

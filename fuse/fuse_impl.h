@@ -152,8 +152,13 @@ struct FuseFs::Impl {
     }
     template <class F>
     void Done(int err, F&& reply) {
+      (void)Answer(err, std::forward<F>(reply));
+    }
+    // Done that says whether this call answered (false: answered before).
+    template <class F>
+    bool Answer(int err, F&& reply) {
       // An interrupt may have answered first; the request is gone then.
-      if (replied.exchange(true)) return;
+      if (replied.exchange(true)) return false;
       {
         // Before the reply: libfuse may hand the same pointer to the next
         // request once this one is answered.
@@ -167,6 +172,7 @@ struct FuseFs::Impl {
       std::lock_guard<std::mutex> l(impl->flight_mu);
       --impl->in_flight;
       impl->flight_cv.notify_all();
+      return true;
     }
     void Err(int err) {
       Done(err, [&] { fuse_reply_err(req, err); });
@@ -432,9 +438,35 @@ struct FuseFs::Impl {
 
   void Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi);
 
-  void Release(std::uint64_t fh, OpPtr op);
+  // `hold`: kept until the handle is closed (a release no request asked
+  // for counts in flight, so Shutdown waits for it).
+  void Release(std::uint64_t fh, OpPtr op, std::shared_ptr<void> hold = {});
   // Release once the file's writes are on the server.
-  void ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op);
+  void ReleaseNow(std::uint64_t fh, const OpenFile& f, OpPtr op, std::shared_ptr<void> hold = {});
+  // Answers an open or create with its new handle `fh` (`reply` returns
+  // what fuse_reply_open/create did). When the caller is no longer there to
+  // get it (an interrupt answered EINTR first, or the kernel dropped the
+  // request: -ENOENT) the kernel will never release it: it is released
+  // here, counted in flight until its CLOSE is done.
+  template <class F>
+  void ReplyWithHandle(const OpPtr& op, std::uint64_t fh, F&& reply) {
+    bool dropped = false;
+    if (op->Answer(0, [&] { dropped = reply() == -ENOENT; }) && !dropped) return;
+    struct InFlight {
+      Impl* impl;
+      explicit InFlight(Impl* i) : impl(i) {
+        std::lock_guard<std::mutex> l(impl->flight_mu);
+        ++impl->in_flight;
+      }
+      InFlight(const InFlight&) = delete;
+      ~InFlight() {
+        std::lock_guard<std::mutex> l(impl->flight_mu);
+        --impl->in_flight;
+        impl->flight_cv.notify_all();
+      }
+    };
+    Release(fh, nullptr, std::make_shared<InFlight>(this));
+  }
   // CLOSEs of written handles still on their way, by node, and what waits
   // for them: a server sets a written file's times at its close (Samba
   // does), which would undo a utimensat that overtook the close.

@@ -9,6 +9,8 @@
 #include "fuse/fuse_fs.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
@@ -743,6 +745,56 @@ TEST_F(FuseFsTest, ConcurrentFirstOpensShareOneLease) {
   ASSERT_TRUE(Eventually([&] { return fake_->open_handles() == 1; }));
   ASSERT_FALSE(fake_->OtherWrite("f", 0, b));
   EXPECT_EQ(Brief(ReadAt(two.get(), b.size(), 0)), Brief(b)) << "stale page cache after a lease break";
+}
+
+// An open or create that an interrupt answered with EINTR (the server
+// seemed lost) and that the server carries out afterwards: no caller has the
+// handle and the kernel will never release it, so the mount closes it.
+TEST_F(FuseFsTest, AnOpenAnsweredByAnInterruptIsClosedWhenTheServerCompletesIt) {
+  fake_->PutFile("f", "data");
+  FsOptions o = Options(30);
+  o.waiting_for_server = [] { return true; };
+  ASSERT_NO_FATAL_FAILURE(Mount(o));
+  struct sigaction quiet {};
+  quiet.sa_handler = [](int) {};
+  sigemptyset(&quiet.sa_mask);  // no SA_RESTART: the open returns EINTR
+  struct sigaction old {};
+  ASSERT_EQ(::sigaction(SIGUSR1, &quiet, &old), 0);
+  Finally restore{[&] {
+    fake_->ReleaseOpens();
+    ::sigaction(SIGUSR1, &old, nullptr);
+  }};
+  struct stat st;
+  ASSERT_EQ(::stat(P("f").c_str(), &st), 0);  // the lookup out of the way
+  for (const int flags : {O_RDONLY, O_RDWR | O_CREAT}) {
+    const std::string name = flags & O_CREAT ? "g" : "f";
+    SCOPED_TRACE(name);
+    fake_->HoldOpens();
+    std::atomic<bool> done{false};
+    int rc = 0, err = 0;
+    std::thread t([&] {
+      rc = ::open(P(name).c_str(), flags, 0644);
+      err = errno;
+      if (rc >= 0) ::close(rc);
+      done = true;
+    });
+    ASSERT_TRUE(Eventually([&] { return fake_->held_opens() == 1; }));
+    // The kernel sends FUSE_INTERRUPT for the signal; smbgate answers EINTR.
+    for (int i = 0; i < 100 && !done; ++i) {
+      ::pthread_kill(t.native_handle(), SIGUSR1);
+      std::this_thread::sleep_for(20ms);
+    }
+    const bool returned = done;
+    if (!returned) fake_->ReleaseOpens();
+    t.join();
+    ASSERT_TRUE(returned) << "the open was not interrupted";
+    EXPECT_EQ(rc, -1);
+    EXPECT_EQ(err, EINTR);
+    EXPECT_EQ(fake_->open_handles(), 0u);
+    fake_->ReleaseOpens();  // the server carries the open out now
+    EXPECT_TRUE(Eventually([&] { return fake_->open_handles() == 0 && fake_->calls("Close") > 0; }))
+        << fake_->open_handles() << " handle(s) left open on the server";
+  }
 }
 
 TEST_F(FuseFsTest, PageCacheIsDroppedAtOpenWithoutALease) {
