@@ -450,23 +450,27 @@ struct FuseFs::Impl {
   // here, counted in flight until its CLOSE is done.
   template <class F>
   void ReplyWithHandle(const OpPtr& op, std::uint64_t fh, F&& reply) {
+    // Counted before the answer, so the count never drops to 0 between the
+    // answer and the release.
+    auto held = std::make_shared<InFlight>(this);
     bool dropped = false;
     if (op->Answer(0, [&] { dropped = reply() == -ENOENT; }) && !dropped) return;
-    struct InFlight {
-      Impl* impl;
-      explicit InFlight(Impl* i) : impl(i) {
-        std::lock_guard<std::mutex> l(impl->flight_mu);
-        ++impl->in_flight;
-      }
-      InFlight(const InFlight&) = delete;
-      ~InFlight() {
-        std::lock_guard<std::mutex> l(impl->flight_mu);
-        --impl->in_flight;
-        impl->flight_cv.notify_all();
-      }
-    };
-    Release(fh, nullptr, std::make_shared<InFlight>(this));
+    Release(fh, nullptr, std::move(held));
   }
+  // Work no request waits for, counted in flight while it lasts.
+  struct InFlight {
+    Impl* impl;
+    explicit InFlight(Impl* i) : impl(i) {
+      std::lock_guard<std::mutex> l(impl->flight_mu);
+      ++impl->in_flight;
+    }
+    InFlight(const InFlight&) = delete;
+    ~InFlight() {
+      std::lock_guard<std::mutex> l(impl->flight_mu);
+      --impl->in_flight;
+      impl->flight_cv.notify_all();
+    }
+  };
   // CLOSEs of written handles still on their way, by node, and what waits
   // for them: a server sets a written file's times at its close (Samba
   // does), which would undo a utimensat that overtook the close.

@@ -152,13 +152,19 @@ Result<std::optional<std::vector<Target>>> ResolveDomainRoot(
   auto entry = cache.Insert(path, *resp, smb2::DfsReferralCache::Clock::now());
   if (!entry || !*entry) return None{};
   smb2::DfsReferralCache::Entry e = **entry;
+  // The targets kept and the hop's list stay index for index: the caller
+  // mounts out[k] as hop.targets[k].
   std::vector<Target> out;
+  std::vector<std::string> kept;
   for (std::size_t k = 0; k < e.targets.size(); ++k) {
     e.active = k;
-    if (auto t = TargetOfDfsPath(smb2::DfsReferralCache::Rewrite(e, path))) out.push_back(*t);
+    if (auto t = TargetOfDfsPath(smb2::DfsReferralCache::Rewrite(e, path))) {
+      out.push_back(*t);
+      kept.push_back(e.targets[k]);
+    }
   }
   if (out.empty()) return None{};
-  hops->push_back(DfsHop{e.prefix, e.targets, e.targets.size(), e.ttl_s});  // none used yet
+  hops->push_back(DfsHop{e.prefix, kept, kept.size(), e.ttl_s});  // none used yet
   return std::optional<std::vector<Target>>(std::move(out));
 }
 

@@ -323,11 +323,16 @@ class DfsTargets {
     std::lock_guard<std::mutex> l(mu_);
     return std::any_of(all_.begin(), all_.end(), [](const auto& f) { return f->up(); });
   }
-  // A session up with the namespace's share (any of its root targets):
-  // smbgate_session_up.
+  // A session up with the namespace's share (any of its root targets).
   bool root_up() {
     std::lock_guard<std::mutex> l(mu_);
     return std::any_of(roots_.begin(), roots_.end(), [](const auto& f) { return f->up(); });
+  }
+  // smbgate_session_up from root_up(), one writer at a time: two root
+  // sessions lost at once must not leave the last write a stale 1.
+  void PublishSessionUp(Metrics& m) {
+    std::lock_guard<std::mutex> l(publish_mu_);
+    m.SetSessionUp(root_up());
   }
   void Stop() {
     for (auto& f : Copy()) f->Stop();
@@ -347,6 +352,7 @@ class DfsTargets {
     return all_;
   }
   std::mutex mu_;
+  std::mutex publish_mu_;
   std::vector<std::shared_ptr<smb2::ReconnectingFs>> all_;
   std::vector<std::shared_ptr<smb2::ReconnectingFs>> roots_;
 };
@@ -427,7 +433,7 @@ std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_co
     all->Add(r, root_target);
     LogInfo(root_target ? "connected to a root target of the DFS namespace" : "connected to a DFS target",
             {{"target", c->target.ToString()}});
-    if (root_target) root_connector->metrics->SetSessionUp(true);
+    if (root_target) all->PublishSessionUp(*root_connector->metrics);
     return std::shared_ptr<smb2::RemoteFs>(r);
   };
   hooks.referral = [root_connector](const std::string& server,
@@ -563,8 +569,7 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
   ro.on_down = [&metrics, loss_cause, weak_all = std::weak_ptr<DfsTargets>(all_fs)](std::error_code ec) {
     // Down when no root target of the namespace is up (one is all a mount
     // of a plain share has).
-    auto all = weak_all.lock();
-    metrics.SetSessionUp(all && all->root_up());
+    if (auto all = weak_all.lock()) all->PublishSessionUp(metrics);
     loss_cause->store(LossCause(ec));
     LogWarn("connection to the server lost; reconnecting", {{"error", ec.message()}});
   };
@@ -576,9 +581,9 @@ int Serve(const MountConfig& cfg, const Target& target, StartupReport& report) {
     LogError("reconnect refused: the server's identity or security changed since the first connection",
              {{"server", server}, {"changed", what}});
   };
-  ro.on_reconnected = [&metrics, loss_cause] {
+  ro.on_reconnected = [&metrics, loss_cause, weak_all = std::weak_ptr<DfsTargets>(all_fs)] {
     metrics.Reconnect(loss_cause->load());
-    metrics.SetSessionUp(true);
+    if (auto all = weak_all.lock()) all->PublishSessionUp(metrics);
     LogInfo("reconnected to the server");
   };
   ro.wait_limit = cfg.hard ? std::chrono::milliseconds::max()

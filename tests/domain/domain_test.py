@@ -547,7 +547,7 @@ def root_failover_checks(dom, work, creds, fs_name):
         check(f"failover: with {first} gone, the next request is answered by {second} ({took:.1f} s, no error)",
               got == f"second-a {second}" and took < 30, got)
         check("failover: logged with both servers", failover_logged(first, second), daemon.log_text()[-1200:])
-        check("failover: smbgate_session_up stays 1 (a root server is up)",
+        check(f"failover: smbgate_session_up is 1 with {second}'s session (0 only while no root server had one)",
               wait_for(lambda: daemon.value("smbgate_session_up") == 1, 10), daemon.metrics()[-400:])
         # And back: the first returns, the second goes.
         proxies[first].set_down(False)
