@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
-#include <set>
 #include <thread>
 
 #include "auth/crypto.h"
@@ -371,13 +370,6 @@ smb2::ReconnectingFs::Options ForFailover(smb2::ReconnectingFs::Options o) {
   return o;
 }
 
-// "\server\share" of a DFS target in lower case, to compare.
-std::string ShareKey(const std::string& server, const std::string& share) {
-  std::string k = "\\" + server + "\\" + share;
-  std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return k;
-}
-
 // The DfsFs of a mount of a DFS namespace share: `root` is the share's
 // filesystem; each target share gets a Connector and a ReconnectingFs of its
 // own (same credentials, ClientGuid and options; its own server in logs and
@@ -391,10 +383,10 @@ std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_co
                                        const smb2::ReconnectingFs::Options& ro, std::shared_ptr<DfsTargets> all,
                                        const Target& target,
                                        std::optional<smb2::DfsReferralCache::Entry> root_referral) {
-  std::set<std::string> root_shares;
+  std::vector<std::string> root_shares;  // "\server\share" of each root target
   if (root_referral) {
     for (const std::string& t : root_referral->targets) {
-      if (auto u = smb2::SplitUnc(t)) root_shares.insert(ShareKey(u->server, u->share));
+      if (auto u = smb2::SplitUnc(t)) root_shares.push_back("\\" + u->server + "\\" + u->share);
     }
   }
   smb2::DfsFs::Hooks hooks;
@@ -411,7 +403,10 @@ std::shared_ptr<smb2::DfsFs> MakeDfsFs(const std::shared_ptr<Connector>& root_co
     }
     auto o = several ? ForFailover(ro) : ro;
     const std::string where = DisplayServer(c->target);
-    const bool root_target = root_shares.count(ShareKey(server, share)) > 0;
+    // A whole share covers only itself: a case-insensitive comparison.
+    const bool root_target = std::any_of(root_shares.begin(), root_shares.end(), [&](const std::string& t) {
+      return smb2::CoversPath(t, "\\" + server + "\\" + share);
+    });
     if (!root_target) {
       // smbgate_session_up follows the namespace's own server: a dead target
       // that its link failed over from must not hold it at 0 (the alert would
